@@ -1,0 +1,180 @@
+/*
+ * int8/uint8 convolution, NHWC activations, ONNX OIHW int8 weights.
+ *
+ * Three paths, chosen from the geometry alone (packing and running agree on it):
+ *  - depthwise (groups == C == Cout): direct kernel, 8 channels per SIMD step; weights packed as
+ *    [KH*KW][C padded to 8] int16 holding (w - zw). Padded taps are skipped, which equals reading
+ *    the input zero point.
+ *  - 1x1, stride 1, no padding: the input itself is the GEMM's A (rows = pixels, lda = C).
+ *  - otherwise im2col per group into rows of K = KH*KW*Cg (k = (ky*KW + kx)*Cg + c, padding
+ *    filled with the input zero point), a chunk of output pixels at a time, then GEMM.
+ * GEMM weights: one packed B (K x Cout_g) per group, B(k, n) = W[g*Cout_g + n][c][ky][kx].
+ */
+#include <string.h>
+#include "internal.h"
+
+#define IM2COL_CHUNK_BYTES (256 * 1024)
+
+static int is_depthwise(int32_t C, int32_t Cout, int32_t groups) {
+  return groups == C && Cout == C && groups > 1;
+}
+
+static int32_t out_extent(int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
+                          int32_t pad_begin, int32_t pad_end) {
+  return (in + pad_begin + pad_end - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+int32_t slimc_conv_packed_weights_size_q8(int32_t C, int32_t Cout, int32_t KH, int32_t KW,
+                                          int32_t groups) {
+  if (is_depthwise(C, Cout, groups))
+    return KH * KW * ((C + 7) & ~7) * (int32_t)sizeof(int16_t);
+  return groups * slimc_packed_b_size_q8(KH * KW * (C / groups), Cout / groups);
+}
+
+void slimc_conv_pack_weights_q8(int32_t C, int32_t Cout, int32_t KH, int32_t KW, int32_t groups,
+                                const void *weights, int32_t w_signed,
+                                const int32_t *w_zero_points, int32_t zp_per_channel,
+                                void *packed) {
+  if (is_depthwise(C, Cout, groups)) {
+    int32_t padded = (C + 7) & ~7;
+    int16_t *out = packed;
+    for (int32_t tap = 0; tap < KH * KW; tap++)
+      for (int32_t c = 0; c < padded; c++) {
+        int32_t zero_point = w_zero_points ? w_zero_points[zp_per_channel ? SLIMC_MIN(c, C - 1) : 0] : 0;
+        out[tap * padded + c] =
+            c < C ? (int16_t)(load_q8(weights, c * KH * KW + tap, w_signed) - zero_point) : 0;
+      }
+    return;
+  }
+  int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
+  /* B(k, n) with k = (ky*KW + kx)*cg + c is W[n][c][ky][kx]: repack the group's weights to
+   * [n][ky][kx][c] so B is an N x K matrix with unit stride along k */
+  uint8_t *reordered = slimc_scratch(SCRATCH_IM2COL, (size_t)cout_g * K);
+  for (int32_t g = 0; g < groups; g++) {
+    for (int32_t n = 0; n < cout_g; n++)
+      for (int32_t c = 0; c < cg; c++)
+        for (int32_t tap = 0; tap < KH * KW; tap++)
+          reordered[(size_t)n * K + tap * cg + c] =
+              ((const uint8_t *)weights)[((size_t)(g * cout_g + n) * cg + c) * KH * KW + tap];
+    const int32_t *zp = w_zero_points && zp_per_channel ? w_zero_points + g * cout_g : w_zero_points;
+    slimc_pack_b_q8(K, cout_g, reordered, 1, K, w_signed, zp, zp_per_channel,
+                    (uint8_t *)packed + (size_t)g * slimc_packed_b_size_q8(K, cout_g));
+  }
+}
+
+static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
+                           int32_t in_signed, int32_t in_zero_point, const int16_t *weights,
+                           const int32_t *bias, const requant_plan *plan, uint8_t *output) {
+  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
+  int32_t padded = (C + 7) & ~7;
+  int32_t *acc = slimc_scratch(SCRATCH_ROW, (size_t)padded * sizeof(int32_t));
+  for (int32_t n = 0; n < geo[SLIMC_CONV_N]; n++)
+    for (int32_t oy = 0; oy < OH; oy++)
+      for (int32_t ox = 0; ox < OW; ox++) {
+        uint8_t *out = output + (((size_t)n * OH + oy) * OW + ox) * C;
+        for (int32_t c = 0; c < C; c++) acc[c] = bias ? bias[c] : 0;
+        for (int32_t ky = 0; ky < KH; ky++) {
+          int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+          if (iy < 0 || iy >= H) continue;
+          for (int32_t kx = 0; kx < KW; kx++) {
+            int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
+            if (ix < 0 || ix >= W) continue;
+            const uint8_t *pixel = (const uint8_t *)input + (((size_t)n * H + iy) * W + ix) * C;
+            const int16_t *w = weights + (ky * KW + kx) * padded;
+            int32_t c = 0;
+#ifdef SLIMC_SIMD
+            v128_t zp = wasm_i16x8_splat((int16_t)in_zero_point);
+            for (; c + 8 <= C; c += 8) {
+              v128_t x = load8_q8_minus_zp(pixel + c, in_signed, zp);
+              v128_t wv = wasm_v128_load(w + c);
+              wasm_v128_store(acc + c, wasm_i32x4_add(wasm_v128_load(acc + c),
+                                                      wasm_i32x4_extmul_low_i16x8(x, wv)));
+              wasm_v128_store(acc + c + 4, wasm_i32x4_add(wasm_v128_load(acc + c + 4),
+                                                          wasm_i32x4_extmul_high_i16x8(x, wv)));
+            }
+#endif
+            for (; c < C; c++) acc[c] += (load_q8(pixel, c, in_signed) - in_zero_point) * w[c];
+          }
+        }
+        int32_t c = 0;
+#ifdef SLIMC_SIMD
+        for (; c + 8 <= C; c += 8)
+          wasm_v128_store64_lane(out + c, requant_plan_apply8(plan, c, wasm_v128_load(acc + c),
+                                                              wasm_v128_load(acc + c + 4)), 0);
+#endif
+        for (; c < C; c++) store_q8(out, c, requant_plan_apply(plan, c, acc[c]));
+      }
+}
+
+/* im2col rows [pixel0, pixel0 + count) of group g (pixels numbered over N*OH*OW). */
+static void im2col_q8(const int32_t *geo, int32_t OH, int32_t OW, const uint8_t *input,
+                      int32_t in_zero_point, int32_t g, int32_t pixel0, int32_t count,
+                      uint8_t *rows) {
+  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
+  int32_t cg = C / geo[SLIMC_CONV_GROUPS], K = KH * KW * cg;
+  for (int32_t i = 0; i < count; i++) {
+    int32_t pixel = pixel0 + i;
+    int32_t ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
+    uint8_t *row = rows + (size_t)i * K;
+    for (int32_t ky = 0; ky < KH; ky++) {
+      int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+      for (int32_t kx = 0; kx < KW; kx++) {
+        int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
+        uint8_t *dst = row + (ky * KW + kx) * cg;
+        if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+          memset(dst, (uint8_t)in_zero_point, (size_t)cg);
+        else
+          memcpy(dst, input + (((size_t)n * H + iy) * W + ix) * C + g * cg, (size_t)cg);
+      }
+    }
+  }
+}
+
+void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
+                   int32_t in_zero_point, const void *packed_weights, const int32_t *bias,
+                   const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
+                   int32_t out_zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
+                   void *output) {
+  int32_t C = geo[SLIMC_CONV_C], Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
+  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
+  int32_t OH = out_extent(geo[SLIMC_CONV_H], KH, geo[SLIMC_CONV_STRIDE_H], geo[SLIMC_CONV_DIL_H],
+                          geo[SLIMC_CONV_PAD_TOP], geo[SLIMC_CONV_PAD_BOTTOM]);
+  int32_t OW = out_extent(geo[SLIMC_CONV_W], KW, geo[SLIMC_CONV_STRIDE_W], geo[SLIMC_CONV_DIL_W],
+                          geo[SLIMC_CONV_PAD_LEFT], geo[SLIMC_CONV_PAD_RIGHT]);
+  if (OH <= 0 || OW <= 0) return;
+  const requant_plan *plan = requant_plan_build(Cout, multipliers, shifts, per_channel,
+                                                out_zero_point, out_min, out_max, out_signed);
+  if (is_depthwise(C, Cout, groups)) {
+    conv_depthwise(geo, OH, OW, input, in_signed, in_zero_point, packed_weights, bias, plan,
+                   output);
+    return;
+  }
+  int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
+  int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
+  int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
+  int pointwise = KH == 1 && KW == 1 && geo[SLIMC_CONV_STRIDE_H] == 1 &&
+                  geo[SLIMC_CONV_STRIDE_W] == 1 && geo[SLIMC_CONV_PAD_TOP] == 0 &&
+                  geo[SLIMC_CONV_PAD_LEFT] == 0 && geo[SLIMC_CONV_PAD_BOTTOM] == 0 &&
+                  geo[SLIMC_CONV_PAD_RIGHT] == 0;
+  int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_BYTES / SLIMC_MAX(K, 1)) & ~3;
+  uint8_t *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K);
+  for (int32_t g = 0; g < groups; g++) {
+    const int16_t *packed_b =
+        (const int16_t *)((const uint8_t *)packed_weights + (size_t)g * packed_group_bytes);
+    const int32_t *group_bias = bias ? bias + g * cout_g : NULL;
+    uint8_t *group_out = (uint8_t *)output + g * cout_g;
+    if (pointwise) {
+      slimc_gemm_q8_core(pixels, cout_g, K, (const uint8_t *)input + g * cg, C, in_signed,
+                         in_zero_point, packed_b, group_bias, plan, g * cout_g, group_out, Cout);
+      continue;
+    }
+    for (int32_t p0 = 0; p0 < pixels; p0 += chunk) {
+      int32_t count = SLIMC_MIN(chunk, pixels - p0);
+      im2col_q8(geo, OH, OW, input, in_zero_point, g, p0, count, rows);
+      slimc_gemm_q8_core(count, cout_g, K, rows, K, in_signed, in_zero_point, packed_b,
+                         group_bias, plan, g * cout_g, group_out + (size_t)p0 * Cout, Cout);
+    }
+  }
+}

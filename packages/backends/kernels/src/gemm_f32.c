@@ -1,0 +1,154 @@
+/*
+ * float32 GEMM and convolution (NHWC), for the float parts of mixed graphs and calibration.
+ * B is packed into 8-column tiles, [k][8] floats per tile (padding columns zero). The 4x8
+ * micro-kernel broadcasts A[r][k] and multiplies-adds the two B vectors (no FMA: plain
+ * SIMD128 has none, and relaxed SIMD is avoided). Convolution = im2col + GEMM, with the same
+ * k order and group handling as the int8 convolution.
+ */
+#include <string.h>
+#include "internal.h"
+
+#define MR 4
+#define NR 8
+#define IM2COL_CHUNK_FLOATS (64 * 1024)
+
+int32_t slimc_packed_b_size_f32(int32_t K, int32_t N) {
+  return packed_n_tiles(N) * K * NR * (int32_t)sizeof(float);
+}
+
+void slimc_pack_b_f32(int32_t K, int32_t N, const float *B, int32_t stride_k, int32_t stride_n,
+                      float *packed) {
+  for (int32_t tile = 0; tile < packed_n_tiles(N); tile++)
+    for (int32_t k = 0; k < K; k++)
+      for (int32_t j = 0; j < NR; j++) {
+        int32_t n = tile * NR + j;
+        *packed++ = n < N ? B[(size_t)k * stride_k + (size_t)n * stride_n] : 0.0f;
+      }
+}
+
+static void store_tile_f32(const float acc[MR][NR], int32_t rows, int32_t cols, const float *bias,
+                           float out_min, float out_max, float *C, int32_t ldc) {
+  for (int32_t r = 0; r < rows; r++)
+    for (int32_t c = 0; c < cols; c++) {
+      float v = acc[r][c] + (bias ? bias[c] : 0.0f);
+      v = v < out_min ? out_min : (v > out_max ? out_max : v);
+      C[(size_t)r * ldc + c] = v;
+    }
+}
+
+static void kernel_f32(int32_t K, const float *A, int32_t lda, int32_t rows, const float *b,
+                       int32_t cols, const float *bias, float out_min, float out_max, float *C,
+                       int32_t ldc) {
+  const float *r0 = A, *r1 = A + (rows > 1 ? lda : 0);
+  const float *r2 = A + (rows > 2 ? 2 * (size_t)lda : 0), *r3 = A + (rows > 3 ? 3 * (size_t)lda : 0);
+  float acc[MR][NR];
+#ifdef SLIMC_SIMD
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int32_t k = 0; k < K; k++) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t a0 = wasm_v128_load32_splat(r0 + k), a1 = wasm_v128_load32_splat(r1 + k);
+    v128_t a2 = wasm_v128_load32_splat(r2 + k), a3 = wasm_v128_load32_splat(r3 + k);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a1, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a1, b1));
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a2, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a2, b1));
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a3, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a3, b1));
+    b += NR;
+  }
+  wasm_v128_store(acc[0], c00); wasm_v128_store(acc[0] + 4, c01);
+  wasm_v128_store(acc[1], c10); wasm_v128_store(acc[1] + 4, c11);
+  wasm_v128_store(acc[2], c20); wasm_v128_store(acc[2] + 4, c21);
+  wasm_v128_store(acc[3], c30); wasm_v128_store(acc[3] + 4, c31);
+#else
+  const float *row[MR] = {r0, r1, r2, r3};
+  memset(acc, 0, sizeof(acc));
+  for (int32_t k = 0; k < K; k++) {
+    for (int32_t r = 0; r < MR; r++)
+      for (int32_t c = 0; c < NR; c++) acc[r][c] += row[r][k] * b[c];
+    b += NR;
+  }
+#endif
+  store_tile_f32((const float(*)[NR])acc, rows, cols, bias, out_min, out_max, C, ldc);
+}
+
+void slimc_gemm_f32(int32_t M, int32_t N, int32_t K, const float *A, int32_t lda,
+                    const float *packed_b, const float *bias, float out_min, float out_max,
+                    float *C, int32_t ldc) {
+  /* rows are walked in blocks so the block of A stays cached while every B tile passes */
+  int32_t block_rows = SLIMC_MAX(MR, (int32_t)(64 * 1024 / (SLIMC_MAX(K, 1) * sizeof(float))) & ~3);
+  for (int32_t m0 = 0; m0 < M; m0 += block_rows) {
+    int32_t m1 = SLIMC_MIN(M, m0 + block_rows);
+    for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
+      int32_t n0 = tile * NR;
+      const float *b_tile = packed_b + (size_t)tile * K * NR;
+      for (int32_t m = m0; m < m1; m += MR)
+        kernel_f32(K, A + (size_t)m * lda, lda, SLIMC_MIN(MR, m1 - m), b_tile,
+                   SLIMC_MIN(NR, N - n0), bias ? bias + n0 : NULL, out_min, out_max,
+                   C + (size_t)m * ldc + n0, ldc);
+    }
+  }
+}
+
+int32_t slimc_conv_packed_weights_size_f32(int32_t C, int32_t Cout, int32_t KH, int32_t KW,
+                                           int32_t groups) {
+  return groups * slimc_packed_b_size_f32(KH * KW * (C / groups), Cout / groups);
+}
+
+void slimc_conv_pack_weights_f32(int32_t C, int32_t Cout, int32_t KH, int32_t KW, int32_t groups,
+                                 const float *weights, float *packed) {
+  int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
+  for (int32_t g = 0; g < groups; g++) {
+    float *out = (float *)((uint8_t *)packed + (size_t)g * slimc_packed_b_size_f32(K, cout_g));
+    for (int32_t tile = 0; tile < packed_n_tiles(cout_g); tile++)
+      for (int32_t tap = 0; tap < KH * KW; tap++)
+        for (int32_t c = 0; c < cg; c++)
+          for (int32_t j = 0; j < NR; j++) {
+            int32_t n = tile * NR + j;
+            *out++ = n < cout_g ? weights[((size_t)(g * cout_g + n) * cg + c) * KH * KW + tap] : 0.0f;
+          }
+  }
+}
+
+void slimc_conv_f32(const int32_t *geo, const float *input, const float *packed_weights,
+                    const float *bias, float out_min, float out_max, float *output) {
+  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
+  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
+  int32_t OH = (H + geo[SLIMC_CONV_PAD_TOP] + geo[SLIMC_CONV_PAD_BOTTOM] -
+                geo[SLIMC_CONV_DIL_H] * (KH - 1) - 1) / geo[SLIMC_CONV_STRIDE_H] + 1;
+  int32_t OW = (W + geo[SLIMC_CONV_PAD_LEFT] + geo[SLIMC_CONV_PAD_RIGHT] -
+                geo[SLIMC_CONV_DIL_W] * (KW - 1) - 1) / geo[SLIMC_CONV_STRIDE_W] + 1;
+  if (OH <= 0 || OW <= 0) return;
+  int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
+  int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
+  int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_FLOATS / SLIMC_MAX(K, 1)) & ~3;
+  float *rows = slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K * sizeof(float));
+  for (int32_t g = 0; g < groups; g++) {
+    const float *packed_b = (const float *)((const uint8_t *)packed_weights +
+                                            (size_t)g * slimc_packed_b_size_f32(K, cout_g));
+    for (int32_t p0 = 0; p0 < pixels; p0 += chunk) {
+      int32_t count = SLIMC_MIN(chunk, pixels - p0);
+      for (int32_t i = 0; i < count; i++) {
+        int32_t pixel = p0 + i;
+        int32_t ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
+        for (int32_t ky = 0; ky < KH; ky++) {
+          int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+          for (int32_t kx = 0; kx < KW; kx++) {
+            int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
+            float *dst = rows + (size_t)i * K + (ky * KW + kx) * cg;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+              memset(dst, 0, (size_t)cg * sizeof(float));
+            else
+              memcpy(dst, input + (((size_t)n * H + iy) * W + ix) * C + g * cg, (size_t)cg * sizeof(float));
+          }
+        }
+      }
+      slimc_gemm_f32(count, cout_g, K, rows, K, packed_b, bias ? bias + g * cout_g : NULL, out_min,
+                     out_max, output + (size_t)p0 * Cout + g * cout_g, Cout);
+    }
+  }
+}

@@ -1,0 +1,225 @@
+/*
+ * int8/uint8 x int8 GEMM with int32 accumulation.
+ *
+ * Layout. B is packed once into 8-column tiles; inside a tile, for each pair of k values
+ * (k, k+1), 16 int16: [n0k0 n0k1 n1k0 n1k1 ... n7k0 n7k1] holding (b - zb). A is packed per call
+ * into 4-row panels; for each k pair, 8 int16: [r0k0 r0k1 r1k0 r1k1 r2k0 r2k1 r3k0 r3k1] holding
+ * (a - za). Padding rows/columns/k are zero, so they add nothing.
+ *
+ * Micro-kernel 4x8: per k pair, splat each row's (k, k+1) pair to all four 32-bit lanes and
+ * `i32x4.dot_i16x8_s` it with the two B vectors: 8 dots give the 4x8 tile 2 more k steps.
+ * Products of int16 values in [-255, 255] and their pair sums fit int32, so the dot is exact.
+ *
+ * Blocking: A is packed in blocks of rows sized to stay in L2; for each block the B tiles are
+ * walked in order, and each B tile (K x 8 int16) is reused by all panels of the block from L1.
+ */
+#include <string.h>
+#include "internal.h"
+
+#define MR 4
+#define NR 8
+#define A_BLOCK_BYTES (96 * 1024)
+
+int32_t slimc_packed_b_size_q8(int32_t K, int32_t N) {
+  return packed_n_tiles(N) * packed_k_pairs(K) * 2 * NR * (int32_t)sizeof(int16_t);
+}
+
+void slimc_pack_b_q8(int32_t K, int32_t N, const void *B, int32_t stride_k, int32_t stride_n,
+                     int32_t b_signed, const int32_t *b_zero_points, int32_t zp_per_channel,
+                     void *packed) {
+  int16_t *out = packed;
+  int32_t kp = packed_k_pairs(K);
+  for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
+    for (int32_t p = 0; p < kp; p++) {
+      for (int32_t j = 0; j < NR; j++) {
+        int32_t n = tile * NR + j;
+        int32_t zero_point =
+            b_zero_points ? b_zero_points[zp_per_channel ? SLIMC_MIN(n, N - 1) : 0] : 0;
+        for (int32_t half = 0; half < 2; half++) {
+          int32_t k = 2 * p + half;
+          int32_t value = 0;
+          if (n < N && k < K)
+            value = load_q8(B, k * stride_k + n * stride_n, b_signed) - zero_point;
+          *out++ = (int16_t)value;
+        }
+      }
+    }
+  }
+}
+
+/* Packs rows [0, rows) (rows <= MR) of A into one panel; missing rows are zero. */
+static void pack_a_panel(int32_t rows, int32_t K, const uint8_t *A, int32_t lda,
+                         int32_t a_signed, int32_t a_zero_point, int16_t *panel) {
+  int32_t k = 0;
+#ifdef SLIMC_SIMD
+  if (rows == MR) {
+    v128_t zp = wasm_i16x8_splat((int16_t)a_zero_point);
+    const uint8_t *r0 = A, *r1 = A + lda, *r2 = A + 2 * (size_t)lda, *r3 = A + 3 * (size_t)lda;
+    for (; k + 8 <= K; k += 8) {
+      /* each row: 4 (k, k+1) pairs as 32-bit lanes; transpose the 4x4 lanes so one vector holds
+       * one k pair of all four rows */
+      v128_t v0 = load8_q8_minus_zp(r0 + k, a_signed, zp);
+      v128_t v1 = load8_q8_minus_zp(r1 + k, a_signed, zp);
+      v128_t v2 = load8_q8_minus_zp(r2 + k, a_signed, zp);
+      v128_t v3 = load8_q8_minus_zp(r3 + k, a_signed, zp);
+      v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
+      v128_t t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+      v128_t t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+      v128_t t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+      int16_t *out = panel + (k / 2) * 2 * MR;
+      wasm_v128_store(out, wasm_i64x2_shuffle(t0, t1, 0, 2));
+      wasm_v128_store(out + 8, wasm_i64x2_shuffle(t0, t1, 1, 3));
+      wasm_v128_store(out + 16, wasm_i64x2_shuffle(t2, t3, 0, 2));
+      wasm_v128_store(out + 24, wasm_i64x2_shuffle(t2, t3, 1, 3));
+    }
+  }
+#endif
+  int32_t kp = packed_k_pairs(K);
+  for (int32_t p = k / 2; p < kp; p++) {
+    for (int32_t r = 0; r < MR; r++) {
+      for (int32_t half = 0; half < 2; half++) {
+        int32_t kk = 2 * p + half;
+        int32_t value = 0;
+        if (r < rows && kk < K) value = load_q8(A, r * lda + kk, a_signed) - a_zero_point;
+        panel[p * 2 * MR + r * 2 + half] = (int16_t)value;
+      }
+    }
+  }
+}
+
+/* Writes the valid rows x cols of a 4x8 int32 tile acc[r][c] (bias already added). */
+static void store_tile(const int32_t acc[MR][NR], int32_t rows, int32_t cols,
+                       const requant_plan *plan, int32_t plan_channel, void *C, int32_t ldc) {
+  for (int32_t r = 0; r < rows; r++) {
+    if (!plan) {
+      memcpy((int32_t *)C + (size_t)r * ldc, acc[r], (size_t)cols * sizeof(int32_t));
+      continue;
+    }
+    uint8_t *out = (uint8_t *)C + (size_t)r * ldc;
+    for (int32_t c = 0; c < cols; c++)
+      store_q8(out, c, requant_plan_apply(plan, plan_channel + c, acc[r][c]));
+  }
+}
+
+#ifdef SLIMC_SIMD
+static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias,
+                       int32_t rows, int32_t cols, const requant_plan *plan, int32_t plan_channel,
+                       void *C, int32_t ldc) {
+  v128_t c00 = wasm_i32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int32_t p = 0; p < kp; p++) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 8);
+    v128_t a0 = wasm_v128_load32_splat(a);
+    v128_t a1 = wasm_v128_load32_splat(a + 2);
+    v128_t a2 = wasm_v128_load32_splat(a + 4);
+    v128_t a3 = wasm_v128_load32_splat(a + 6);
+    c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(a0, b0));
+    c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(a0, b1));
+    c10 = wasm_i32x4_add(c10, wasm_i32x4_dot_i16x8(a1, b0));
+    c11 = wasm_i32x4_add(c11, wasm_i32x4_dot_i16x8(a1, b1));
+    c20 = wasm_i32x4_add(c20, wasm_i32x4_dot_i16x8(a2, b0));
+    c21 = wasm_i32x4_add(c21, wasm_i32x4_dot_i16x8(a2, b1));
+    c30 = wasm_i32x4_add(c30, wasm_i32x4_dot_i16x8(a3, b0));
+    c31 = wasm_i32x4_add(c31, wasm_i32x4_dot_i16x8(a3, b1));
+    a += 2 * MR;
+    b += 2 * NR;
+  }
+  if (bias) {
+    v128_t bias0, bias1;
+    if (cols == NR) {
+      bias0 = wasm_v128_load(bias);
+      bias1 = wasm_v128_load(bias + 4);
+    } else {
+      int32_t padded[NR] = {0};
+      memcpy(padded, bias, (size_t)cols * sizeof(int32_t));
+      bias0 = wasm_v128_load(padded);
+      bias1 = wasm_v128_load(padded + 4);
+    }
+    c00 = wasm_i32x4_add(c00, bias0); c01 = wasm_i32x4_add(c01, bias1);
+    c10 = wasm_i32x4_add(c10, bias0); c11 = wasm_i32x4_add(c11, bias1);
+    c20 = wasm_i32x4_add(c20, bias0); c21 = wasm_i32x4_add(c21, bias1);
+    c30 = wasm_i32x4_add(c30, bias0); c31 = wasm_i32x4_add(c31, bias1);
+  }
+  if (plan && rows == MR && cols == NR) {
+    uint8_t *out = C;
+    wasm_v128_store64_lane(out, requant_plan_apply8(plan, plan_channel, c00, c01), 0);
+    wasm_v128_store64_lane(out + ldc, requant_plan_apply8(plan, plan_channel, c10, c11), 0);
+    wasm_v128_store64_lane(out + 2 * ldc, requant_plan_apply8(plan, plan_channel, c20, c21), 0);
+    wasm_v128_store64_lane(out + 3 * ldc, requant_plan_apply8(plan, plan_channel, c30, c31), 0);
+    return;
+  }
+  int32_t acc[MR][NR];
+  wasm_v128_store(acc[0], c00); wasm_v128_store(acc[0] + 4, c01);
+  wasm_v128_store(acc[1], c10); wasm_v128_store(acc[1] + 4, c11);
+  wasm_v128_store(acc[2], c20); wasm_v128_store(acc[2] + 4, c21);
+  wasm_v128_store(acc[3], c30); wasm_v128_store(acc[3] + 4, c31);
+  store_tile((const int32_t(*)[NR])acc, rows, cols, plan, plan_channel, C, ldc);
+}
+#else
+static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias,
+                       int32_t rows, int32_t cols, const requant_plan *plan, int32_t plan_channel,
+                       void *C, int32_t ldc) {
+  int32_t acc[MR][NR];
+  for (int32_t r = 0; r < MR; r++)
+    for (int32_t c = 0; c < NR; c++) acc[r][c] = (bias && c < cols) ? bias[c] : 0;
+  for (int32_t p = 0; p < kp; p++) {
+    for (int32_t r = 0; r < MR; r++)
+      for (int32_t c = 0; c < NR; c++)
+        acc[r][c] += (int32_t)a[2 * r] * b[2 * c] + (int32_t)a[2 * r + 1] * b[2 * c + 1];
+    a += 2 * MR;
+    b += 2 * NR;
+  }
+  store_tile((const int32_t(*)[NR])acc, rows, cols, plan, plan_channel, C, ldc);
+}
+#endif
+
+void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda,
+                        int32_t a_signed, int32_t a_zero_point, const int16_t *packed_b,
+                        const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
+                        void *C, int32_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  int32_t kp = packed_k_pairs(K);
+  size_t panel_elems = (size_t)kp * 2 * MR;
+  int32_t block_rows = (int32_t)(A_BLOCK_BYTES / (panel_elems * sizeof(int16_t))) * MR;
+  block_rows = SLIMC_MAX(block_rows, MR);
+  block_rows = SLIMC_MIN(block_rows, (M + MR - 1) / MR * MR);
+  int16_t *packed_a = slimc_scratch(SCRATCH_PACKED_A, panel_elems * (size_t)(block_rows / MR) *
+                                                          sizeof(int16_t));
+  size_t element_size = plan ? 1 : sizeof(int32_t);
+  for (int32_t m0 = 0; m0 < M; m0 += block_rows) {
+    int32_t rows_in_block = SLIMC_MIN(block_rows, M - m0);
+    int32_t panels = (rows_in_block + MR - 1) / MR;
+    for (int32_t p = 0; p < panels; p++) {
+      int32_t row = m0 + p * MR;
+      pack_a_panel(SLIMC_MIN(MR, M - row), K, (const uint8_t *)A + (size_t)row * lda, lda,
+                   a_signed, a_zero_point, packed_a + p * panel_elems);
+    }
+    for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
+      int32_t n0 = tile * NR;
+      int32_t cols = SLIMC_MIN(NR, N - n0);
+      const int16_t *b_tile = packed_b + (size_t)tile * kp * 2 * NR;
+      for (int32_t p = 0; p < panels; p++) {
+        int32_t row = m0 + p * MR;
+        uint8_t *c_tile = (uint8_t *)C + ((size_t)row * ldc + n0) * element_size;
+        kernel_4x8(kp, packed_a + p * panel_elems, b_tile, bias ? bias + n0 : NULL,
+                   SLIMC_MIN(MR, M - row), cols, plan, plan_offset + n0, c_tile, ldc);
+      }
+    }
+  }
+}
+
+void slimc_gemm_q8_i32(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda,
+                       int32_t a_signed, int32_t a_zero_point, const void *packed_b,
+                       const int32_t *bias, int32_t *C, int32_t ldc) {
+  slimc_gemm_q8_core(M, N, K, A, lda, a_signed, a_zero_point, packed_b, bias, NULL, 0, C, ldc);
+}
+
+void slimc_gemm_q8(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda, int32_t a_signed,
+                   int32_t a_zero_point, const void *packed_b, const int32_t *bias,
+                   const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
+                   int32_t out_zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
+                   void *C, int32_t ldc) {
+  const requant_plan *plan = requant_plan_build(N, multipliers, shifts, per_channel,
+                                                out_zero_point, out_min, out_max, out_signed);
+  slimc_gemm_q8_core(M, N, K, A, lda, a_signed, a_zero_point, packed_b, bias, plan, 0, C, ldc);
+}

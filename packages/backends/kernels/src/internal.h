@@ -1,0 +1,115 @@
+/*
+ * Shared internals of slimc_kernels: scratch buffers, q8 loads/stores, and the requantization
+ * plan (per-channel constants precomputed so the SIMD path needs no per-lane variable shifts).
+ */
+#ifndef SLIMC_INTERNAL_H
+#define SLIMC_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "slimc_kernels.h"
+
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#define SLIMC_SIMD 1
+#endif
+
+#define SLIMC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SLIMC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Scratch buffers, one per purpose so nested kernels never clobber each other. */
+enum scratch_slot {
+  SCRATCH_PACKED_A, SCRATCH_REQUANT_PLAN, SCRATCH_IM2COL, SCRATCH_ROW, SCRATCH_SLOT_COUNT
+};
+void *slimc_scratch(enum scratch_slot slot, size_t bytes);
+
+static inline int32_t load_q8(const void *p, int32_t index, int32_t is_signed) {
+  return is_signed ? (int32_t)((const int8_t *)p)[index] : (int32_t)((const uint8_t *)p)[index];
+}
+
+static inline void store_q8(void *p, int32_t index, int32_t value) {
+  ((uint8_t *)p)[index] = (uint8_t)value; /* the low byte is the int8 or uint8 encoding */
+}
+
+static inline int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Requantization constants for channel c, derived from (multiplier, shift):
+ *   left_factor = 2^left;  rounding = 2^(right-1) or 0;  negative_adjust = -1 if right > 0 else 0;
+ *   descale = 2^(31-right), so RoundingDivideByPOT(h, right) = floor((h + rounding + (h < 0 ?
+ *   negative_adjust : 0)) * descale / 2^31)  — exact in int64, no variable shift needed. */
+typedef struct {
+  int32_t channels;       /* entries in each array (padded to a multiple of 8) */
+  int32_t *left_factor;
+  int32_t *multiplier;
+  int64_t *rounding;
+  int64_t *negative_adjust;
+  int64_t *descale;
+  int32_t zero_point, out_min, out_max, out_signed;
+} requant_plan;
+
+/* Builds a plan for `channels` output channels in scratch (valid until the next call). */
+requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
+                                 const int32_t *shifts, int32_t per_channel, int32_t zero_point,
+                                 int32_t out_min, int32_t out_max, int32_t out_signed);
+
+/* One value through the plan's channel c: the exact scalar form. */
+static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, int32_t acc) {
+  int32_t x = (int32_t)((uint32_t)acc * (uint32_t)plan->left_factor[c]);
+  int64_t h = ((int64_t)x * plan->multiplier[c] + (1LL << 30)) >> 31;
+  int64_t t = h + plan->rounding[c] + (h < 0 ? plan->negative_adjust[c] : 0);
+  int32_t y = (int32_t)((t * plan->descale[c]) >> 31);
+  return clamp_i32(y + plan->zero_point, plan->out_min, plan->out_max);
+}
+
+#ifdef SLIMC_SIMD
+/* Four int32 accumulators of channels c..c+3 -> four clamped int32 results. */
+static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v128_t acc) {
+  v128_t x = wasm_i32x4_mul(acc, wasm_v128_load(plan->left_factor + c));
+  v128_t m = wasm_v128_load(plan->multiplier + c);
+  v128_t half = wasm_i64x2_splat(1LL << 30);
+  v128_t h_lo = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(x, m), half), 31);
+  v128_t h_hi = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_high_i32x4(x, m), half), 31);
+  v128_t t_lo = wasm_i64x2_add(wasm_i64x2_add(h_lo, wasm_v128_load(plan->rounding + c)),
+                               wasm_v128_and(wasm_i64x2_shr(h_lo, 63),
+                                             wasm_v128_load(plan->negative_adjust + c)));
+  v128_t t_hi = wasm_i64x2_add(wasm_i64x2_add(h_hi, wasm_v128_load(plan->rounding + c + 2)),
+                               wasm_v128_and(wasm_i64x2_shr(h_hi, 63),
+                                             wasm_v128_load(plan->negative_adjust + c + 2)));
+  v128_t y_lo = wasm_i64x2_shr(wasm_i64x2_mul(t_lo, wasm_v128_load(plan->descale + c)), 31);
+  v128_t y_hi = wasm_i64x2_shr(wasm_i64x2_mul(t_hi, wasm_v128_load(plan->descale + c + 2)), 31);
+  v128_t y = wasm_i32x4_shuffle(y_lo, y_hi, 0, 2, 4, 6);
+  y = wasm_i32x4_add(y, wasm_i32x4_splat(plan->zero_point));
+  y = wasm_i32x4_max(y, wasm_i32x4_splat(plan->out_min));
+  return wasm_i32x4_min(y, wasm_i32x4_splat(plan->out_max));
+}
+
+/* Eight accumulators (channels c..c+7) -> eight q8 bytes in the low half of the result. */
+static inline v128_t requant_plan_apply8(const requant_plan *plan, int32_t c, v128_t lo,
+                                         v128_t hi) {
+  v128_t w = wasm_i16x8_narrow_i32x4(requant_plan_apply4(plan, c, lo),
+                                     requant_plan_apply4(plan, c + 4, hi));
+  /* values are already clamped to the output range, so the saturating narrow is exact */
+  return plan->out_signed ? wasm_i8x16_narrow_i16x8(w, w) : wasm_u8x16_narrow_i16x8(w, w);
+}
+
+/* Loads 8 q8 values widened to int16 with the zero point subtracted. */
+static inline v128_t load8_q8_minus_zp(const void *p, int32_t is_signed, v128_t zero_point16) {
+  v128_t v = is_signed ? wasm_i16x8_load8x8(p) : wasm_u16x8_load8x8(p);
+  return wasm_i16x8_sub(v, zero_point16);
+}
+#endif
+
+/* GEMM core shared by gemm and conv: plan == NULL writes int32 C, else requantized q8 C.
+ * plan channel index = column index (the caller offsets the plan for groups). */
+void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda,
+                        int32_t a_signed, int32_t a_zero_point, const int16_t *packed_b,
+                        const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
+                        void *C, int32_t ldc);
+
+/* Packed B geometry: N padded to 8-column tiles, K padded to pairs. */
+static inline int32_t packed_k_pairs(int32_t K) { return (K + 1) / 2; }
+static inline int32_t packed_n_tiles(int32_t N) { return (N + 7) / 8; }
+
+#endif

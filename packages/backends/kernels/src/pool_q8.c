@@ -1,0 +1,113 @@
+/*
+ * int8/uint8 pooling, NHWC: average (per-count multipliers, see slimc_kernels.h), max, global
+ * average. Channels are innermost, so each window tap is a contiguous run the compiler vectorizes.
+ */
+#include "internal.h"
+
+static int32_t pool_extent(int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
+                           int32_t pad_begin, int32_t pad_end) {
+  return (in + pad_begin + pad_end - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+/* Pooling geometry with its output extent. */
+typedef struct {
+  int32_t N, H, W, C, KH, KW, OH, OW;
+  const int32_t *geo;
+} pool_shape;
+
+static pool_shape pool_shape_of(const int32_t *geo) {
+  pool_shape s;
+  s.geo = geo;
+  s.N = geo[SLIMC_CONV_N]; s.H = geo[SLIMC_CONV_H]; s.W = geo[SLIMC_CONV_W];
+  s.C = geo[SLIMC_CONV_C]; s.KH = geo[SLIMC_CONV_KH]; s.KW = geo[SLIMC_CONV_KW];
+  s.OH = pool_extent(s.H, s.KH, geo[SLIMC_CONV_STRIDE_H], geo[SLIMC_CONV_DIL_H],
+                     geo[SLIMC_CONV_PAD_TOP], geo[SLIMC_CONV_PAD_BOTTOM]);
+  s.OW = pool_extent(s.W, s.KW, geo[SLIMC_CONV_STRIDE_W], geo[SLIMC_CONV_DIL_W],
+                     geo[SLIMC_CONV_PAD_LEFT], geo[SLIMC_CONV_PAD_RIGHT]);
+  return s;
+}
+
+static int32_t input_y(const pool_shape *s, int32_t oy, int32_t ky) {
+  return oy * s->geo[SLIMC_CONV_STRIDE_H] - s->geo[SLIMC_CONV_PAD_TOP] + ky * s->geo[SLIMC_CONV_DIL_H];
+}
+static int32_t input_x(const pool_shape *s, int32_t ox, int32_t kx) {
+  return ox * s->geo[SLIMC_CONV_STRIDE_W] - s->geo[SLIMC_CONV_PAD_LEFT] + kx * s->geo[SLIMC_CONV_DIL_W];
+}
+
+void slimc_avgpool_q8(const int32_t *geo, const void *input, int32_t in_signed,
+                      int32_t in_zero_point, int32_t count_include_pad,
+                      const int32_t *multipliers, const int32_t *shifts, int32_t out_zero_point,
+                      int32_t out_min, int32_t out_max, int32_t out_signed, void *output) {
+  (void)out_signed;
+  pool_shape s = pool_shape_of(geo);
+  int32_t *sum = slimc_scratch(SCRATCH_ROW, (size_t)s.C * sizeof(int32_t));
+  for (int32_t n = 0; n < s.N; n++)
+    for (int32_t oy = 0; oy < s.OH; oy++)
+      for (int32_t ox = 0; ox < s.OW; ox++) {
+        for (int32_t c = 0; c < s.C; c++) sum[c] = 0;
+        int32_t valid = 0;
+        for (int32_t ky = 0; ky < s.KH; ky++) {
+          int32_t iy = input_y(&s, oy, ky);
+          if (iy < 0 || iy >= s.H) continue;
+          for (int32_t kx = 0; kx < s.KW; kx++) {
+            int32_t ix = input_x(&s, ox, kx);
+            if (ix < 0 || ix >= s.W) continue;
+            const uint8_t *pixel = (const uint8_t *)input + (((size_t)n * s.H + iy) * s.W + ix) * s.C;
+            for (int32_t c = 0; c < s.C; c++) sum[c] += load_q8(pixel, c, in_signed) - in_zero_point;
+            valid++;
+          }
+        }
+        /* padded taps read the zero point, i.e. add 0 to the sum; only the divisor changes */
+        int32_t count = count_include_pad ? s.KH * s.KW : valid;
+        uint8_t *out = (uint8_t *)output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
+        for (int32_t c = 0; c < s.C; c++) {
+          int32_t v = count == 0 ? 0
+                                 : slimc_multiply_by_quantized_multiplier(
+                                       sum[c], multipliers[count - 1], shifts[count - 1]);
+          store_q8(out, c, clamp_i32(v + out_zero_point, out_min, out_max));
+        }
+      }
+}
+
+void slimc_maxpool_q8(const int32_t *geo, const void *input, int32_t is_signed, void *output) {
+  pool_shape s = pool_shape_of(geo);
+  int32_t *best = slimc_scratch(SCRATCH_ROW, (size_t)s.C * sizeof(int32_t));
+  for (int32_t n = 0; n < s.N; n++)
+    for (int32_t oy = 0; oy < s.OH; oy++)
+      for (int32_t ox = 0; ox < s.OW; ox++) {
+        for (int32_t c = 0; c < s.C; c++) best[c] = INT32_MIN;
+        for (int32_t ky = 0; ky < s.KH; ky++) {
+          int32_t iy = input_y(&s, oy, ky);
+          if (iy < 0 || iy >= s.H) continue;
+          for (int32_t kx = 0; kx < s.KW; kx++) {
+            int32_t ix = input_x(&s, ox, kx);
+            if (ix < 0 || ix >= s.W) continue;
+            const uint8_t *pixel = (const uint8_t *)input + (((size_t)n * s.H + iy) * s.W + ix) * s.C;
+            for (int32_t c = 0; c < s.C; c++) best[c] = SLIMC_MAX(best[c], load_q8(pixel, c, is_signed));
+          }
+        }
+        uint8_t *out = (uint8_t *)output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
+        /* a window entirely in padding has no value; emit the type's lowest value */
+        int32_t lowest = is_signed ? -128 : 0;
+        for (int32_t c = 0; c < s.C; c++) store_q8(out, c, best[c] == INT32_MIN ? lowest : best[c]);
+      }
+}
+
+void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input,
+                             int32_t in_signed, int32_t in_zero_point, int32_t multiplier,
+                             int32_t shift, int32_t out_zero_point, int32_t out_min,
+                             int32_t out_max, int32_t out_signed, void *output) {
+  (void)out_signed;
+  int32_t *sum = slimc_scratch(SCRATCH_ROW, (size_t)C * sizeof(int32_t));
+  for (int32_t n = 0; n < N; n++) {
+    for (int32_t c = 0; c < C; c++) sum[c] = 0;
+    for (int32_t p = 0; p < HW; p++) {
+      const uint8_t *pixel = (const uint8_t *)input + ((size_t)n * HW + p) * C;
+      for (int32_t c = 0; c < C; c++) sum[c] += load_q8(pixel, c, in_signed) - in_zero_point;
+    }
+    for (int32_t c = 0; c < C; c++) {
+      int32_t v = slimc_multiply_by_quantized_multiplier(sum[c], multiplier, shift);
+      store_q8(output, n * C + c, clamp_i32(v + out_zero_point, out_min, out_max));
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/*
+ * Requantization int32 -> q8 (math in slimc_kernels.h) and the internal scratch buffers.
+ */
+#include <stdlib.h>
+#include "internal.h"
+
+static void *scratch_buffers[SCRATCH_SLOT_COUNT];
+static size_t scratch_sizes[SCRATCH_SLOT_COUNT];
+
+void *slimc_scratch(enum scratch_slot slot, size_t bytes) {
+  if (bytes > scratch_sizes[slot]) {
+    free(scratch_buffers[slot]);
+    size_t grown = bytes + bytes / 4 + 64;
+    /* 16-byte alignment for v128 loads of int64 pairs */
+    scratch_buffers[slot] = aligned_alloc(16, (grown + 15) & ~(size_t)15);
+    scratch_sizes[slot] = scratch_buffers[slot] ? grown : 0;
+  }
+  return scratch_buffers[slot];
+}
+
+void slimc_release_scratch(void) {
+  for (int i = 0; i < SCRATCH_SLOT_COUNT; i++) {
+    free(scratch_buffers[i]);
+    scratch_buffers[i] = NULL;
+    scratch_sizes[i] = 0;
+  }
+}
+
+int32_t slimc_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
+  int32_t left = shift > 0 ? shift : 0;
+  int32_t right = shift > 0 ? 0 : -shift;
+  int32_t shifted = (int32_t)((uint32_t)x << left); /* wraps like the reference int32 product */
+  int64_t product = (int64_t)shifted * multiplier;
+  int64_t nudge = product >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+  int32_t high = (int32_t)((product + nudge) / (1LL << 31));
+  if (shifted == INT32_MIN && multiplier == INT32_MIN) high = INT32_MAX;
+  int32_t mask = (int32_t)((1LL << right) - 1);
+  int32_t remainder = high & mask;
+  int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+  return (high >> right) + (remainder > threshold ? 1 : 0);
+}
+
+requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
+                                 const int32_t *shifts, int32_t per_channel, int32_t zero_point,
+                                 int32_t out_min, int32_t out_max, int32_t out_signed) {
+  /* padded so 8-wide SIMD reads past the last (or a group's last) channel stay inside */
+  int32_t padded = ((channels + 7) & ~7) + 8;
+  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * (2 * 4 + 3 * 8);
+  uint8_t *base = slimc_scratch(SCRATCH_REQUANT_PLAN, bytes);
+  requant_plan *plan = (requant_plan *)base;
+  uint8_t *arrays = base + ((sizeof(requant_plan) + 15) & ~(size_t)15);
+  plan->channels = padded;
+  plan->rounding = (int64_t *)arrays;
+  plan->negative_adjust = plan->rounding + padded;
+  plan->descale = plan->negative_adjust + padded;
+  plan->left_factor = (int32_t *)(plan->descale + padded);
+  plan->multiplier = plan->left_factor + padded;
+  plan->zero_point = zero_point;
+  plan->out_min = out_min;
+  plan->out_max = out_max;
+  plan->out_signed = out_signed;
+  for (int32_t c = 0; c < padded; c++) {
+    int32_t source = per_channel ? SLIMC_MIN(c, channels - 1) : 0;
+    int32_t shift = shifts[source];
+    int32_t left = shift > 0 ? shift : 0;
+    int32_t right = shift > 0 ? 0 : -shift;
+    plan->left_factor[c] = (int32_t)(1u << left);
+    plan->multiplier[c] = multipliers[source];
+    plan->rounding[c] = right > 0 ? (1LL << (right - 1)) : 0;
+    plan->negative_adjust[c] = right > 0 ? -1 : 0;
+    plan->descale[c] = 1LL << (31 - right);
+  }
+  return plan;
+}
+
+void slimc_requantize(int32_t rows, int32_t cols, const int32_t *src, int32_t src_stride,
+                      const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
+                      int32_t zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
+                      void *dst, int32_t dst_stride) {
+  const requant_plan *plan = requant_plan_build(cols, multipliers, shifts, per_channel,
+                                                zero_point, out_min, out_max, out_signed);
+  for (int32_t r = 0; r < rows; r++) {
+    const int32_t *row = src + (size_t)r * src_stride;
+    uint8_t *out = (uint8_t *)dst + (size_t)r * dst_stride;
+    int32_t c = 0;
+#ifdef SLIMC_SIMD
+    for (; c + 8 <= cols; c += 8) {
+      v128_t bytes = requant_plan_apply8(plan, c, wasm_v128_load(row + c),
+                                         wasm_v128_load(row + c + 4));
+      wasm_v128_store64_lane(out + c, bytes, 0);
+    }
+#endif
+    for (; c < cols; c++) store_q8(out, c, requant_plan_apply(plan, c, row[c]));
+  }
+}
