@@ -4,3 +4,5 @@ export * from './errors.js';
 export * from './graph.js';
 export * from './printer.js';
 export * from './clone.js';
+export * from './schema/index.js';
+export * from './verify/index.js';

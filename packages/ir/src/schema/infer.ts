@@ -1,0 +1,124 @@
+/**
+ * `inferShapes`: fills `Value.type` of node outputs from the op schemas' inference functions.
+ *
+ * Walks each graph in node order (the IR keeps nodes topologically sorted), recursing into
+ * subgraphs through the control-flow ops' inference. Inferred types are merged with the types a
+ * value already has (from the model's value_info): a static dim refines a symbolic or unknown one,
+ * and a definite contradiction (different dtype, rank or static dim) raises a SlimcError naming
+ * the node, op and value. Ops without a schema are skipped, their outputs left as they are.
+ */
+import { isIntegerDType } from '../dtype.js';
+import { SlimcError } from '../errors.js';
+import type { Dim, Graph, Model, Node, TensorType, Value } from '../graph.js';
+import { toIntArray, type Tensor } from '../tensor.js';
+import { constantNodeTensor } from './infer-ops.js';
+import { getSchema } from './table.js';
+import type { InferContext } from './types.js';
+
+/** Integer tensors up to this many elements are evaluated for shape computations. */
+const MAX_TRACKED_ELEMENTS = 64;
+
+export function inferShapes(model: Model): void {
+  new ShapeInference(model).inferGraph(model.graph);
+}
+
+/** The tensor of a value that is an initializer or the output of a Constant node. */
+export function constantTensorOf(v: Value | null | undefined): Tensor | undefined {
+  if (!v) return undefined;
+  if (v.constant) return v.constant;
+  if (v.producer?.op === 'Constant' && (v.producer.domain === '' || v.producer.domain === 'ai.onnx')) return constantNodeTensor(v.producer.attrs);
+  return undefined;
+}
+
+class ShapeInference {
+  /** Known elements of small integer tensors (shape arithmetic). */
+  private readonly elements = new Map<Value, readonly Dim[]>();
+
+  constructor(private readonly model: Model) {}
+
+  private opsetOf(domain: string): number {
+    const d = domain === 'ai.onnx' ? '' : domain;
+    return this.model.opsetImports.get(d) ?? (d === '' ? this.model.opset : 1);
+  }
+
+  inferGraph(g: Graph): void {
+    for (const n of g.nodes()) this.inferNode(n);
+  }
+
+  private knownElements(v: Value | null): readonly Dim[] | undefined {
+    if (!v) return undefined;
+    const tracked = this.elements.get(v);
+    if (tracked) return tracked;
+    const t = constantTensorOf(v);
+    if (!t || !isIntegerDType(t.dtype) || t.shape.length > 1 || t.data.length > MAX_TRACKED_ELEMENTS) return undefined;
+    return toIntArray(t);
+  }
+
+  private inferNode(n: Node): void {
+    const schema = getSchema(n.op, n.domain, this.opsetOf(n.domain));
+    if (!schema?.infer) {
+      for (const sg of n.subgraphs()) this.inferGraph(sg);
+      return;
+    }
+    const fail = (detail: string, field?: string): never => {
+      throw new SlimcError('invalid-model', detail, { model: this.model.source, node: n.label, op: n.qualifiedOp, field });
+    };
+    const ctx: InferContext = {
+      node: n,
+      opset: this.opsetOf(n.domain),
+      inputCount: n.inputs.length,
+      type: (i) => n.input(i)?.type,
+      dtype: (i) => n.input(i)?.type?.dtype,
+      shape: (i) => n.input(i)?.type?.shape,
+      constant: (i) => constantTensorOf(n.input(i)),
+      elements: (i) => this.knownElements(n.input(i)),
+      setElements: (i, dims) => {
+        const v = n.outputs[i];
+        if (v && dims.length <= MAX_TRACKED_ELEMENTS) this.elements.set(v, dims);
+      },
+      fail,
+      inferSubgraph: (attr, inputTypes) => {
+        const g = n.getGraph(attr);
+        if (!g) return undefined;
+        g.inputs.forEach((v, k) => {
+          const t = inputTypes?.[k];
+          if (t) v.type = mergeTypes(v.type, t, (detail) => fail(detail, `${attr} input ${k} (${v.name})`));
+        });
+        this.inferGraph(g);
+        return g.outputs.map((v) => v.type);
+      },
+    };
+    const inferred = schema.infer(ctx);
+    n.outputs.forEach((v, k) => {
+      const t = inferred[k];
+      if (!v || !t) return;
+      v.type = mergeTypes(v.type, t, (detail) =>
+        fail(`inferred ${typeText(t)} but the value is declared ${typeText(v.type!)}: ${detail}`, `output ${k}`),
+      );
+    });
+  }
+}
+
+function typeText(t: TensorType): string {
+  return t.shape ? `${t.dtype}[${t.shape.map((d) => d ?? '?').join(',')}]` : `${t.dtype}[...]`;
+}
+
+/**
+ * Combines a declared type with an inferred one. A static dim wins over a symbol, a symbol over
+ * unknown; the declared symbol name wins over an inferred one (it is the model author's name).
+ */
+export function mergeTypes(declared: TensorType | undefined, inferred: TensorType, fail: (detail: string) => never): TensorType {
+  if (!declared) return inferred;
+  if (declared.dtype !== inferred.dtype) fail(`dtype ${declared.dtype} vs ${inferred.dtype}`);
+  if (!inferred.shape) return declared;
+  if (!declared.shape) return inferred;
+  if (declared.shape.length !== inferred.shape.length) fail(`rank ${declared.shape.length} vs ${inferred.shape.length}`);
+  const shape = declared.shape.map((d, k) => {
+    const e = inferred.shape![k]!;
+    if (typeof d === 'number' && typeof e === 'number' && d !== e) fail(`dim ${k} is ${d} vs ${e}`);
+    if (typeof d === 'number') return d;
+    if (typeof e === 'number') return e;
+    return d ?? e;
+  });
+  return { dtype: declared.dtype, shape };
+}
