@@ -1,1 +1,15 @@
-export {};
+export * from './core/options.js';
+export * from './core/pipeline-spec.js';
+export * from './core/pattern.js';
+export * from './core/pass.js';
+export * from './core/op-traits.js';
+export * from './core/compiler.js';
+export * from './core/plugins.js';
+export * from './fold-constants/index.js';
+export * from './eliminate-dead-code/index.js';
+export * from './eliminate-identity/index.js';
+export * from './fold-batchnorm/index.js';
+export * from './deduplicate/index.js';
+export * from './canonicalize/index.js';
+export * from './builtin.js';
+export * from './compile.js';
