@@ -4,5 +4,6 @@ export * from './errors.js';
 export * from './graph.js';
 export * from './printer.js';
 export * from './clone.js';
+export * from './interpreter/index.js';
 export * from './schema/index.js';
 export * from './verify/index.js';

@@ -1,0 +1,2 @@
+import type { Kernel } from '../kernel.js';
+export const controlKernels: Record<string, Kernel> = {};

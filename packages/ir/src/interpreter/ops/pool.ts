@@ -1,0 +1,119 @@
+/**
+ * Pooling of any spatial rank: MaxPool (with optional Indices), AveragePool, LpPool and their
+ * Global variants. Windows come from conv.ts's window table; padded positions never win a max and
+ * count toward an average's divisor only with count_include_pad=1 (ceil_mode overhang never does).
+ */
+import { shapeSize } from '../../tensor.js';
+import { numberBuffer, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
+import type { Kernel, KernelContext } from '../kernel.js';
+import { IN_PADDING, resolveWindow, windowTable } from './conv.js';
+
+type PoolKind = 'max' | 'avg' | 'lp';
+
+function poolInput(ctx: KernelContext, shape: readonly number[]): void {
+  if (shape.length < 3) throw ctx.error(`input must be N x C x spatial..., got rank ${shape.length}`, 'input 0');
+}
+
+function pool(kind: PoolKind): Kernel {
+  return (ctx, inputs) => {
+    const x = ctx.input(inputs, 0);
+    poolInput(ctx, x.shape);
+    const kernel = ctx.ints('kernel_shape');
+    if (!kernel) throw ctx.error('missing required attribute', 'attribute kernel_shape');
+    const spatial = x.shape.slice(2);
+    const w = resolveWindow(ctx, spatial, kernel, ctx.int('ceil_mode', 0) === 1);
+    const table = windowTable(spatial, w);
+    const planes = x.shape[0]! * x.shape[1]!;
+    const ipos = shapeSize(spatial);
+    const opos = shapeSize(w.out);
+    const kpos = shapeSize(kernel);
+    const xv = numbersOf(x);
+    const out = numberBuffer(x.dtype, planes * opos);
+    const wantIndices = kind === 'max' && ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== null;
+    const indices = wantIndices ? new BigInt64Array(planes * opos) : null;
+    const includePad = ctx.int('count_include_pad', 0) === 1;
+    const p = ctx.float('p', 2);
+    const colMajor = ctx.int('storage_order', 0) === 1;
+    for (let pl = 0; pl < planes; pl++) {
+      const base = pl * ipos;
+      for (let op = 0; op < opos; op++) {
+        let acc = kind === 'max' ? -Infinity : 0;
+        let best = -1;
+        let count = 0;
+        for (let kp = 0; kp < kpos; kp++) {
+          const off = table[kp * opos + op]!;
+          if (off < 0) {
+            if (off === IN_PADDING && includePad) count++;
+            continue;
+          }
+          const v = xv[base + off]!;
+          count++;
+          if (kind === 'max') {
+            if (v > acc || best < 0) {
+              acc = v;
+              best = off;
+            }
+          } else if (kind === 'avg') {
+            acc += v;
+          } else {
+            acc += Math.pow(Math.abs(v), p);
+          }
+        }
+        out[pl * opos + op] = kind === 'max' ? acc : kind === 'avg' ? acc / count : Math.pow(acc, 1 / p);
+        if (indices) indices[pl * opos + op] = BigInt(base + (colMajor ? columnMajor(best, spatial) : best));
+      }
+    }
+    const shape = [x.shape[0]!, x.shape[1]!, ...w.out];
+    const y = tensorFrom(x.dtype, shape, out);
+    return indices ? [y, { dtype: 'int64', shape, data: indices }] : [y];
+  };
+}
+
+/** A row-major spatial offset re-expressed in column-major order. */
+function columnMajor(off: number, spatial: readonly number[]): number {
+  let r = off;
+  let result = 0;
+  let stride = 1;
+  const coords: number[] = [];
+  for (let d = spatial.length - 1; d >= 0; d--) {
+    coords[d] = r % spatial[d]!;
+    r = Math.floor(r / spatial[d]!);
+  }
+  for (let d = 0; d < spatial.length; d++) {
+    result += coords[d]! * stride;
+    stride *= spatial[d]!;
+  }
+  return result;
+}
+
+function globalPool(kind: PoolKind): Kernel {
+  return (ctx, inputs) => {
+    const x = ctx.input(inputs, 0);
+    poolInput(ctx, x.shape);
+    const planes = x.shape[0]! * x.shape[1]!;
+    const size = sizeBetween(x.shape, 2);
+    const xv = numbersOf(x);
+    const out = numberBuffer(x.dtype, planes);
+    const p = ctx.float('p', 2);
+    for (let pl = 0; pl < planes; pl++) {
+      let acc = kind === 'max' ? -Infinity : 0;
+      for (let i = pl * size; i < (pl + 1) * size; i++) {
+        const v = xv[i]!;
+        if (kind === 'max') acc = v > acc ? v : acc;
+        else if (kind === 'avg') acc += v;
+        else acc += Math.pow(Math.abs(v), p);
+      }
+      out[pl] = kind === 'max' ? acc : kind === 'avg' ? acc / size : Math.pow(acc, 1 / p);
+    }
+    return [tensorFrom(x.dtype, [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)], out)];
+  };
+}
+
+export const poolKernels: Record<string, Kernel> = {
+  MaxPool: pool('max'),
+  AveragePool: pool('avg'),
+  LpPool: pool('lp'),
+  GlobalMaxPool: globalPool('max'),
+  GlobalAveragePool: globalPool('avg'),
+  GlobalLpPool: globalPool('lp'),
+};
