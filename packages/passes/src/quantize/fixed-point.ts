@@ -28,6 +28,7 @@
  * is far below 2^32, so rounding (a·b - low) / 2^32 gives the exact high word.
  */
 import { SlimcError } from '@slimc/ir';
+import { type ChannelLayout, channelLayoutOf, valuesPerChannel } from './channel-layout.js';
 import { INT32_MAX, INT32_MIN, clamp, roundHalfAwayFromZero } from './rounding.js';
 
 const TWO_POW_30 = 1073741824;
@@ -172,35 +173,6 @@ export function quantizedArrayRange(out: QuantizedArray): [number, number] {
   return [INT32_MIN, INT32_MAX];
 }
 
-/** Per-channel layout of a flat row-major tensor: `outer` blocks of `channels` runs of `inner` elements. */
-export interface ChannelLayout {
-  outer: number;
-  channels: number;
-  inner: number;
-}
-
-/** The channel layout of `shape` along `axis` (negative axes count from the end). */
-export function channelLayout(shape: readonly number[], axis: number, field = 'axis'): ChannelLayout {
-  const rank = shape.length;
-  const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) {
-    throw new SlimcError('invalid-argument', `axis ${axis} is out of range for shape [${shape.join(',')}]`, { field });
-  }
-  let outer = 1;
-  let inner = 1;
-  for (let i = 0; i < a; i++) outer *= shape[i]!;
-  for (let i = a + 1; i < rank; i++) inner *= shape[i]!;
-  return { outer, channels: shape[a]!, inner };
-}
-
-function perChannelValues(v: number | ArrayLike<number>, channels: number, field: string): ArrayLike<number> {
-  if (typeof v === 'number') return new Array<number>(channels).fill(v);
-  if (v.length !== channels) {
-    throw new SlimcError('invalid-argument', `expected ${channels} values (one per channel), got ${v.length}`, { field });
-  }
-  return v;
-}
-
 /**
  * out[i] = clamp(zeroPoint + MultiplyByQuantizedMultiplier(acc[i], multiplier[c], shift[c]), min, max)
  * where c is element i's channel (or the single multiplier per tensor). Returns `out`.
@@ -217,13 +189,10 @@ export function requantize<T extends QuantizedArray>(acc: Int32Array, out: T, op
   let layout: ChannelLayout = { outer: 1, channels: 1, inner: acc.length };
   if (options.perChannelAxis !== undefined) {
     if (!options.shape) throw new SlimcError('invalid-argument', 'per-channel requantize needs the shape', { field: 'shape' });
-    layout = channelLayout(options.shape, options.perChannelAxis, 'perChannelAxis');
-    if (layout.outer * layout.channels * layout.inner !== acc.length) {
-      throw new SlimcError('invalid-argument', `shape [${options.shape.join(',')}] does not match ${acc.length} elements`, { field: 'shape' });
-    }
+    layout = channelLayoutOf(options.shape, options.perChannelAxis, acc.length, 'perChannelAxis');
   }
-  const multipliers = perChannelValues(options.multiplier, layout.channels, 'multiplier');
-  const shifts = perChannelValues(options.shift, layout.channels, 'shift');
+  const multipliers = valuesPerChannel(options.multiplier, layout.channels, 'multiplier');
+  const shifts = valuesPerChannel(options.shift, layout.channels, 'shift');
   for (let c = 0; c < layout.channels; c++) {
     const s = shifts[c]!;
     if (!Number.isInteger(s) || s < -31) throw new SlimcError('invalid-argument', `shift must be an integer ≥ -31, got ${s}`, { field: 'shift' });
