@@ -167,8 +167,9 @@ function writePiece(fd: number, piece: Piece): void {
     used = 0;
   };
   emitPiece(piece, (b) => {
-    if (used + b.byteLength > buffer.byteLength) flush();
-    if (b.byteLength >= buffer.byteLength / 4) {
+    const large = b.byteLength >= buffer.byteLength / 4;
+    if (large || used + b.byteLength > buffer.byteLength) flush();
+    if (large) {
       position += writeAll(fd, b, position);
     } else {
       buffer.set(b, used);
