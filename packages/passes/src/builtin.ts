@@ -8,6 +8,7 @@ import { eliminateIdentityPass } from './eliminate-identity/index.js';
 import { foldBatchNormPass } from './fold-batchnorm/index.js';
 import { deduplicatePass } from './deduplicate/index.js';
 import { canonicalizePass } from './canonicalize/index.js';
+import { upgradeOpsetPass } from './upgrade-opset/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -19,6 +20,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   foldBatchNormPass,
   deduplicatePass,
   canonicalizePass,
+  upgradeOpsetPass,
 ]);
 
 export const builtinPlugin = definePlugin({

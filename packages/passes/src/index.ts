@@ -11,5 +11,6 @@ export * from './eliminate-identity/index.js';
 export * from './fold-batchnorm/index.js';
 export * from './deduplicate/index.js';
 export * from './canonicalize/index.js';
+export * from './upgrade-opset/index.js';
 export * from './builtin.js';
 export * from './compile.js';
