@@ -8,6 +8,7 @@
  * evaluated when their inputs are known, so Shape -> Gather -> Concat -> Reshape chains resolve.
  */
 import { dtypeFromOnnx, type DType } from '../dtype.js';
+import { SlimcError } from '../errors.js';
 import type { Dim, TensorType } from '../graph.js';
 import { toIntArray, type Tensor } from '../tensor.js';
 import type { InferContext, InferFn } from './types.js';
@@ -106,45 +107,58 @@ export const identity: InferFn = (ctx) => {
 };
 
 export const broadcastBinary: InferFn = (ctx) => {
-  propagateArithmetic(ctx);
+  propagateElementwise(ctx);
   return [typed(ctx.dtype(0), broadcastShapes(ctx, [ctx.shape(0), ctx.shape(1)]))];
 };
 
-/** Evaluates Add/Sub/Mul/Div on known small integer tensors (shape arithmetic). */
-function propagateArithmetic(ctx: InferContext): void {
+type ElementOp = (x: Dim, y: Dim) => Dim;
+
+const num = (f: (x: number, y: number) => number): ElementOp => (x, y) => (typeof x === 'number' && typeof y === 'number' ? f(x, y) : null);
+
+/** Integer (and 0/1 boolean) evaluation of elementwise ops, for shape arithmetic and If conditions. */
+const ELEMENT_OPS: Record<string, ElementOp> = {
+  Add: num((x, y) => x + y),
+  Sub: num((x, y) => x - y),
+  // x * 1 keeps a symbolic x.
+  Mul: (x, y) => (x === 1 ? y : y === 1 ? x : num((a, b) => a * b)(x, y)),
+  // Integer Div truncates toward zero.
+  Div: num((x, y) => (y === 0 ? NaN : Math.trunc(x / y))),
+  // A symbol equals itself; two different symbols may or may not be equal.
+  Equal: (x, y) => (x !== null && x === y ? 1 : num((a, b) => Number(a === b))(x, y)),
+  Less: num((x, y) => Number(x < y)),
+  Greater: num((x, y) => Number(x > y)),
+  And: num((x, y) => Number(x !== 0 && y !== 0)),
+  Or: num((x, y) => Number(x !== 0 || y !== 0)),
+};
+
+const TRACKED_DTYPES = new Set(['int64', 'int32', 'bool']);
+
+/** Evaluates a binary elementwise op on known small tensors (same length, or one of length 1). */
+function propagateElementwise(ctx: InferContext): void {
+  const f = ELEMENT_OPS[ctx.node.op];
   const a = ctx.elements(0);
   const b = ctx.elements(1);
-  if (!a || !b || (a.length !== b.length && a.length !== 1 && b.length !== 1)) return;
+  if (!f || !a || !b || !TRACKED_DTYPES.has(ctx.dtype(0) ?? '')) return;
+  if (a.length !== b.length && a.length !== 1 && b.length !== 1) return;
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let k = 0; k < n; k++) {
-    const x = a[a.length === 1 ? 0 : k]!;
-    const y = b[b.length === 1 ? 0 : k]!;
-    if (typeof x !== 'number' || typeof y !== 'number') {
-      out.push(ctx.node.op === 'Mul' && (x === 1 || y === 1) ? (x === 1 ? y : x) : null);
-      continue;
-    }
-    switch (ctx.node.op) {
-      case 'Add':
-        out.push(x + y);
-        break;
-      case 'Sub':
-        out.push(x - y);
-        break;
-      case 'Mul':
-        out.push(x * y);
-        break;
-      case 'Div':
-        out.push(y === 0 ? null : Math.trunc(x / y));
-        break;
-      default:
-        out.push(null);
-    }
+    const v = f(a[a.length === 1 ? 0 : k]!, b[b.length === 1 ? 0 : k]!);
+    out.push(typeof v === 'number' && !Number.isFinite(v) ? null : v);
   }
-  if (ctx.dtype(0) === 'int64' || ctx.dtype(0) === 'int32') ctx.setElements(0, out);
+  ctx.setElements(0, out);
 }
 
-export const broadcastCompare: InferFn = (ctx) => [typed('bool', broadcastShapes(ctx, [ctx.shape(0), ctx.shape(1)]))];
+export const not: InferFn = (ctx) => {
+  const values = ctx.elements(0);
+  if (values) ctx.setElements(0, values.map((v) => (typeof v === 'number' ? Number(v === 0) : null)));
+  return [ctx.type(0)];
+};
+
+export const broadcastCompare: InferFn = (ctx) => {
+  propagateElementwise(ctx);
+  return [typed('bool', broadcastShapes(ctx, [ctx.shape(0), ctx.shape(1)]))];
+};
 
 export const where: InferFn = (ctx) => [typed(ctx.dtype(1) ?? ctx.dtype(2), broadcastShapes(ctx, [ctx.shape(0), ctx.shape(1), ctx.shape(2)]))];
 
@@ -363,7 +377,7 @@ export const reshape: InferFn = (ctx) => {
     }
   }
   const values = ctx.elements(0);
-  if (values && out.length <= 1) ctx.setElements(0, values);
+  if (values) ctx.setElements(0, values);
   return [typed(dtype, out)];
 };
 
@@ -383,7 +397,13 @@ export const transpose: InferFn = (ctx) => {
   if (perm.length !== xs.length || [...perm].sort((a, b) => a - b).some((p, k) => p !== k)) {
     ctx.fail(`perm [${perm.join(',')}] is not a permutation of ${xs.length} axes`, 'attribute perm');
   }
-  return [typed(ctx.dtype(0), perm.map((p) => xs[p]!))];
+  const out = perm.map((p) => xs[p]!);
+  const values = ctx.elements(0);
+  if (values && allStatic(xs) && allStatic(out)) {
+    const strides = stridesOf(xs);
+    ctx.setElements(0, pickStrided(values, perm.map((p) => strides[p]!), out.map(() => 0), out.map(() => 1), out));
+  }
+  return [typed(ctx.dtype(0), out)];
 };
 
 export const squeeze: InferFn = (ctx) => {
@@ -474,19 +494,52 @@ export const split: InferFn = (ctx) => {
   return parts.map((p) => typed(dtype, xs.map((d, k) => (k === axis ? p : d))));
 };
 
-/** Clamps Slice bounds as ONNX does and returns the number of selected elements. */
-function sliceLength(dim: number, start: number, end: number, step: number): number {
+/** Clamps Slice bounds as ONNX does: the first index taken and how many are taken. */
+function sliceRange(dim: number, start: number, end: number, step: number): { first: number; count: number } {
   const clampTo = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   let s = start < 0 ? start + dim : start;
   let e = end < 0 ? end + dim : end;
   if (step > 0) {
     s = clampTo(s, 0, dim);
     e = clampTo(e, 0, dim);
-    return Math.max(0, Math.ceil((e - s) / step));
+  } else {
+    s = clampTo(s, 0, dim - 1);
+    e = clampTo(e, -1, dim - 1);
   }
-  s = clampTo(s, 0, dim - 1);
-  e = clampTo(e, -1, dim - 1);
-  return Math.max(0, Math.ceil((e - s) / step));
+  return { first: s, count: Math.max(0, Math.ceil((e - s) / step)) };
+}
+
+/** Row-major strides of a static shape. */
+function stridesOf(shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length);
+  let acc = 1;
+  for (let k = shape.length - 1; k >= 0; k--) {
+    out[k] = acc;
+    acc *= shape[k]!;
+  }
+  return out;
+}
+
+/**
+ * Picks elements of a row-major tensor: output index (i_0..i_r) reads input element
+ * sum_k (first_k + i_k * step_k) * strides_k, for output dims `counts` (strides_k: the input
+ * stride of the axis output axis k walks).
+ */
+function pickStrided(values: readonly Dim[], strides: readonly number[], first: readonly number[], step: readonly number[], counts: readonly number[]): Dim[] {
+  const out: Dim[] = [];
+  const index = new Array<number>(counts.length).fill(0);
+  const total = counts.reduce((a, b) => a * b, 1);
+  for (let n = 0; n < total; n++) {
+    let at = 0;
+    for (let k = 0; k < counts.length; k++) at += (first[k]! + index[k]! * step[k]!) * strides[k]!;
+    out.push(values[at]!);
+    for (let k = counts.length - 1; k >= 0 && ++index[k]! === counts[k]!; k--) index[k] = 0;
+  }
+  return out;
+}
+
+function allStatic(shape: Shape | undefined): shape is readonly number[] {
+  return shape !== undefined && shape.every((d) => typeof d === 'number');
 }
 
 export const slice: InferFn = (ctx) => {
@@ -506,18 +559,21 @@ export const slice: InferFn = (ctx) => {
   const steps = stepsGiven ?? starts.map(() => 1);
   if (steps.some((s) => s === 0)) ctx.fail('a step is 0', 'steps');
   const out: Dim[] = [...xs];
+  const first = xs.map(() => 0);
+  const step = xs.map(() => 1);
   axes.forEach((a, k) => {
     const d = xs[a]!;
-    out[a] = typeof d === 'number' ? sliceLength(d, starts[k]!, ends[k]!, steps[k]!) : null;
+    if (typeof d !== 'number') {
+      out[a] = null;
+      return;
+    }
+    const r = sliceRange(d, starts[k]!, ends[k]!, steps[k]!);
+    out[a] = r.count;
+    first[a] = r.first;
+    step[a] = steps[k]!;
   });
   const values = ctx.elements(0);
-  if (values && xs.length === 1 && typeof xs[0] === 'number') {
-    const picked: Dim[] = [];
-    const start = starts[0]! < 0 ? starts[0]! + values.length : starts[0]!;
-    let s = steps[0]! > 0 ? Math.min(Math.max(start, 0), values.length) : Math.min(Math.max(start, 0), values.length - 1);
-    for (let n = out[0] as number; n > 0; n--, s += steps[0]!) picked.push(values[s]!);
-    ctx.setElements(0, picked);
-  }
+  if (values && allStatic(xs) && allStatic(out)) ctx.setElements(0, pickStrided(values, stridesOf(xs), first, step, out));
   return [typed(dtype, out)];
 };
 
@@ -561,7 +617,8 @@ export const cast: InferFn = (ctx) => {
   const to = ctx.node.getInt('to');
   const dtype = to === undefined ? undefined : dtypeFromOnnx(to);
   const values = ctx.elements(0);
-  if (values && dtype && (dtype === 'int64' || dtype === 'int32')) ctx.setElements(0, values);
+  if (values && dtype === 'bool') ctx.setElements(0, values.map((v) => (typeof v === 'number' ? Number(v !== 0) : null)));
+  else if (values && dtype && TRACKED_DTYPES.has(dtype)) ctx.setElements(0, values);
   return [typed(dtype, ctx.shape(0))];
 };
 
@@ -589,10 +646,13 @@ export const constant: InferFn = (ctx) => {
 };
 
 export const constantOfShape: InferFn = (ctx) => {
-  const dtype = ctx.node.getTensor('value')?.dtype ?? 'float32';
+  const value = ctx.node.getTensor('value');
+  const dtype = value?.dtype ?? 'float32';
   const dims = ctx.elements(0);
   if (dims) {
     if (dims.some((d) => typeof d === 'number' && d < 0)) ctx.fail(`shape [${dims.join(',')}] has a negative dim`, 'input 0');
+    const count = product(dims);
+    if (value && TRACKED_DTYPES.has(dtype) && typeof count === 'number') ctx.setElements(0, new Array<Dim>(count).fill(Number(toIntArray(value)[0] ?? 0)));
     return [typed(dtype, dims)];
   }
   const len = ctx.shape(0)?.[0];
@@ -709,10 +769,29 @@ function mergeBranchTypes(ctx: InferContext, a: TensorType | undefined, b: Tenso
   return { dtype: a.dtype, shape: a.shape.map((d, j) => (sameDim(d, b.shape![j]!) ? d : null)) };
 }
 
+/**
+ * If: a condition known from shape arithmetic (a rank or batch-size test) selects its branch, and
+ * only that branch is inferred; the other may be ill-typed for these shapes and is never run.
+ * Otherwise both branches are inferred and merged. A branch that contradicts itself cannot be the
+ * one taken, so the other's types are used; only when both contradict is the error raised.
+ */
 export const ifBranches: InferFn = (ctx) => {
-  const thenTypes = ctx.inferSubgraph('then_branch') ?? [];
-  const elseTypes = ctx.inferSubgraph('else_branch') ?? [];
-  return ctx.node.outputs.map((_, k) => mergeBranchTypes(ctx, thenTypes[k], elseTypes[k], k));
+  const cond = ctx.elements(0);
+  if (cond?.length === 1 && typeof cond[0] === 'number') return ctx.inferSubgraph(cond[0] !== 0 ? 'then_branch' : 'else_branch') ?? [];
+  const attempt = (attr: string): { types?: (TensorType | undefined)[]; error?: SlimcError } => {
+    try {
+      return { types: ctx.inferSubgraph(attr) ?? [] };
+    } catch (e) {
+      if (e instanceof SlimcError) return { error: e };
+      throw e;
+    }
+  };
+  const thenBranch = attempt('then_branch');
+  const elseBranch = attempt('else_branch');
+  if (thenBranch.error && elseBranch.error) throw thenBranch.error;
+  if (!thenBranch.types) return elseBranch.types!;
+  if (!elseBranch.types) return thenBranch.types;
+  return ctx.node.outputs.map((_, k) => mergeBranchTypes(ctx, thenBranch.types![k], elseBranch.types![k], k));
 };
 
 /** Loop body: (iteration, cond, carried...) -> (cond, carried..., scan outputs...); scan outputs gain a leading iteration axis. */

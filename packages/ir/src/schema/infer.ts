@@ -50,7 +50,7 @@ class ShapeInference {
     const tracked = this.elements.get(v);
     if (tracked) return tracked;
     const t = constantTensorOf(v);
-    if (!t || !isIntegerDType(t.dtype) || t.shape.length > 1 || t.data.length > MAX_TRACKED_ELEMENTS) return undefined;
+    if (!t || !(isIntegerDType(t.dtype) || t.dtype === 'bool') || t.data.length > MAX_TRACKED_ELEMENTS) return undefined;
     return toIntArray(t);
   }
 

@@ -121,7 +121,7 @@ op('HardSigmoid', { 6: { ...UNARY_FLOAT, attrs: 'alpha:float beta:float' } });
 op('HardSwish', { 14: UNARY_FLOAT });
 op('LeakyRelu', { 6: { ...UNARY_FLOAT, attrs: 'alpha:float' } });
 op('PRelu', { 7: { inputs: 'X:T slope:T', outputs: 'Y:T', types: { T: NUMERIC }, infer: infer.sameAsInput } });
-op('Not', { 1: { inputs: 'X:T', outputs: 'Y:T', types: { T: BOOL }, infer: infer.sameAsInput } });
+op('Not', { 1: { inputs: 'X:T', outputs: 'Y:T', types: { T: BOOL }, infer: infer.not } });
 
 const BINARY = { inputs: 'A:T B:T', outputs: 'C:T', types: { T: NUMERIC }, infer: infer.broadcastBinary };
 for (const name of ['Add', 'Sub', 'Mul', 'Div']) op(name, { 7: BINARY });
