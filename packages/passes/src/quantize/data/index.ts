@@ -1,0 +1,31 @@
+export { decodeImage, resizeBilinear, rotateImage180, type RgbImage } from './image.js';
+export {
+  preprocessImage,
+  resizedSize,
+  roundHalfEven,
+  PADDLE_OCR_REC_PREPROCESS,
+  PADDLE_OCR_CLS_PREPROCESS,
+  PADDLE_OCR_DET_PREPROCESS,
+  type PreprocessSpec,
+  type PreprocessedImage,
+  type ResizeSpec,
+} from './preprocess.js';
+export { loadSamples, collectSamples, type SampleOptions } from './samples.js';
+export {
+  ctcCharsetFromKeys,
+  readCtcCharset,
+  ctcGreedyDecode,
+  editDistance,
+  compareTexts,
+  argmaxRows,
+  labelAgreement,
+  binarize,
+  maskIoU,
+  maskCoverage,
+  normalizeOcrText,
+  rasterizeBoxes,
+  type CtcCharset,
+  type DecodedLine,
+  type TextAgreement,
+  type Box,
+} from './ocr-metrics.js';
