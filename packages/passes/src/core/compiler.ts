@@ -183,6 +183,8 @@ export class Compiler {
   /** Runs `spec` on `model` in place. */
   async run(model: Model, spec: string | readonly PipelineStepInput[], runOptions: RunOptions = {}): Promise<RunReport> {
     const steps = this.hooks.pipeline.call(this.resolvePipeline(spec), model);
+    // A model that is already invalid must not be blamed on the first pass.
+    if (this.options.verifyEach) verifyOrThrow(model, { model: model.source });
     const report: RunReport = { passes: [], dumps: {} };
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;

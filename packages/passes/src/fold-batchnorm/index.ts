@@ -121,7 +121,7 @@ function rewriteConvLike(node: Node, { linear, affine, weight, bias }: LinearCap
   const channelOf = linear.op === 'Conv' ? convChannelOf(weight) : convTransposeChannelOf(weight, linear.getInt('group', 1));
   const g = linear.graph;
   rw.setInput(linear, 1, rw.addConstant(g, `${linear.input(1)!.name}_folded`, scaleWeight(weight, affine.s, channelOf)));
-  rw.setInput(linear, 2, rw.addConstant(g, `${linear.label}_bias_folded`, foldBias(bias, affine, weight.dtype)));
+  rw.setInput(linear, 2, rw.addConstant(g, `${linear.output(0).name}_bias`, foldBias(bias, affine, weight.dtype)));
   rw.replaceValue(node.output(0), linear.output(0));
   rw.eraseNode(node);
 }
@@ -226,13 +226,13 @@ export const foldBatchNormIntoGemm = definePattern<{ linear: Node; affine: Affin
       const old = bias ? toFloat64(bias) : new Float64Array(1);
       const c = new Float64Array(n);
       for (let k = 0; k < n; k++) c[k] = beta * old[old.length === 1 ? 0 : k]! * affine.s[k]! + affine.t[k]!;
-      rw.setInput(linear, 2, rw.addConstant(g, `${linear.label}_C_folded`, makeTensor(bias?.dtype ?? weight.dtype, [n], c)));
+      rw.setInput(linear, 2, rw.addConstant(g, `${linear.output(0).name}_bias`, makeTensor(bias?.dtype ?? weight.dtype, [n], c)));
       rw.setAttr(linear, 'beta', { kind: 'float', value: 1 });
       rw.replaceValue(bn.output(0), linear.output(0));
       rw.eraseNode(bn);
       return;
     }
-    const shift = rw.addConstant(g, `${linear.label}_shift`, makeTensor(weight.dtype, [affine.t.length], affine.t));
+    const shift = rw.addConstant(g, `${linear.output(0).name}_shift`, makeTensor(weight.dtype, [affine.t.length], affine.t));
     const y = bn.output(0);
     const add = rw.createNode({ op: 'Add', inputs: [linear.output(0), shift], outputs: [{ name: `${y.name}_add`, type: y.type }] }, bn);
     rw.replaceValue(y, add.output(0));
