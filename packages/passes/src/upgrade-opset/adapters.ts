@@ -38,6 +38,8 @@ export class UpgradeContext {
   private readonly constants = new Map<Graph, Map<string, Value>>();
   readonly dtypes: Memo<DType> = new Map();
   readonly ranks: Memo<number> = new Map();
+  /** Resize nodes that were Upsample (scales >= 1 by definition). */
+  readonly fromUpsample = new WeakSet<Node>();
 
   /** A constant in `g` holding `t`, shared with earlier requests for equal data. */
   constant(g: Graph, name: string, t: Tensor): Value {
@@ -316,21 +318,32 @@ const upsampleTo9: Adapter = (n, cx) => {
 };
 
 /** Upsample was removed at 10; Resize-10 has the same inputs, attributes and meaning. */
-const upsampleToResize10: Adapter = (n) => {
+const upsampleToResize10: Adapter = (n, cx) => {
   n.op = 'Resize';
+  cx.fromUpsample.add(n);
   return true;
 };
 
 /**
  * Resize-11 inserted `roi` before `scales` and added coordinate_transformation_mode (default
  * half_pixel) and nearest_mode (default round_prefer_floor). Resize-10 maps output x to input
- * x / scale (asymmetric) and takes the floor for nearest.
+ * x / scale (asymmetric); for nearest it takes the floor when upsampling and the ceiling when
+ * downsampling (onnxruntime, and the ONNX backend test resize_downsample_nearest: [1,2,3,4] at
+ * scale 0.6 gives [1,3]). Resize-11 has one nearest_mode for all axes, so the scales must be
+ * known to pick it, unless the node was an Upsample (whose scales are >= 1).
  */
 const resizeTo11: Adapter = (n, cx) => {
   const scales = n.input(1);
+  if (n.getString('mode', 'nearest') === 'nearest') {
+    const values = scales?.constant ? Array.from(toFloat64(scales.constant)) : undefined;
+    let rounding: 'floor' | 'ceil' | undefined;
+    if (cx.fromUpsample.has(n) || (values && values.every((s) => s >= 1))) rounding = 'floor';
+    else if (values && values.every((s) => s <= 1)) rounding = 'ceil';
+    else throw fail(n, 'nearest resize with scales that are not constant, or that both grow and shrink axes', 'input 1');
+    n.setAttr('nearest_mode', { kind: 'string', value: rounding });
+  }
   n.setInputs([n.input(0), cx.constant(n.graph, 'resize_roi', makeTensor('float32', [0])), scales]);
   n.setAttr('coordinate_transformation_mode', { kind: 'string', value: 'asymmetric' });
-  if (n.getString('mode', 'nearest') === 'nearest') n.setAttr('nearest_mode', { kind: 'string', value: 'floor' });
   return true;
 };
 

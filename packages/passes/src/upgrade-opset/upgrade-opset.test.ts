@@ -1,0 +1,421 @@
+import { describe, expect, test } from 'vitest';
+import { fc, test as propTest } from '@fast-check/vitest';
+import * as ort from 'onnxruntime-node';
+import { type Attribute, type DType, Graph, type Model, type Tensor, type Value, SlimcError, makeTensor } from '@slimc/ir';
+import { encodeOnnx } from '@slimc/backends';
+import { buildModel, f32, f32Type, float, i64, int, ints, maxRelativeDiff, seededFloats } from '../../../../test/passes-support.js';
+import { Compiler, builtinPlugin } from '../index.js';
+import { upgradeOpset } from './index.js';
+
+const str = (value: string): Attribute => ({ kind: 'string', value });
+const floats = (...value: number[]): Attribute => ({ kind: 'floats', value });
+
+async function runOrt(model: Model, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  const session = await ort.InferenceSession.create(encodeOnnx(model), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, [...t.shape]);
+  const out = await session.run(ortFeeds);
+  await session.release();
+  const result: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(out)) result[k] = makeTensor(t.type as DType, t.dims.map(Number), t.data as Float32Array);
+  return result;
+}
+
+/** Runs the model in onnxruntime, upgrades it to `to`, runs it again: outputs (names, shapes, values) must agree. */
+async function upgradeKeepsOutputs(model: Model, feeds: Record<string, Tensor>, to: number, tolerance = 1e-6) {
+  const before = await runOrt(model, feeds);
+  const result = upgradeOpset(model, to);
+  expect(model.opset).toBe(to);
+  const after = await runOrt(model, feeds);
+  expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+  expect(maxRelativeDiff(after, before)).toBeLessThanOrEqual(tolerance);
+  return result;
+}
+
+/** Adds one node with `count` outputs and returns them. */
+function node(g: Graph, op: string, inputs: (Value | null)[], attrs: Record<string, Attribute> = {}, count = 1): Value[] {
+  return g.addNode({ op, inputs, attrs, outputs: count }).outputs as Value[];
+}
+
+function opsOf(model: Model): string[] {
+  return [...model.graph.allNodes()].map((n) => n.op);
+}
+
+const input = (shape: number[], seed = 1) => f32(shape, seededFloats(shape.reduce((a, b) => a * b, 1), seed, -3, 3));
+
+describe('Softmax family before 13 (coerced to 2-D at axis)', () => {
+  test.each(['Softmax', 'LogSoftmax', 'Hardmax'])('%s on a middle axis becomes Flatten -> op(axis=1) -> Reshape', async (op) => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(2, 3, 4));
+      const [y] = node(g, op, [x], { axis: int(1) });
+      g.addOutput(y!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([2, 3, 4]) }, 13);
+    expect(r.rewritten).toEqual({ [op]: 1 });
+    expect(opsOf(m).sort()).toEqual(['Flatten', 'Reshape', 'Shape', op].sort());
+    expect(m.graph.outputs[0]!.producer!.op).toBe('Reshape');
+  });
+
+  test('on the last axis of a known rank only the axis is spelled out (the default changed from 1 to -1)', async () => {
+    const m = buildModel(11, (g) => {
+      const x = g.addInput('x', f32Type(4, 5));
+      const [h] = node(g, 'Relu', [x]);
+      const [y] = node(g, 'Softmax', [h!]); // default axis 1 = last of a rank-2 input
+      g.addOutput(y!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([4, 5]) }, 13);
+    expect(opsOf(m)).toEqual(['Relu', 'Softmax']);
+    expect(m.graph.outputs[0]!.producer!.getInt('axis')).toBe(-1);
+  });
+
+  test('rank derived through Unsqueeze/Transpose/MatMul keeps the graph small', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(3, 4));
+      const [u] = node(g, 'Unsqueeze', [x], { axes: ints(0) });
+      const [t] = node(g, 'Transpose', [u!], { perm: ints(0, 2, 1) });
+      const [mm] = node(g, 'MatMul', [u!, t!]);
+      const [y] = node(g, 'Softmax', [mm!], { axis: int(2) });
+      g.addOutput(y!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([3, 4]) }, 13);
+    expect(opsOf(m)).toEqual(['Unsqueeze', 'Transpose', 'MatMul', 'Softmax']);
+  });
+
+  test('unknown rank falls back to the reshape form', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(2, 3, 4));
+      const s = g.addInput('s', { dtype: 'int64', shape: [null] });
+      const [r] = node(g, 'Reshape', [x, s]);
+      const [y] = node(g, 'Softmax', [r!], { axis: int(1) });
+      g.addOutput(y!);
+    });
+    const feeds = { x: input([2, 3, 4]), s: i64([3], [2, 3, 4]) };
+    await upgradeKeepsOutputs(m, feeds, 18);
+    expect(opsOf(m)).toContain('Flatten');
+  });
+});
+
+describe('attributes that became inputs', () => {
+  test('Slice-1 starts/ends/axes (negative and past-the-end bounds)', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(4, 5, 6));
+      const [y] = node(g, 'Slice', [x], { starts: ints(1, -4), ends: ints(1000, -1), axes: ints(0, 2) });
+      const [z] = node(g, 'Slice', [x], { starts: ints(0, 1, 2), ends: ints(2, 3, 4) });
+      g.addOutput(y!);
+      g.addOutput(z!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([4, 5, 6]) }, 13);
+    expect(r.rewritten).toEqual({ Slice: 2 });
+    for (const n of m.graph.nodes()) expect(n.attrs.size).toBe(0);
+  });
+
+  test('Squeeze/Unsqueeze axes (with and without axes)', async () => {
+    const m = buildModel(11, (g) => {
+      const x = g.addInput('x', f32Type(1, 3, 1, 2));
+      const [a] = node(g, 'Squeeze', [x], { axes: ints(-2) });
+      const [b] = node(g, 'Squeeze', [x]);
+      const [c] = node(g, 'Unsqueeze', [b!], { axes: ints(0, 3) });
+      g.addOutput(a!);
+      g.addOutput(c!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([1, 3, 1, 2]) }, 21);
+    expect(r.rewritten).toEqual({ Squeeze: 1, Unsqueeze: 1 });
+  });
+
+  test.each([13, 18])('Reduce* axes and keepdims, to %i', async (to) => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(2, 3, 4));
+      g.addOutput(node(g, 'ReduceSum', [x], { axes: ints(1), keepdims: int(0) })[0]!);
+      g.addOutput(node(g, 'ReduceMean', [x], { axes: ints(-1) })[0]!);
+      g.addOutput(node(g, 'ReduceMax', [x])[0]!);
+      g.addOutput(node(g, 'ReduceLogSumExp', [x], { axes: ints(0, 2), keepdims: int(0) })[0]!);
+      g.addOutput(node(g, 'ReduceL2', [x], { axes: ints(2) })[0]!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([2, 3, 4]) }, to);
+    expect(r.rewritten).toEqual(to >= 18 ? { ReduceSum: 1, ReduceMean: 1, ReduceLogSumExp: 1, ReduceL2: 1 } : { ReduceSum: 1 });
+  });
+
+  test.each([13, 18])('Split with and without split sizes, to %i', async (to) => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(6, 4));
+      for (const v of node(g, 'Split', [x], { axis: int(0), split: ints(1, 2, 3) }, 3)) g.addOutput(v);
+      for (const v of node(g, 'Split', [x], { axis: int(1) }, 2)) g.addOutput(v);
+    });
+    await upgradeKeepsOutputs(m, { x: input([6, 4]) }, to);
+    const equalSplit = [...m.graph.nodes()][1]!;
+    expect(equalSplit.getInt('num_outputs')).toBe(to >= 18 ? 2 : undefined);
+  });
+
+  test.each(['constant', 'reflect', 'edge'])('Pad-2 pads/value, mode %s', async (mode) => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(2, 3, 4));
+      const [h] = node(g, 'Relu', [x]);
+      g.addOutput(node(g, 'Pad', [h!], { pads: ints(0, 1, 2, 0, 2, 1), value: float(1.5), mode: str(mode) })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([2, 3, 4]) }, 13);
+  });
+
+  test('Clip-6 min/max become inputs of the derived element type (min only, max only, both)', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(2, 5));
+      const [h] = node(g, 'Mul', [x, x]);
+      g.addOutput(node(g, 'Clip', [h!], { min: float(0.5), max: float(6) })[0]!);
+      g.addOutput(node(g, 'Clip', [h!], { max: float(2) })[0]!);
+      g.addOutput(node(g, 'Clip', [x], { min: float(-1) })[0]!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([2, 5]) }, 13);
+    expect(r.rewritten).toEqual({ Clip: 3 });
+    const second = [...m.graph.nodes()][2]!;
+    expect(second.inputs[1]).toBeNull();
+  });
+
+  test('TopK-1 k attribute', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(3, 7));
+      for (const v of node(g, 'TopK', [x], { k: int(3) }, 2)) g.addOutput(v);
+    });
+    await upgradeKeepsOutputs(m, { x: input([3, 7]) }, 13);
+  });
+
+  test('Dropout ratio and BatchNormalization spatial/extra outputs (inference)', async () => {
+    const m = buildModel(7, (g) => {
+      const x = g.addInput('x', f32Type(2, 3, 4, 4));
+      const c = (name: string, data: number[]) => g.addConstant(name, f32([3], data));
+      const bn = g.addNode({
+        op: 'BatchNormalization',
+        inputs: [x, c('s', [1, 2, 0.5]), c('b', [0, 1, -1]), c('m', [0.1, 0.2, 0.3]), c('v', [1, 2, 3])],
+        attrs: { spatial: int(1), epsilon: float(1e-3) },
+        outputs: 1,
+      });
+      const [d] = node(g, 'Dropout', [bn.output(0)], { ratio: float(0.3) });
+      g.addOutput(d!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([2, 3, 4, 4]) }, 15);
+    expect(r.rewritten).toEqual({ BatchNormalization: 1, Dropout: 1 });
+  });
+});
+
+describe('Upsample and Resize', () => {
+  test.each(['nearest', 'linear'])('Upsample-9 (%s) becomes Resize with asymmetric coordinates', async (mode) => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(1, 2, 3, 4));
+      const scales = g.addConstant('scales', f32([4], [1, 1, 2, 3]));
+      g.addOutput(node(g, 'Upsample', [x, scales], { mode: str(mode) })[0]!);
+    });
+    const r = await upgradeKeepsOutputs(m, { x: input([1, 2, 3, 4]) }, 13, 1e-5);
+    expect(r.rewritten).toEqual({ Upsample: 1 });
+    expect(opsOf(m)).toEqual(['Resize']);
+  });
+
+  test('Upsample-7 scales attribute', async () => {
+    const m = buildModel(8, (g) => {
+      const x = g.addInput('x', f32Type(1, 1, 2, 3));
+      g.addOutput(node(g, 'Upsample', [x], { scales: floats(1, 1, 2, 2), mode: str('nearest') })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([1, 1, 2, 3]) }, 21);
+  });
+
+  test.each([
+    ['nearest', [1, 1, 2, 1.5]],
+    ['linear', [1, 1, 1.5, 2]],
+    ['linear', [1, 1, 0.5, 0.5]],
+    ['nearest', [1, 1, 0.5, 0.5]],
+    ['nearest', [1, 1, 0.75, 0.7]],
+  ])('Resize-10 %s scales %j keeps opset-10 meaning', async (mode, scales) => {
+    const m = buildModel(10, (g) => {
+      const x = g.addInput('x', f32Type(1, 2, 4, 6));
+      g.addOutput(node(g, 'Resize', [x, g.addConstant('scales', f32([4], scales as number[]))], { mode: str(mode as string) })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([1, 2, 4, 6]) }, 13, 1e-5);
+  });
+});
+
+describe('subgraphs, ids and errors', () => {
+  test('If branches are upgraded (Squeeze/Unsqueeze/ReduceMean inside)', async () => {
+    const m = buildModel(11, (g) => {
+      const x = g.addInput('x', f32Type(1, 4));
+      const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
+      const branch = (name: string, reduce: boolean) => {
+        const sg = new Graph(name);
+        const [s] = node(sg, 'Squeeze', [x], { axes: ints(0) });
+        const [u] = reduce ? node(sg, 'ReduceMean', [s!], { axes: ints(0) }) : node(sg, 'Unsqueeze', [s!], { axes: ints(1) });
+        sg.addOutput(u!);
+        return sg;
+      };
+      const iff = g.addNode({ op: 'If', inputs: [cond], outputs: 1, attrs: { then_branch: { kind: 'graph', value: branch('then', true) }, else_branch: { kind: 'graph', value: branch('else', false) } } });
+      g.addOutput(iff.output(0));
+    });
+    const feedsTrue = { x: input([1, 4]), cond: makeTensor('bool', [], [1]) };
+    const feedsFalse = { x: input([1, 4]), cond: makeTensor('bool', [], [0]) };
+    const beforeTrue = await runOrt(m, feedsTrue);
+    const beforeFalse = await runOrt(m, feedsFalse);
+    const r = upgradeOpset(m, 18);
+    expect(r.rewritten).toEqual({ Squeeze: 2, Unsqueeze: 1, ReduceMean: 1 });
+    expect(maxRelativeDiff(await runOrt(m, feedsTrue), beforeTrue)).toBe(0);
+    expect(maxRelativeDiff(await runOrt(m, feedsFalse), beforeFalse)).toBe(0);
+  });
+
+  test('sets the opset import and raises the IR version; same opset is no change', () => {
+    const m = buildModel(9, (g) => g.addOutput(node(g, 'Relu', [g.addInput('x', f32Type(2))])[0]!));
+    m.irVersion = 4;
+    expect(upgradeOpset(m, 19)).toEqual({ changed: true, rewritten: {} });
+    expect(m.irVersion).toBe(9);
+    expect(upgradeOpset(m, 19)).toEqual({ changed: false, rewritten: {} });
+  });
+
+  test('an op it cannot upgrade is an unsupported error naming node and op', () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(1, 3, 2, 2));
+      g.addOutput(g.addNode({ op: 'ImageScaler', name: 'scaler', inputs: [x], outputs: 1 }).output(0));
+    });
+    const err = (() => {
+      try {
+        upgradeOpset(m, 13);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SlimcError);
+    expect((err as SlimcError).kind).toBe('unsupported');
+    expect((err as SlimcError).context).toMatchObject({ node: 'scaler', op: 'ImageScaler', pass: 'upgrade-opset' });
+  });
+
+  test('BatchNormalization spatial=0 and a used training output are refused', () => {
+    const bn = (attrs: Record<string, Attribute>, useMean: boolean) =>
+      buildModel(7, (g) => {
+        const x = g.addInput('x', f32Type(2, 3));
+        const c = g.addConstant('c', f32([3], [1, 1, 1]));
+        const n = g.addNode({ op: 'BatchNormalization', name: 'bn', inputs: [x, c, c, c, c], attrs, outputs: useMean ? 2 : 1 });
+        for (const o of n.outputs) g.addOutput(o!);
+      });
+    expect(() => upgradeOpset(bn({ spatial: int(0) }, false), 13)).toThrow(/spatial/);
+    expect(() => upgradeOpset(bn({}, true), 14)).toThrow(/training output 1/);
+  });
+
+  test('nearest Resize-10 that grows one axis and shrinks another has no single nearest_mode', () => {
+    const m = buildModel(10, (g) => {
+      const x = g.addInput('x', f32Type(1, 1, 4, 4));
+      g.addOutput(node(g, 'Resize', [x, g.addConstant('scales', f32([4], [1, 1, 2, 0.7]))], { mode: str('nearest') })[0]!);
+    });
+    expect(() => upgradeOpset(m, 13)).toThrow(/both grow and shrink/);
+  });
+
+  test('rejects targets outside 13..21 and downgrades', () => {
+    const m = buildModel(16, () => {});
+    expect(() => upgradeOpset(m, 22)).toThrow(SlimcError);
+    expect(() => upgradeOpset(m, 12)).toThrow(SlimcError);
+    expect(() => upgradeOpset(m, 15)).toThrow(/downgrading/);
+  });
+
+  test('runs as the upgrade-opset(to=N) pass', async () => {
+    const m = buildModel(9, (g) => g.addOutput(node(g, 'Unsqueeze', [g.addInput('x', f32Type(2))], { axes: ints(0) })[0]!));
+    const c = new Compiler().use(builtinPlugin);
+    await c.run(m, 'upgrade-opset(to=17)');
+    expect(m.opset).toBe(17);
+    expect([...m.graph.nodes()][0]!.attr('axes')).toBeUndefined();
+  });
+});
+
+// ---- property: random chains of the rewritten ops at opset 9 keep their onnxruntime outputs ----
+
+type Step =
+  | { op: 'Softmax' | 'LogSoftmax'; axis: number }
+  | { op: 'Slice'; axis: number; start: number; end: number }
+  | { op: 'Unsqueeze'; axis: number }
+  | { op: 'Squeeze' }
+  | { op: 'Reduce'; kind: string; axes: number[]; keepdims: boolean }
+  | { op: 'Clip'; min: number; max: number }
+  | { op: 'Split'; axis: number; sizes: boolean };
+
+const REDUCE_KINDS = ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare'];
+
+/** Builds the chain, tracking the static shape; steps that do not apply to the current shape are skipped. */
+function buildChain(shape0: number[], steps: Step[], seeds: number[]): Model {
+  return buildModel(9, (g) => {
+    let x: Value = g.addInput('x', f32Type(...shape0));
+    let shape = [...shape0];
+    steps.forEach((s, i) => {
+      const seed = seeds[i % seeds.length]!;
+      const rank = shape.length;
+      const at = (k: number) => (rank ? ((k % rank) + rank) % rank : 0);
+      switch (s.op) {
+        case 'Softmax':
+        case 'LogSoftmax':
+          if (!rank) return;
+          x = node(g, s.op, [x], { axis: int(at(s.axis)) })[0]!;
+          return;
+        case 'Slice': {
+          if (!rank) return;
+          const axis = at(s.axis);
+          const d = shape[axis]!;
+          const start = (s.start % (d + 1)) - (seed % 2 ? d : 0);
+          const end = s.end > 5 ? 1 << 30 : (s.end % (d + 1)) - (seed % 3 === 0 ? d : 0);
+          const lo = Math.min(Math.max(start < 0 ? start + d : start, 0), d);
+          const hi = Math.min(Math.max(end < 0 ? end + d : end, 0), d);
+          if (hi - lo < 1) return;
+          x = node(g, 'Slice', [x], { starts: ints(start), ends: ints(end), axes: ints(axis) })[0]!;
+          shape[axis] = hi - lo;
+          return;
+        }
+        case 'Unsqueeze': {
+          if (rank >= 5) return;
+          const axis = s.axis % (rank + 1);
+          x = node(g, 'Unsqueeze', [x], { axes: ints(axis) })[0]!;
+          shape.splice(axis, 0, 1);
+          return;
+        }
+        case 'Squeeze': {
+          const ones = shape.flatMap((d, k) => (d === 1 ? [k] : []));
+          if (!ones.length || ones.length === rank) return;
+          x = node(g, 'Squeeze', [x], { axes: ints(...ones) })[0]!;
+          shape = shape.filter((d) => d !== 1);
+          return;
+        }
+        case 'Reduce': {
+          const axes = [...new Set(s.axes.map(at))].sort();
+          if (!rank || (!s.keepdims && axes.length >= rank)) return;
+          x = node(g, s.kind, [x], { axes: ints(...axes), keepdims: int(s.keepdims ? 1 : 0) })[0]!;
+          shape = s.keepdims ? shape.map((d, k) => (axes.includes(k) ? 1 : d)) : shape.filter((_, k) => !axes.includes(k));
+          return;
+        }
+        case 'Clip':
+          x = node(g, 'Clip', [x], { min: float(Math.min(s.min, s.max)), max: float(Math.max(s.min, s.max)) })[0]!;
+          return;
+        case 'Split': {
+          if (!rank) return;
+          const axis = at(s.axis);
+          const d = shape[axis]!;
+          const parts = s.sizes ? [1, d - 1].filter((p) => p > 0) : d % 2 === 0 ? [d / 2, d / 2] : [d];
+          const outs = node(g, 'Split', [x], { axis: int(axis), ...(s.sizes ? { split: ints(...parts) } : {}) }, parts.length);
+          for (const o of outs.slice(1)) g.addOutput(o);
+          x = outs[0]!;
+          shape[axis] = parts[0]!;
+          return;
+        }
+      }
+    });
+    g.addOutput(node(g, 'Identity', [x])[0]!);
+  });
+}
+
+const arbStep: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ op: fc.constantFrom('Softmax' as const, 'LogSoftmax' as const), axis: fc.nat(4) }),
+  fc.record({ op: fc.constant('Slice' as const), axis: fc.nat(4), start: fc.nat(5), end: fc.nat(7) }),
+  fc.record({ op: fc.constant('Unsqueeze' as const), axis: fc.nat(5) }),
+  fc.record({ op: fc.constant('Squeeze' as const) }),
+  fc.record({ op: fc.constant('Reduce' as const), kind: fc.constantFrom(...REDUCE_KINDS), axes: fc.array(fc.nat(4), { minLength: 1, maxLength: 2 }), keepdims: fc.boolean() }),
+  fc.record({ op: fc.constant('Clip' as const), min: fc.integer({ min: -3, max: 3 }), max: fc.integer({ min: -3, max: 3 }) }),
+  fc.record({ op: fc.constant('Split' as const), axis: fc.nat(4), sizes: fc.boolean() }),
+);
+
+describe('property', () => {
+  propTest.prop(
+    [fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.array(arbStep, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(100), { minLength: 1, maxLength: 3 }), fc.constantFrom(13, 18)],
+    { numRuns: 40 },
+  )('random opset-9 chains keep their onnxruntime outputs after upgrading', async (shape, steps, seeds, to) => {
+    const model = buildChain(shape, steps, seeds);
+    const n = shape.reduce((a, b) => a * b, 1);
+    await upgradeKeepsOutputs(model, { x: f32(shape, seededFloats(n, seeds[0]!, -2, 2)) }, to, 1e-6);
+    expect(upgradeOpset(model, to).changed).toBe(false);
+  });
+});
