@@ -1,2 +1,150 @@
-import type { Kernel } from '../kernel.js';
-export const normKernels: Record<string, Kernel> = {};
+/**
+ * Normalizations: BatchNormalization (inference form), InstanceNormalization,
+ * LayerNormalization, GroupNormalization, LpNormalization, MeanVarianceNormalization.
+ *
+ *   BatchNorm:    y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + B[c]
+ *   Instance:     mean/var over the spatial dims of each (n, c)
+ *   Layer:        mean/var over axes [axis, rank), y = (x - mean) * invStd * scale + B (broadcast)
+ * Statistics accumulate in float64; variance is the biased (population) one, as ONNX specifies.
+ */
+import { shapeSize, type Tensor } from '../../tensor.js';
+import { broadcastIndex, numberBuffer, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
+import type { Kernel, KernelContext } from '../kernel.js';
+
+function perChannel(ctx: KernelContext, t: Tensor, channels: number, i: number): ArrayLike<number> {
+  if (t.data.length !== channels) throw ctx.error(`expected ${channels} elements, got ${t.data.length}`, `input ${i}`);
+  return numbersOf(t);
+}
+
+const batchNorm: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  if (ctx.int('training_mode', 0) === 1) throw ctx.unsupported('training mode is not supported', 'attribute training_mode');
+  if (x.shape.length < 2) throw ctx.error('input must be N x C x ...', 'input 0');
+  const c = x.shape[1]!;
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => perChannel(ctx, ctx.input(inputs, i), c, i)) as ArrayLike<number>[];
+  const eps = ctx.float('epsilon', 1e-5);
+  const inner = sizeBetween(x.shape, 2);
+  const xv = numbersOf(x);
+  const out = numberBuffer(x.dtype, xv.length);
+  for (let n = 0; n < x.shape[0]!; n++) {
+    for (let ch = 0; ch < c; ch++) {
+      const mul = scale![ch]! / Math.sqrt(variance![ch]! + eps);
+      const add = bias![ch]! - mean![ch]! * mul;
+      const base = (n * c + ch) * inner;
+      for (let i = base; i < base + inner; i++) out[i] = xv[i]! * mul + add;
+    }
+  }
+  return [tensorFrom(x.dtype, x.shape, out)];
+};
+
+/** Normalizes each of `groups` contiguous blocks of `size` elements to zero mean, unit variance. */
+function normalizeBlocks(xv: ArrayLike<number>, groups: number, size: number, eps: number, out: Float64Array, means?: Float64Array, invStds?: Float64Array): void {
+  for (let g = 0; g < groups; g++) {
+    const base = g * size;
+    let mean = 0;
+    for (let i = base; i < base + size; i++) mean += xv[i]!;
+    mean /= size;
+    let v = 0;
+    for (let i = base; i < base + size; i++) v += (xv[i]! - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / size + eps);
+    for (let i = base; i < base + size; i++) out[i] = (xv[i]! - mean) * inv;
+    if (means) means[g] = mean;
+    if (invStds) invStds[g] = inv;
+  }
+}
+
+const instanceNorm: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const c = x.shape[1]!;
+  const scale = perChannel(ctx, ctx.input(inputs, 1), c, 1);
+  const bias = perChannel(ctx, ctx.input(inputs, 2), c, 2);
+  const inner = sizeBetween(x.shape, 2);
+  const norm = new Float64Array(x.data.length);
+  normalizeBlocks(numbersOf(x), x.shape[0]! * c, inner, ctx.float('epsilon', 1e-5), norm);
+  for (let g = 0; g < x.shape[0]! * c; g++) {
+    const ch = g % c;
+    for (let i = g * inner; i < (g + 1) * inner; i++) norm[i] = norm[i]! * scale[ch]! + bias[ch]!;
+  }
+  return [tensorFrom(x.dtype, x.shape, norm)];
+};
+
+const groupNorm: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const c = x.shape[1]!;
+  const groups = ctx.requiredInt('num_groups');
+  if (c % groups !== 0) throw ctx.error(`${c} channels do not split into ${groups} groups`, 'attribute num_groups');
+  const scale = numbersOf(ctx.input(inputs, 1));
+  const bias = numbersOf(ctx.input(inputs, 2));
+  // Opset 18 has one scale per group, opset 21 one per channel.
+  const perGroup = scale.length === groups && groups !== c;
+  const inner = sizeBetween(x.shape, 2);
+  const norm = new Float64Array(x.data.length);
+  normalizeBlocks(numbersOf(x), x.shape[0]! * groups, (c / groups) * inner, ctx.float('epsilon', 1e-5), norm);
+  for (let n = 0; n < x.shape[0]!; n++) {
+    for (let ch = 0; ch < c; ch++) {
+      const k = perGroup ? Math.floor(ch / (c / groups)) : ch;
+      const base = (n * c + ch) * inner;
+      for (let i = base; i < base + inner; i++) norm[i] = norm[i]! * scale[k]! + bias[k]!;
+    }
+  }
+  return [tensorFrom(x.dtype, x.shape, norm)];
+};
+
+const layerNorm: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const rank = x.shape.length;
+  const axis = ctx.axis(ctx.int('axis', -1), rank);
+  const groups = sizeBetween(x.shape, 0, axis);
+  const size = sizeBetween(x.shape, axis);
+  const norm = new Float64Array(x.data.length);
+  const means = new Float64Array(groups);
+  const invStds = new Float64Array(groups);
+  normalizeBlocks(numbersOf(x), groups, size, ctx.float('epsilon', 1e-5), norm, means, invStds);
+  const affine = (t: Tensor | null, i: number, f: (y: number, p: number) => number) => {
+    if (!t) return;
+    const idx = broadcastIndex(t.shape, x.shape);
+    if (!idx && shapeSize(t.shape) !== norm.length) throw ctx.error(`shape [${t.shape.join(',')}] does not broadcast to the input`, `input ${i}`);
+    const p = numbersOf(t);
+    for (let j = 0; j < norm.length; j++) norm[j] = f(norm[j]!, p[idx ? idx[j]! : j]!);
+  };
+  affine(ctx.input(inputs, 1), 1, (y, s) => y * s);
+  affine(inputs[2] ?? null, 2, (y, b) => y + b);
+  const statShape = x.shape.map((d, i) => (i < axis ? d : 1));
+  const stash = ctx.int('stash_type', 1) === 1 ? 'float32' : x.dtype;
+  return [tensorFrom(x.dtype, x.shape, norm), tensorFrom(stash, statShape, means), tensorFrom(stash, statShape, invStds)];
+};
+
+const lpNorm: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const axis = ctx.axis(ctx.int('axis', -1), x.shape.length);
+  const p = ctx.int('p', 2);
+  if (p !== 1 && p !== 2) throw ctx.error(`p must be 1 or 2, got ${p}`, 'attribute p');
+  const outer = sizeBetween(x.shape, 0, axis);
+  const dim = x.shape[axis]!;
+  const inner = sizeBetween(x.shape, axis + 1);
+  const xv = numbersOf(x);
+  const out = numberBuffer(x.dtype, xv.length);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) {
+        const v = xv[(o * dim + k) * inner + i]!;
+        s += p === 1 ? Math.abs(v) : v * v;
+      }
+      const norm = p === 1 ? s : Math.sqrt(s);
+      for (let k = 0; k < dim; k++) {
+        const idx = (o * dim + k) * inner + i;
+        out[idx] = norm === 0 ? 0 : xv[idx]! / norm;
+      }
+    }
+  }
+  return [tensorFrom(x.dtype, x.shape, out)];
+};
+
+export const normKernels: Record<string, Kernel> = {
+  BatchNormalization: batchNorm,
+  InstanceNormalization: instanceNorm,
+  LayerNormalization: layerNorm,
+  GroupNormalization: groupNorm,
+  LpNormalization: lpNorm,
+};
