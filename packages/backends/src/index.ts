@@ -1,2 +1,3 @@
 export * from './onnx/index.js';
 export * from './io/index.js';
+export * from './wasm/index.js';

@@ -16,7 +16,7 @@
  *   A real multiplier r > 0 is encoded as (multiplier, shift) with r ~= multiplier * 2^(shift-31),
  *   multiplier in [2^30, 2^31) (or 0), so `quantizeMultiplier(r)` yields it.  Then
  *     left  = max(shift, 0),  right = max(-shift, 0)
- *     x'    = x * 2^left                              (int32, wraps on overflow)
+ *     x'    = saturate_int32(x * 2^left)   (the C reference overflows there; we saturate)
  *     h     = SaturatingRoundingDoublingHighMul(x', multiplier)
  *           = (int32)((int64 x' * multiplier + nudge) / 2^31)   C division, truncating;
  *             nudge = 2^30 if the product >= 0 else 1 - 2^30
@@ -24,7 +24,7 @@
  *     y     = RoundingDivideByPOT(h, right)
  *           = (h >> right) + ((h & mask) > (mask >> 1) + (h < 0 ? 1 : 0)),  mask = 2^right - 1
  *             (round half away from zero)
- *     out   = clamp(y + zero_point, out_min, out_max)
+ *     out   = clamp(y + zero_point, out_min, out_max)   (exact, no int32 wrap)
  *   Preconditions: 0 <= multiplier < 2^31, -31 <= shift <= 30, out_min/out_max inside the range
  *   of the output type. The saturating case of the high-mul (both operands INT32_MIN) cannot
  *   occur because multiplier >= 0. Fused ReLU / Clip are expressed through out_min / out_max.

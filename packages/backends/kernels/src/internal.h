@@ -36,16 +36,24 @@ static inline int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi) {
 }
 
 /* Requantization constants for channel c, derived from (multiplier, shift):
+ *   input_min/input_max = the x for which x * 2^left fits int32. The reference saturates x * 2^left;
+ *   clamping x first instead gives 2^31 - 2^left rather than 2^31 - 1 on positive overflow, but then
+ *   |high-mul| >= 2^29 either way (multiplier >= 2^30) and the final clamp to an 8-bit range makes
+ *   the outputs identical (multiplier 0 gives 0 in both).
  *   left_factor = 2^left;  rounding = 2^(right-1) or 0;  negative_adjust = -1 if right > 0 else 0;
  *   descale = 2^(31-right), so RoundingDivideByPOT(h, right) = floor((h + rounding + (h < 0 ?
  *   negative_adjust : 0)) * descale / 2^31)  — exact in int64, no variable shift needed. */
 typedef struct {
   int32_t channels;       /* entries in each array (padded to a multiple of 8) */
+  int32_t *input_min;
+  int32_t *input_max;
   int32_t *left_factor;
   int32_t *multiplier;
   int64_t *rounding;
   int64_t *negative_adjust;
   int64_t *descale;
+  /* y + zero_point is clamped to [out_min, out_max] as clamp(y, out_min - zp, out_max - zp) + zp,
+   * which cannot overflow int32 */
   int32_t zero_point, out_min, out_max, out_signed;
 } requant_plan;
 
@@ -56,17 +64,21 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
 
 /* One value through the plan's channel c: the exact scalar form. */
 static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, int32_t acc) {
-  int32_t x = (int32_t)((uint32_t)acc * (uint32_t)plan->left_factor[c]);
+  int32_t clamped = clamp_i32(acc, plan->input_min[c], plan->input_max[c]);
+  int32_t x = (int32_t)((uint32_t)clamped * (uint32_t)plan->left_factor[c]);
   int64_t h = ((int64_t)x * plan->multiplier[c] + (1LL << 30)) >> 31;
   int64_t t = h + plan->rounding[c] + (h < 0 ? plan->negative_adjust[c] : 0);
   int32_t y = (int32_t)((t * plan->descale[c]) >> 31);
-  return clamp_i32(y + plan->zero_point, plan->out_min, plan->out_max);
+  return clamp_i32(y, plan->out_min - plan->zero_point, plan->out_max - plan->zero_point) +
+         plan->zero_point;
 }
 
 #ifdef SLIMC_SIMD
 /* Four int32 accumulators of channels c..c+3 -> four clamped int32 results. */
 static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v128_t acc) {
-  v128_t x = wasm_i32x4_mul(acc, wasm_v128_load(plan->left_factor + c));
+  v128_t clamped = wasm_i32x4_min(wasm_i32x4_max(acc, wasm_v128_load(plan->input_min + c)),
+                                  wasm_v128_load(plan->input_max + c));
+  v128_t x = wasm_i32x4_mul(clamped, wasm_v128_load(plan->left_factor + c));
   v128_t m = wasm_v128_load(plan->multiplier + c);
   v128_t half = wasm_i64x2_splat(1LL << 30);
   v128_t h_lo = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(x, m), half), 31);
@@ -80,9 +92,9 @@ static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v1
   v128_t y_lo = wasm_i64x2_shr(wasm_i64x2_mul(t_lo, wasm_v128_load(plan->descale + c)), 31);
   v128_t y_hi = wasm_i64x2_shr(wasm_i64x2_mul(t_hi, wasm_v128_load(plan->descale + c + 2)), 31);
   v128_t y = wasm_i32x4_shuffle(y_lo, y_hi, 0, 2, 4, 6);
-  y = wasm_i32x4_add(y, wasm_i32x4_splat(plan->zero_point));
-  y = wasm_i32x4_max(y, wasm_i32x4_splat(plan->out_min));
-  return wasm_i32x4_min(y, wasm_i32x4_splat(plan->out_max));
+  y = wasm_i32x4_max(y, wasm_i32x4_splat(plan->out_min - plan->zero_point));
+  y = wasm_i32x4_min(y, wasm_i32x4_splat(plan->out_max - plan->zero_point));
+  return wasm_i32x4_add(y, wasm_i32x4_splat(plan->zero_point));
 }
 
 /* Eight accumulators (channels c..c+7) -> eight q8 bytes in the low half of the result. */

@@ -29,7 +29,9 @@ void slimc_release_scratch(void) {
 int32_t slimc_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, int32_t shift) {
   int32_t left = shift > 0 ? shift : 0;
   int32_t right = shift > 0 ? 0 : -shift;
-  int32_t shifted = (int32_t)((uint32_t)x << left); /* wraps like the reference int32 product */
+  int64_t wide = (int64_t)x * ((int64_t)1 << left);
+  /* saturates (where the C reference would overflow), as slimc's TypeScript reference does */
+  int32_t shifted = wide > INT32_MAX ? INT32_MAX : wide < INT32_MIN ? INT32_MIN : (int32_t)wide;
   int64_t product = (int64_t)shifted * multiplier;
   int64_t nudge = product >= 0 ? (1LL << 30) : (1 - (1LL << 30));
   int32_t high = (int32_t)((product + nudge) / (1LL << 31));
@@ -45,7 +47,7 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
                                  int32_t out_min, int32_t out_max, int32_t out_signed) {
   /* padded so 8-wide SIMD reads past the last (or a group's last) channel stay inside */
   int32_t padded = ((channels + 7) & ~7) + 8;
-  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * (2 * 4 + 3 * 8);
+  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * (4 * 4 + 3 * 8);
   uint8_t *base = slimc_scratch(SCRATCH_REQUANT_PLAN, bytes);
   requant_plan *plan = (requant_plan *)base;
   uint8_t *arrays = base + ((sizeof(requant_plan) + 15) & ~(size_t)15);
@@ -53,7 +55,9 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
   plan->rounding = (int64_t *)arrays;
   plan->negative_adjust = plan->rounding + padded;
   plan->descale = plan->negative_adjust + padded;
-  plan->left_factor = (int32_t *)(plan->descale + padded);
+  plan->input_min = (int32_t *)(plan->descale + padded);
+  plan->input_max = plan->input_min + padded;
+  plan->left_factor = plan->input_max + padded;
   plan->multiplier = plan->left_factor + padded;
   plan->zero_point = zero_point;
   plan->out_min = out_min;
@@ -64,6 +68,8 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
     int32_t shift = shifts[source];
     int32_t left = shift > 0 ? shift : 0;
     int32_t right = shift > 0 ? 0 : -shift;
+    plan->input_min[c] = (int32_t)(INT32_MIN >> left);
+    plan->input_max[c] = INT32_MAX >> left;
     plan->left_factor[c] = (int32_t)(1u << left);
     plan->multiplier[c] = multipliers[source];
     plan->rounding[c] = right > 0 ? (1LL << (right - 1)) : 0;

@@ -51,6 +51,8 @@ static void test_multiply_by_quantized_multiplier(void) {
   CHECK(slimc_multiply_by_quantized_multiplier(-2, half, -1) == -1, "-0.5 rounds away from zero");
   CHECK(slimc_multiply_by_quantized_multiplier(7, half, 2) == 14, "7 * 0.5 * 4");
   CHECK(slimc_multiply_by_quantized_multiplier(-7, half, 2) == -14, "-7 * 0.5 * 4");
+  CHECK(slimc_multiply_by_quantized_multiplier(half, half, 2) == half, "the left shift saturates");
+  CHECK(slimc_multiply_by_quantized_multiplier(-half, half, 2) == -half, "the left shift saturates below");
   /* against double arithmetic away from ties */
   int ok = 1;
   for (int i = 0; i < 20000 && ok; i++) {
@@ -73,6 +75,9 @@ static void test_requantize(void) {
     uint8_t *dst = malloc((size_t)rows * cols);
     for (int i = 0; i < rows * cols; i++) src[i] = rand_range(-200000, 200000);
     for (int c = 0; c < cols; c++) random_multiplier(&mult[c], &shift[c]);
+    /* large left shifts make x * 2^left overflow, where the reference saturates */
+    if (trial % 3 == 0) for (int c = 0; c < cols; c++) shift[c] = rand_range(-2, 20);
+    if (trial % 4 == 0) mult[0] = 0;
     slimc_requantize(rows, cols, src, cols, mult, shift, per_channel, zp, lo, hi, out_signed, dst, cols);
     int ok = 1;
     for (int r = 0; r < rows; r++)
