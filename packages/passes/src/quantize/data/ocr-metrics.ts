@@ -158,9 +158,14 @@ export function labelAgreement(reference: readonly number[], candidate: readonly
   return same / reference.length;
 }
 
-/** 1 where map > threshold (DB's probability-map binarization), else 0. */
+/**
+ * 1 where map > threshold (DB's probability-map binarization), else 0. For a float32 map the
+ * threshold is rounded to float32 first, as NumPy compares a float32 array with a Python float, so
+ * a value stored as float32(0.3) is not above 0.3.
+ */
 export function binarize(map: Tensor, threshold: number): Uint8Array {
   const values = numbersOf(map);
+  if (map.dtype === 'float32') threshold = Math.fround(threshold);
   const out = new Uint8Array(values.length);
   for (let i = 0; i < out.length; i++) out[i] = values[i]! > threshold ? 1 : 0;
   return out;
