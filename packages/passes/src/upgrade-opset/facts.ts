@@ -200,9 +200,7 @@ function axesOf(n: Node): readonly number[] | undefined {
   const attr = n.getInts('axes');
   if (attr) return attr;
   const input = n.input(1);
-  if (!input) return [];
-  const t = input.constant ?? (input.producer?.op === 'Constant' ? input.producer.getTensor('value') : undefined);
-  return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
+  return input ? constantInts(input) : [];
 }
 
 /** Length of a 1-D value (a shape vector), when known. */
@@ -241,6 +239,22 @@ function vectorLengthOf(v: Value, memo: Memo<number>): number | undefined {
       const x = p.input(0);
       return x && rankOf(x, memo) === 0 && axesOf(p)?.length === 1 ? 1 : undefined;
     }
+    case 'Slice': {
+      // A slice of a shape vector (Slice-1 attributes or Slice-10 constant inputs, step 1).
+      const x = p.input(0);
+      const length = x ? vectorLengthOf(x, memo) : undefined;
+      const starts = p.getInts('starts') ?? constantInts(p.input(1));
+      const ends = p.getInts('ends') ?? constantInts(p.input(2));
+      const steps = constantInts(p.input(4));
+      if (length === undefined || starts?.length !== 1 || ends?.length !== 1 || (steps && steps[0] !== 1)) return undefined;
+      const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, 0), length);
+      return Math.max(0, clamp(ends[0]!) - clamp(starts[0]!));
+    }
   }
   return undefined;
+}
+
+function constantInts(v: Value | null): number[] | undefined {
+  const t = v?.constant ?? (v?.producer?.op === 'Constant' ? v.producer.getTensor('value') : undefined);
+  return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
 }

@@ -73,10 +73,10 @@ function upgradeNode(n: Node, from: number, to: number, cx: UpgradeContext): boo
   const op = n.op;
   const versions = OP_VERSIONS[op];
   if (!versions) throw fail(n, `unknown op "${op}" in the default domain (experimental or misspelled), cannot upgrade`);
-  if (opVersionAt(op, from) === undefined) {
-    const removed = REMOVED_AT[op];
-    throw fail(n, removed !== undefined && from >= removed ? `${op} was removed at opset ${removed}` : `${op} does not exist at opset ${from}`);
-  }
+  // A deprecated op still present at or after its removal has the form of its last live version.
+  const removed = REMOVED_AT[op];
+  if (removed !== undefined && from >= removed) from = removed - 1;
+  if (opVersionAt(op, from) === undefined) throw fail(n, `${op} does not exist at opset ${from}`);
   // Legacy in-place-update hints from before opset 6; they never affected results.
   let changed = n.attrs.delete('consumed_inputs');
   for (const v of versions) {

@@ -81,6 +81,19 @@ describe('Softmax family before 13 (coerced to 2-D at axis)', () => {
     expect(opsOf(m)).toEqual(['Unsqueeze', 'Transpose', 'MatMul', 'Softmax']);
   });
 
+  test('rank derived through a Reshape whose target is built from a slice of Shape', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type('N', 3, 2));
+      const [s] = node(g, 'Shape', [x]);
+      const [batch] = node(g, 'Slice', [s!], { starts: ints(0), ends: ints(1), axes: ints(0) });
+      const [target] = node(g, 'Concat', [batch!, g.addConstant('rest', i64([1], [-1]))], { axis: int(0) });
+      const [r] = node(g, 'Reshape', [x, target!]);
+      g.addOutput(node(g, 'Softmax', [r!], { axis: int(1) })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([2, 3, 2]) }, 13);
+    expect(opsOf(m)).not.toContain('Flatten');
+  });
+
   test('unknown rank falls back to the reshape form', async () => {
     const m = buildModel(9, (g) => {
       const x = g.addInput('x', f32Type(2, 3, 4));
@@ -205,6 +218,16 @@ describe('Upsample and Resize', () => {
     const r = await upgradeKeepsOutputs(m, { x: input([1, 2, 3, 4]) }, 13, 1e-5);
     expect(r.rewritten).toEqual({ Upsample: 1 });
     expect(opsOf(m)).toEqual(['Resize']);
+  });
+
+  test('a deprecated Upsample left in an opset-10 model is upgraded like Upsample-9', () => {
+    const m = buildModel(10, (g) => {
+      const x = g.addInput('x', f32Type(1, 1, 2, 3));
+      g.addOutput(node(g, 'Upsample', [x, g.addConstant('scales', f32([4], [1, 1, 2, 2]))], { mode: str('nearest') })[0]!);
+    });
+    expect(upgradeOpset(m, 13).rewritten).toEqual({ Upsample: 1 });
+    const resize = [...m.graph.nodes()][0]!;
+    expect([resize.op, resize.inputs.length, resize.getString('nearest_mode')]).toEqual(['Resize', 3, 'floor']);
   });
 
   test('Upsample-7 scales attribute', async () => {
