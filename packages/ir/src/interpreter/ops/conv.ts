@@ -9,9 +9,9 @@
  *   the end (UPPER) or the beginning (LOWER);  VALID: no pads.
  */
 import { shapeSize, type Tensor } from '../../tensor.js';
-import { numberBuffer, numbersOf, tensorFrom } from '../arrays.js';
+import { numbersOf, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
-import { gemmAccumulate } from './matmul.js';
+import { asFloat64, gemmAccumulate } from './matmul.js';
 
 export interface Window {
   kernel: number[];
@@ -136,7 +136,9 @@ export function convGeometry(ctx: KernelContext, xShape: readonly number[], wSha
  * out[b, m, op] = sum_{c, kp} w[m, c, kp] * x[b, g*Cg + c, table[kp, op]]  (+ bias[m]), accumulated
  * in float64. `x` and `w` are number arrays (already zero-point shifted for the integer variants).
  */
-export function convolve(geo: ConvGeometry, x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | null): Float64Array {
+export function convolve(geo: ConvGeometry, xIn: ArrayLike<number>, wIn: ArrayLike<number>, bias: ArrayLike<number> | null): Float64Array {
+  const x = asFloat64(xIn);
+  const w = asFloat64(wIn);
   const { batch, inChannels, outChannels, group, spatial, window } = geo;
   const ipos = shapeSize(spatial);
   const opos = shapeSize(window.out);
@@ -152,7 +154,7 @@ export function convolve(geo: ConvGeometry, x: ArrayLike<number>, w: ArrayLike<n
   for (let b = 0; b < batch; b++) {
     for (let g = 0; g < group; g++) {
       const xBase = (b * inChannels + g * cg) * ipos;
-      let src: ArrayLike<number> = x;
+      let src = x;
       let srcOff = xBase;
       if (table && col) {
         for (let c = 0; c < cg; c++) {
@@ -225,7 +227,7 @@ const convTranspose: Kernel = (ctx, inputs) => {
   const opos = shapeSize(out);
   const kpos = shapeSize(kernel);
   const cg = inChannels / group;
-  const xv = numbersOf(x);
+  const xv = asFloat64(numbersOf(x));
   const wv = numbersOf(w);
   // target[kp * ipos + ip] = output spatial offset written by input position ip through kernel position kp.
   const target = new Int32Array(kpos * ipos);
@@ -274,9 +276,7 @@ const convTranspose: Kernel = (ctx, inputs) => {
       }
     }
   }
-  const buf = numberBuffer(x.dtype, result.length);
-  buf.set(result);
-  return [tensorFrom(x.dtype, [batch, outChannels, ...out], buf)];
+  return [tensorFrom(x.dtype, [batch, outChannels, ...out], result)];
 };
 
 export const convKernels: Record<string, Kernel> = {

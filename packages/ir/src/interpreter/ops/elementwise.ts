@@ -48,12 +48,38 @@ export function mapUnary(x: Tensor, f: NumFn, outDtype: DType = x.dtype, big?: (
   return tensorFrom(outDtype, x.shape, out);
 }
 
+/** Float32 arithmetic with a dedicated loop each (the hot ops of real models; one array type per loop). */
+type Float32Op = 'add' | 'sub' | 'mul' | 'div';
+
+function float32Binary(op: Float32Op, x: Float32Array, y: Float32Array, ia: Int32Array | null, ib: Int32Array | null, out: Float32Array): void {
+  const n = out.length;
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = x[ia ? ia[i]! : i]! + y[ib ? ib[i]! : i]!;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[i] = x[ia ? ia[i]! : i]! - y[ib ? ib[i]! : i]!;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = x[ia ? ia[i]! : i]! * y[ib ? ib[i]! : i]!;
+      return;
+    case 'div':
+      for (let i = 0; i < n; i++) out[i] = x[ia ? ia[i]! : i]! / y[ib ? ib[i]! : i]!;
+      return;
+  }
+}
+
 /** Broadcasting binary op on numbers (and on BigInts for int64 when `big` is given). */
-export function mapBinary(ctx: KernelContext, a: Tensor, b: Tensor, f: BinFn, outDtype: DType = a.dtype, big?: BigBinFn): Tensor {
+export function mapBinary(ctx: KernelContext, a: Tensor, b: Tensor, f: BinFn, outDtype: DType = a.dtype, big?: BigBinFn, fast?: Float32Op): Tensor {
   const shape = broadcastOrFail(ctx, [a, b]);
   const n = shapeSize(shape);
   const ia = broadcastIndex(a.shape, shape);
   const ib = broadcastIndex(b.shape, shape);
+  if (fast && a.dtype === 'float32' && b.dtype === 'float32' && outDtype === 'float32') {
+    const out = new Float32Array(n);
+    float32Binary(fast, a.data as Float32Array, b.data as Float32Array, ia, ib, out);
+    return { dtype: 'float32', shape, data: out };
+  }
   if (isBigIntDType(a.dtype) && big) {
     const x = bigintsOf(a);
     const y = bigintsOf(b);
@@ -135,7 +161,7 @@ function unaryWithAttrs(make: (ctx: KernelContext) => NumFn): Kernel {
   return (ctx, inputs) => [mapUnary(ctx.input(inputs, 0), make(ctx))];
 }
 
-function arithmetic(f: BinFn, big: BigBinFn, int32?: BinFn, intf?: BinFn): Kernel {
+function arithmetic(fast: Float32Op, f: BinFn, big: BigBinFn, int32?: BinFn, intf?: BinFn): Kernel {
   return (ctx, inputs) => {
     const a = ctx.input(inputs, 0);
     const b = ctx.input(inputs, 1);
@@ -143,7 +169,7 @@ function arithmetic(f: BinFn, big: BigBinFn, int32?: BinFn, intf?: BinFn): Kerne
     let fn = f;
     if (int32 && (a.dtype === 'int32' || a.dtype === 'uint32')) fn = int32;
     else if (intf && !isFloatDType(a.dtype)) fn = intf;
-    return [mapBinary(ctx, a, b, fn, a.dtype, big)];
+    return [mapBinary(ctx, a, b, fn, a.dtype, big, fast)];
   };
 }
 
@@ -390,10 +416,10 @@ export const elementwiseKernels: Record<string, Kernel> = {
   }),
   Gelu: gelu,
   Clip: clip,
-  Add: arithmetic((x, y) => x + y, (x, y) => x + y),
-  Sub: arithmetic((x, y) => x - y, (x, y) => x - y),
-  Mul: arithmetic((x, y) => x * y, (x, y) => x * y, Math.imul),
-  Div: arithmetic((x, y) => x / y, (x, y) => x / y, undefined, truncDiv),
+  Add: arithmetic('add', (x, y) => x + y, (x, y) => x + y),
+  Sub: arithmetic('sub', (x, y) => x - y, (x, y) => x - y),
+  Mul: arithmetic('mul', (x, y) => x * y, (x, y) => x * y, Math.imul),
+  Div: arithmetic('div', (x, y) => x / y, (x, y) => x / y, undefined, truncDiv),
   Pow: pow,
   Mod: mod,
   PRelu: prelu,

@@ -9,14 +9,17 @@ import { shapeSize, type Tensor } from '../../tensor.js';
 import { broadcastShapes, numberBuffer, numbersOf, sizeBetween, stridesOf, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 
-/** c[cOff + i*n + j] += sum_k a[aOff + i*k + kk] * b[bOff + kk*n + j]  (row-major, loop order i-k-j). */
+/**
+ * c[cOff + i*n + j] += sum_k a[aOff + i*k + kk] * b[bOff + kk*n + j]  (row-major, loop order i-k-j).
+ * Operands are Float64Arrays so the hot loop sees one array type (see `asFloat64`).
+ */
 export function gemmAccumulate(
   m: number,
   n: number,
   k: number,
-  a: ArrayLike<number>,
+  a: Float64Array,
   aOff: number,
-  b: ArrayLike<number>,
+  b: Float64Array,
   bOff: number,
   c: Float64Array,
   cOff: number,
@@ -31,6 +34,11 @@ export function gemmAccumulate(
       for (let j = 0; j < n; j++) c[cRow + j] += aik * b[bRow + j]!;
     }
   }
+}
+
+/** The elements as a Float64Array (the data itself when it already is one). */
+export function asFloat64(v: ArrayLike<number>): Float64Array {
+  return v instanceof Float64Array ? v : Float64Array.from(v);
 }
 
 export interface MatmulResult {
@@ -55,6 +63,8 @@ export function matmulBatched(a: ArrayLike<number>, aShape: readonly number[], b
   if (!batch) return null;
   const count = shapeSize(batch);
   const c = new Float64Array(count * m * n);
+  const a64 = asFloat64(a);
+  const b64 = asFloat64(b);
   // Offsets of each broadcast batch in a and b.
   const aStr = stridesOf(aBatch);
   const bStr = stridesOf(bBatch);
@@ -71,7 +81,7 @@ export function matmulBatched(a: ArrayLike<number>, aShape: readonly number[], b
       if (ad >= 0 && aBatch[ad] !== 1) aIdx += coord * aStr[ad]!;
       if (bd >= 0 && bBatch[bd] !== 1) bIdx += coord * bStr[bd]!;
     }
-    gemmAccumulate(m, n, k, a, aIdx * m * k, b, bIdx * k * n, c, t * m * n);
+    gemmAccumulate(m, n, k, a64, aIdx * m * k, b64, bIdx * k * n, c, t * m * n);
   }
   const shape = [...batch];
   if (!aVec) shape.push(m);
@@ -95,10 +105,10 @@ const matmul: Kernel = (ctx, inputs) => {
 };
 
 /** A 2-D matrix, transposed when asked. */
-function matrix(t: Tensor, trans: boolean): { rows: number; cols: number; data: ArrayLike<number> } {
+function matrix(t: Tensor, trans: boolean): { rows: number; cols: number; data: Float64Array } {
   const [r, c] = [t.shape[0]!, sizeBetween(t.shape, 1)];
   const src = numbersOf(t);
-  if (!trans) return { rows: r, cols: c, data: src };
+  if (!trans) return { rows: r, cols: c, data: asFloat64(src) };
   const out = new Float64Array(r * c);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j]!;
   return { rows: c, cols: r, data: out };
