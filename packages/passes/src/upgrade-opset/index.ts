@@ -13,9 +13,9 @@
  *
  * Preconditions: an inference graph (training-mode BatchNormalization/Dropout outputs are
  * rejected). Other domains are left alone. Anything that cannot be upgraded exactly raises
- * SlimcError('unsupported') naming node and op; the model may then be partly rewritten.
+ * SlimcError('unsupported') naming node and op, and leaves the model untouched.
  */
-import { type Model, type Node, SlimcError } from '@slimc/ir';
+import { type Model, type Node, SlimcError, cloneModel } from '@slimc/ir';
 import { definePass } from '../core/pass.js';
 import { ADAPTERS, UpgradeContext, fail } from './adapters.js';
 import { OP_VERSIONS, REMOVED_AT, irVersionFor, opVersionAt } from './versions.js';
@@ -45,23 +45,31 @@ export function upgradeOpset(model: Model, to: number): UpgradeResult {
       field: 'opset',
     });
   }
-  const rewritten: Record<string, number> = {};
-  if (from === to) return { changed: false, rewritten };
+  if (from === to) return { changed: false, rewritten: {} };
 
-  const cx = new UpgradeContext();
-  const nodes = [...model.graph.allNodes()].filter(isDefaultDomain);
+  // All or nothing: a rehearsal on a copy finds any node that cannot be upgraded before the
+  // model itself is touched (the rewrite is deterministic, so the real run then succeeds).
   try {
-    for (const n of nodes) {
-      const op = n.op;
-      if (upgradeNode(n, from, to, cx)) rewritten[op] = (rewritten[op] ?? 0) + 1;
-    }
+    upgradeNodes(cloneModel(model), from, to);
   } catch (e) {
     throw e instanceof SlimcError ? e.withContext({ model: model.source, pass: 'upgrade-opset' }) : e;
   }
+  const rewritten = upgradeNodes(model, from, to);
   model.opsetImports.delete('ai.onnx');
   model.opsetImports.set('', to);
   model.irVersion = Math.max(model.irVersion, irVersionFor(to));
   return { changed: true, rewritten };
+}
+
+/** Upgrades every default-domain node of `model` (subgraphs included); returns op -> nodes rewritten. */
+function upgradeNodes(model: Model, from: number, to: number): Record<string, number> {
+  const cx = new UpgradeContext();
+  const rewritten: Record<string, number> = {};
+  for (const n of [...model.graph.allNodes()].filter(isDefaultDomain)) {
+    const op = n.op;
+    if (upgradeNode(n, from, to, cx)) rewritten[op] = (rewritten[op] ?? 0) + 1;
+  }
+  return rewritten;
 }
 
 function isDefaultDomain(n: Node): boolean {

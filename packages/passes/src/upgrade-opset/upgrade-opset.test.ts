@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { fc, test as propTest } from '@fast-check/vitest';
 import * as ort from 'onnxruntime-node';
-import { type Attribute, type DType, Graph, type Model, type Tensor, type Value, SlimcError, makeTensor } from '@slimc/ir';
+import { type Attribute, type DType, Graph, type Model, type Tensor, type Value, SlimcError, makeTensor, printGraph } from '@slimc/ir';
 import { encodeOnnx } from '@slimc/backends';
 import { buildModel, f32, f32Type, float, i64, int, ints, maxRelativeDiff, seededFloats } from '../../../../test/passes-support.js';
 import { Compiler, builtinPlugin } from '../index.js';
@@ -286,11 +286,13 @@ describe('subgraphs, ids and errors', () => {
     expect(upgradeOpset(m, 19)).toEqual({ changed: false, rewritten: {} });
   });
 
-  test('an op it cannot upgrade is an unsupported error naming node and op', () => {
+  test('an op it cannot upgrade is an unsupported error naming node and op; the model is left untouched', () => {
     const m = buildModel(9, (g) => {
       const x = g.addInput('x', f32Type(1, 3, 2, 2));
-      g.addOutput(g.addNode({ op: 'ImageScaler', name: 'scaler', inputs: [x], outputs: 1 }).output(0));
+      const [s] = node(g, 'Unsqueeze', [x], { axes: ints(0) });
+      g.addOutput(g.addNode({ op: 'ImageScaler', name: 'scaler', inputs: [s!], outputs: 1 }).output(0));
     });
+    const printed = printGraph(m.graph);
     const err = (() => {
       try {
         upgradeOpset(m, 13);
@@ -301,6 +303,8 @@ describe('subgraphs, ids and errors', () => {
     expect(err).toBeInstanceOf(SlimcError);
     expect((err as SlimcError).kind).toBe('unsupported');
     expect((err as SlimcError).context).toMatchObject({ node: 'scaler', op: 'ImageScaler', pass: 'upgrade-opset' });
+    expect(printGraph(m.graph)).toBe(printed);
+    expect(m.opset).toBe(9);
   });
 
   test('BatchNormalization spatial=0 and a used training output are refused', () => {
