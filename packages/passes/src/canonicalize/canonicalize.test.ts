@@ -47,3 +47,16 @@ test('canonicalize runs every cleanup to a fixpoint: folding exposes duplicates,
   const again = await new Compiler().use(builtinPlugin).run(m, 'canonicalize');
   expect(again.passes[0]!.changed).toBe(false);
 });
+
+test('a Conv whose other user dies in the same run still gets its BatchNormalization folded', async () => {
+  const m = buildModel(13, (g) => {
+    const x = g.addInput('x', f32Type(1, 1, 1, 1));
+    const conv = op(g, 'Conv', [x, g.addConstant('w', f32([1, 1, 1, 1], [0.5]))]);
+    op(g, 'Relu', [conv]); // dead: once erased, the Conv is single-use
+    const p = (v: number) => g.addConstant('p', f32([1], [v]));
+    g.addOutput(op(g, 'BatchNormalization', [conv, p(2), p(1), p(0.5), p(4)]));
+  });
+  const report = await new Compiler().use(builtinPlugin).run(m, 'canonicalize');
+  expect(report.passes[0]!.stats['fold-batchnorm-into-conv']).toBe(1);
+  expect([...m.graph.nodes()].map((n) => n.op)).toEqual(['Conv']);
+});

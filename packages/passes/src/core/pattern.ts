@@ -5,7 +5,8 @@
  * changing it and returns captures (or `m.fail(reason)`); `rewrite(node, captures, rw)` changes the
  * graph only through the `Rewriter`, which tells the driver what changed so the worklist stays
  * valid: created and modified nodes and the users of replaced values are re-queued, the producers
- * of values that lost a use are re-queued (they may now be dead), erased nodes are dropped.
+ * of values that lost a use are re-queued (they may now be dead), and so is the last user of a
+ * value that is down to one use (single-use fusions may now apply); erased nodes are dropped.
  *
  * The driver is a worklist over every node of the model (subgraphs included). Each pop costs the
  * patterns registered for the node's op, so a sweep is O(nodes + rewrites x local work); there is
@@ -361,6 +362,8 @@ export function applyPatternsGreedily(model: Model, set: PatternSet, opts: Drive
     valueReleased: (v) => {
       if (v.producer) push(v.producer);
       else if (v.constant && v.uses.length === 0) releasedConstants.add(v);
+      // A value down to one use enables single-use patterns (fusions) at that user.
+      if (v.uses.length === 1 && 'op' in v.uses[0]!.user) push(v.uses[0]!.user as Node);
     },
     valueUsersChanged: (v) => {
       for (const u of v.uses) if ('op' in u.user) push(u.user as Node);
