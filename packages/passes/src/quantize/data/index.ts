@@ -2,7 +2,6 @@ export { decodeImage, resizeBilinear, rotateImage180, type RgbImage } from './im
 export {
   preprocessImage,
   resizedSize,
-  roundHalfEven,
   PADDLE_OCR_REC_PREPROCESS,
   PADDLE_OCR_CLS_PREPROCESS,
   PADDLE_OCR_DET_PREPROCESS,
@@ -29,3 +28,13 @@ export {
   type TextAgreement,
   type Box,
 } from './ocr-metrics.js';
+export {
+  recognizeImages,
+  classifyImages,
+  detectImages,
+  compareDetections,
+  type RunModel,
+  type ImageSource,
+  type BatchOptions,
+  type DetectedPage,
+} from './ocr-eval.js';

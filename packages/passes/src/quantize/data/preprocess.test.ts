@@ -8,7 +8,6 @@ import {
   PADDLE_OCR_REC_PREPROCESS,
   preprocessImage,
   resizedSize,
-  roundHalfEven,
   type PreprocessSpec,
 } from './preprocess.js';
 
@@ -121,13 +120,6 @@ describe('resizedSize', () => {
     expect(err(() => resizedSize(10, 10, { height: 0, keepAspect: true })).context.field).toBe('resize.height');
     expect(err(() => resizedSize(10, 10, { height: 8, keepAspect: false })).context.field).toBe('resize.width');
     expect(err(() => resizedSize(10, 10, { keepAspect: true, multipleOf: 2.5 })).context.field).toBe('resize.multipleOf');
-  });
-});
-
-describe('roundHalfEven', () => {
-  it('rounds halves to the even neighbour like Python 3', () => {
-    expect([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5].map(roundHalfEven)).toEqual([0, 2, 2, 4, -0, -2, -2]);
-    expect([1.4, 1.6, -1.6].map(roundHalfEven)).toEqual([1, 2, -2]);
   });
 });
 

@@ -10,13 +10,15 @@
  *     `keepAspect` the width is `width`.
  *   - `height` unset: the image keeps its size, scaled down so its longer side is at most
  *     `limitSide` (each side truncated to an integer, as PaddleOCR's DetResizeForTest does).
- *   - `multipleOf` m: each side becomes max(m, roundHalfEven(side / m) * m).
+ *   - `multipleOf` m: each side becomes max(m, roundHalfToEven(side / m) * m) (Python's round, as
+ *     PaddleOCR computes it).
  *   - `padTo`: the tensor's width is max(w, padTo); the extra columns on the right hold `padValue`
  *     (default 0, i.e. the padding is applied after normalization, as PaddleOCR pads).
  * Normalize: out[c] = (pixel[c'] * scale - mean[c]) / std[c], where c' is the source channel that
  * `channelOrder` puts at output channel c (bgr: c' = 2 - c), so mean/std are listed in output order.
  */
 import { makeTensor, SlimcError, type Tensor } from '@slimc/ir';
+import { roundHalfToEven } from '../rounding.js';
 import { resizeBilinear, type RgbImage } from './image.js';
 
 export interface ResizeSpec {
@@ -113,8 +115,8 @@ export function resizedSize(srcHeight: number, srcWidth: number, resize: ResizeS
   }
   if (resize.multipleOf !== undefined) {
     const m = resize.multipleOf;
-    height = Math.max(m, roundHalfEven(height / m) * m);
-    width = Math.max(m, roundHalfEven(width / m) * m);
+    height = Math.max(m, roundHalfToEven(height / m) * m);
+    width = Math.max(m, roundHalfToEven(width / m) * m);
   }
   return { height: Math.max(1, height), width: Math.max(1, width) };
 }
@@ -155,12 +157,6 @@ export function preprocessImage(image: RgbImage, spec: PreprocessSpec): Preproce
     resizedHeight: h,
     resizedWidth: w,
   };
-}
-
-/** Python 3's round(): halves go to the even neighbour (PaddleOCR computes its sizes with it). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function checkResizeSpec(resize: ResizeSpec): void {
