@@ -1,0 +1,140 @@
+/**
+ * A fixed-size streaming histogram for calibration: memory is two arrays of `binCount` counts
+ * whatever the number of samples.
+ *
+ * The first batch sets the range to exactly its [min, max] (or [0, max|x|] for a magnitude
+ * histogram). When a later batch falls outside, the bins coarsen by a power-of-two factor f = 2^k,
+ * re-anchored so that every new bin is the union of exactly f old bins:
+ *
+ *   new lo = lo - d·w (d a whole number of old bins), new bin width = f·w,
+ *   old bin i  →  new bin floor((i + d) / f)
+ *
+ * where d and the smallest f ≥ 1 (f = 1 being a shift by whole bins) make the new range cover the
+ * new batch and the occupied old bins (a magnitude histogram keeps lo = 0). Minimality of f keeps
+ * the new range under twice the span it must cover plus one old bin, however the data drift.
+ *
+ * Re-binning so moves whole counts, never splits a bin, and preserves the total exactly. The price
+ * is resolution: after growth the data may occupy as little as half of the bins. Interpolating
+ * re-binning would keep full resolution but smear counts a little on every growth, which compounds
+ * over many batches; exact merging keeps the histogram a faithful, if coarser, record.
+ *
+ * The last bin is closed, so the range's upper end is binned; the histogram remembers how many
+ * values sat exactly there and moves them to their proper bin when the range grows past it.
+ *
+ * Non-finite values (NaN, ±Infinity) are not binned; they are counted in `nonFinite`.
+ */
+import { SlimcError } from '@slimc/ir';
+
+export type HistogramMode = 'signed' | 'magnitude';
+
+export class StreamingHistogram {
+  /** Bin counts; bin i covers [lo + i·binWidth, lo + (i+1)·binWidth), the last bin closed. */
+  counts: Float64Array;
+  private scratch: Float64Array;
+  lo = 0;
+  binWidth = 0;
+  /** Number of values binned (the sum of `counts`). */
+  total = 0;
+  nonFinite = 0;
+  /** Exact extremes of the binned values (of |x| in magnitude mode). */
+  observedMin = Infinity;
+  observedMax = -Infinity;
+  /** Values that sat exactly on the upper end of the range, so are binned in the (closed) last bin. */
+  private atUpperEnd = 0;
+
+  constructor(
+    readonly binCount: number,
+    /** `magnitude` bins |x| over [0, max|x|]; `signed` bins x over [min, max]. */
+    readonly mode: HistogramMode,
+  ) {
+    if (!Number.isInteger(binCount) || binCount < 2) {
+      throw new SlimcError('invalid-argument', `histogram needs an integer number of bins ≥ 2, got ${binCount}`, { field: 'bins' });
+    }
+    this.counts = new Float64Array(binCount);
+    this.scratch = new Float64Array(binCount);
+  }
+
+  get hi(): number {
+    return this.lo + this.binCount * this.binWidth;
+  }
+
+  /** Lower edge of bin i (i = binCount gives the upper end of the range). */
+  edge(i: number): number {
+    return this.lo + i * this.binWidth;
+  }
+
+  add(values: ArrayLike<number>): void {
+    const magnitude = this.mode === 'magnitude';
+    let batchMin = Infinity;
+    let batchMax = -Infinity;
+    let finite = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = magnitude ? Math.abs(values[i]!) : values[i]!;
+      if (v - v !== 0) continue; // NaN or ±Infinity
+      finite++;
+      if (v < batchMin) batchMin = v;
+      if (v > batchMax) batchMax = v;
+    }
+    this.nonFinite += values.length - finite;
+    if (finite === 0) return;
+    if (this.total === 0) this.initRange(magnitude ? 0 : batchMin, batchMax);
+    else if (batchMin < this.lo || batchMax > this.hi) this.grow(batchMin, batchMax);
+    if (batchMin < this.observedMin) this.observedMin = batchMin;
+    if (batchMax > this.observedMax) this.observedMax = batchMax;
+
+    const counts = this.counts;
+    const lo = this.lo;
+    const perBin = 1 / this.binWidth;
+    const last = this.binCount - 1;
+    for (let i = 0; i < values.length; i++) {
+      const v = magnitude ? Math.abs(values[i]!) : values[i]!;
+      if (v - v !== 0) continue;
+      const bin = Math.floor((v - lo) * perBin);
+      if (bin > last) this.atUpperEnd++;
+      counts[bin < 0 ? 0 : bin > last ? last : bin]!++;
+    }
+    this.total += finite;
+  }
+
+  private initRange(lo: number, hi: number): void {
+    this.lo = lo;
+    // A zero-width first batch (e.g. all zeros) gets a tiny range; growth doubles it as needed.
+    const width = hi > lo ? hi - lo : Math.max(Math.abs(lo), 1) * 2 ** -20;
+    this.binWidth = width / this.binCount;
+  }
+
+  /** Re-bins to the smallest power-of-two coarsening that covers [min, max] (see the module comment). */
+  private grow(min: number, max: number): void {
+    const w = this.binWidth;
+    const n = this.binCount;
+    const old = this.counts;
+    let firstUsed = 0;
+    while (old[firstUsed] === 0) firstUsed++;
+    let lastUsed = n - 1;
+    while (old[lastUsed] === 0) lastUsed--;
+    // New lo = lo - d·w. A magnitude histogram stays anchored at 0 (d = 0); a signed one may also
+    // drop empty bins at the bottom (d < 0), so headroom left by an earlier growth is not kept forever.
+    const needLo = Math.min(min, this.lo + firstUsed * w);
+    const needHi = Math.max(max, this.lo + (lastUsed + 1) * w);
+    const d = this.mode === 'magnitude' ? 0 : Math.max(-firstUsed, Math.ceil((this.lo - needLo) / w));
+    // factor 1 is a pure shift (the data still fit in n bins once empty ones are dropped).
+    let factor = 1;
+    while ((factor * n - d) * w < needHi - this.lo) factor *= 2;
+    const merged = this.scratch;
+    merged.fill(0);
+    for (let i = firstUsed; i <= lastUsed; i++) {
+      if (old[i] !== 0) merged[Math.min(n - 1, Math.floor((i + d) / factor))]! += old[i]!;
+    }
+    // Values on the old upper end belong to the bin the old end falls in, unless it is still the end.
+    const upperEndBin = Math.floor((n + d) / factor);
+    if (upperEndBin < n && this.atUpperEnd > 0) {
+      merged[Math.floor((n - 1 + d) / factor)]! -= this.atUpperEnd;
+      merged[upperEndBin]! += this.atUpperEnd;
+      this.atUpperEnd = 0;
+    }
+    this.scratch = old;
+    this.counts = merged;
+    this.lo -= d * w;
+    this.binWidth = w * factor;
+  }
+}
