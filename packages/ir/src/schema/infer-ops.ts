@@ -8,7 +8,6 @@
  * evaluated when their inputs are known, so Shape -> Gather -> Concat -> Reshape chains resolve.
  */
 import { dtypeFromOnnx, type DType } from '../dtype.js';
-import { SlimcError } from '../errors.js';
 import type { Dim, TensorType } from '../graph.js';
 import { toIntArray, type Tensor } from '../tensor.js';
 import type { InferContext, InferFn } from './types.js';
@@ -761,10 +760,9 @@ export const recurrent: InferFn = (ctx) => {
 
 // ---- control flow ----
 
-/** Types both branches agree on: dtype must match; dims that differ become null, ranks that differ unknown. */
-function mergeBranchTypes(ctx: InferContext, a: TensorType | undefined, b: TensorType | undefined, k: number): TensorType | undefined {
+/** The type two values share: dims that differ (or are unknown in one) become unknown; undefined if a dtype is unknown. */
+function commonType(a: TensorType | undefined, b: TensorType | undefined): TensorType | undefined {
   if (!a || !b) return undefined;
-  if (a.dtype !== b.dtype) ctx.fail(`then_branch output ${k} is ${a.dtype} but else_branch output ${k} is ${b.dtype}`, `output ${k}`);
   if (!a.shape || !b.shape || a.shape.length !== b.shape.length) return { dtype: a.dtype };
   return { dtype: a.dtype, shape: a.shape.map((d, j) => (sameDim(d, b.shape![j]!) ? d : null)) };
 }
@@ -773,33 +771,37 @@ function mergeBranchTypes(ctx: InferContext, a: TensorType | undefined, b: Tenso
  * If: a condition known from shape arithmetic (a rank or batch-size test) selects its branch, and
  * only that branch is inferred; the other may be ill-typed for these shapes and is never run.
  * Otherwise both branches are inferred and merged. A branch that contradicts itself cannot be the
- * one taken, so the other's types are used; only when both contradict is the error raised.
+ * one taken: its types are rolled back and the other's are used; only when both contradict is the
+ * error raised.
  */
 export const ifBranches: InferFn = (ctx) => {
   const cond = ctx.elements(0);
   if (cond?.length === 1 && typeof cond[0] === 'number') return ctx.inferSubgraph(cond[0] !== 0 ? 'then_branch' : 'else_branch') ?? [];
-  const attempt = (attr: string): { types?: (TensorType | undefined)[]; error?: SlimcError } => {
-    try {
-      return { types: ctx.inferSubgraph(attr) ?? [] };
-    } catch (e) {
-      if (e instanceof SlimcError) return { error: e };
-      throw e;
-    }
-  };
-  const thenBranch = attempt('then_branch');
-  const elseBranch = attempt('else_branch');
+  const thenBranch = ctx.tryInferSubgraph('then_branch');
+  const elseBranch = ctx.tryInferSubgraph('else_branch');
   if (thenBranch.error && elseBranch.error) throw thenBranch.error;
-  if (!thenBranch.types) return elseBranch.types!;
-  if (!elseBranch.types) return thenBranch.types;
-  return ctx.node.outputs.map((_, k) => mergeBranchTypes(ctx, thenBranch.types![k], elseBranch.types![k], k));
+  if (thenBranch.error) return elseBranch.types ?? [];
+  if (elseBranch.error) return thenBranch.types ?? [];
+  const thenTypes = thenBranch.types ?? [];
+  const elseTypes = elseBranch.types ?? [];
+  return ctx.node.outputs.map((_, k) => {
+    const [a, b] = [thenTypes[k], elseTypes[k]];
+    if (a && b && a.dtype !== b.dtype) ctx.fail(`then_branch output ${k} is ${a.dtype} but else_branch output ${k} is ${b.dtype}`, `output ${k}`);
+    return commonType(a, b);
+  });
 };
 
-/** Loop body: (iteration, cond, carried...) -> (cond, carried..., scan outputs...); scan outputs gain a leading iteration axis. */
+/**
+ * Loop body: (iteration, cond, carried...) -> (cond, carried..., scan outputs...). A carried
+ * result is its initial value (no iteration) or a body output, so it gets their common type;
+ * scan outputs gain a leading iteration axis.
+ */
 export const loop: InferFn = (ctx) => {
   const carried = Array.from({ length: Math.max(0, ctx.inputCount - 2) }, (_, i) => ctx.type(i + 2));
-  const body = ctx.inferSubgraph('body', [{ dtype: 'int64', shape: [] }, { dtype: 'bool', shape: [] }, ...carried]) ?? [];
+  const pairs = carried.map((_, k) => [2 + k, 1 + k] as const);
+  const body = ctx.inferLoopBody('body', [{ dtype: 'int64', shape: [] }, { dtype: 'bool', shape: [] }, ...carried], pairs) ?? [];
   return ctx.node.outputs.map((_, k) => {
-    if (k < carried.length) return carried[k] ?? body[k + 1];
+    if (k < carried.length) return commonType(carried[k], body[k + 1]) ?? (carried[k] && { dtype: carried[k]!.dtype });
     const t = body[k + 1];
     return t && typed(t.dtype, t.shape && [null, ...t.shape]);
   });
@@ -808,7 +810,7 @@ export const loop: InferFn = (ctx) => {
 /** Scan body: (state..., scan slices...) -> (state..., scan output slices...). */
 export const scan: InferFn = (ctx) => {
   const scanInputs = ctx.node.getInt('num_scan_inputs', 0);
-  const states = ctx.inputCount - scanInputs;
+  const states = Math.max(0, ctx.inputCount - scanInputs);
   const axes = ctx.node.getInts('scan_input_axes');
   const bodyInputs = Array.from({ length: ctx.inputCount }, (_, i) => {
     const t = ctx.type(i);
@@ -817,9 +819,10 @@ export const scan: InferFn = (ctx) => {
     const a = axis < 0 ? axis + t.shape.length : axis;
     return { dtype: t.dtype, shape: t.shape.filter((_, k) => k !== a) };
   });
-  const body = ctx.inferSubgraph('body', bodyInputs) ?? [];
+  const pairs = Array.from({ length: states }, (_, k) => [k, k] as const);
+  const body = ctx.inferLoopBody('body', bodyInputs, pairs) ?? [];
   return ctx.node.outputs.map((_, k) => {
-    if (k < states) return ctx.type(k) ?? body[k];
+    if (k < states) return commonType(ctx.type(k), body[k]) ?? (ctx.type(k) && { dtype: ctx.type(k)!.dtype });
     const t = body[k];
     return t && { dtype: t.dtype };
   });

@@ -144,6 +144,42 @@ describe('inferShapes', () => {
     expect(loop.output(1).type).toEqual({ dtype: 'float32', shape: [null] });
   });
 
+  test('Loop: a carried value that grows each iteration is widened until the body maps it to itself', () => {
+    const { m, g } = model(16);
+    const trip = g.addConstant('trip', makeTensor('int64', [], [3n]));
+    const rows = g.addInput('rows', { dtype: 'float32', shape: [1, 4] });
+    const body = new Graph('body', g.names);
+    body.addInput('i', undefined);
+    const condIn = body.addInput('cond_in', undefined);
+    const rowsIn = body.addInput('rows_in', undefined);
+    const grown = body.addNode({ op: 'Concat', inputs: [rowsIn, rows], attrs: { axis: int(0) } }).output(0);
+    body.addOutput(body.addNode({ op: 'Identity', inputs: [condIn] }).output(0));
+    body.addOutput(grown);
+    const loop = g.addNode({ op: 'Loop', inputs: [trip, null, rows], outputs: 1, attrs: { body: { kind: 'graph', value: body } } });
+    inferShapes(m);
+    // The first iteration alone would say [1,4] in, [2,4] out: neither holds on every iteration.
+    expect(rowsIn.type).toEqual({ dtype: 'float32', shape: [null, 4] });
+    expect(grown.type).toEqual({ dtype: 'float32', shape: [null, 4] });
+    expect(loop.output(0).type).toEqual({ dtype: 'float32', shape: [null, 4] });
+  });
+
+  test('If on a runtime condition: a self-contradicting branch is rolled back and the other one used', () => {
+    const { m, g } = model(13);
+    const x = g.addInput('x', { dtype: 'float32', shape: [3, 8] });
+    const cond = g.addInput('c', { dtype: 'bool', shape: [] });
+    const good = new Graph('then', g.names);
+    const ok = good.addNode({ op: 'Relu', inputs: [x] }).output(0);
+    good.addOutput(ok);
+    const bad = new Graph('else', g.names);
+    const neg = bad.addNode({ op: 'Neg', inputs: [x] }).output(0);
+    bad.addOutput(bad.addNode({ op: 'Squeeze', inputs: [neg, i64(bad, 'ax', [0])] }).output(0));
+    const ifNode = g.addNode({ op: 'If', inputs: [cond], attrs: { then_branch: { kind: 'graph', value: good }, else_branch: { kind: 'graph', value: bad } } });
+    inferShapes(m);
+    expect(ifNode.output(0).type).toEqual({ dtype: 'float32', shape: [3, 8] });
+    expect(ok.type).toEqual({ dtype: 'float32', shape: [3, 8] });
+    expect(neg.type).toBeUndefined();
+  });
+
   test('LSTM and GRU outputs, both layouts', () => {
     const { m, g } = model(14);
     const x = g.addInput('x', { dtype: 'float32', shape: ['S', 'B', 10] });

@@ -54,6 +54,38 @@ class ShapeInference {
     return toIntArray(t);
   }
 
+  /** Types `g`'s inputs from `inputTypes` (where given) and infers its nodes; returns its output types. */
+  private inferSubgraph(
+    n: Node,
+    attr: string,
+    inputTypes: readonly (TensorType | undefined)[] | undefined,
+    fail: (detail: string, field?: string) => never,
+  ): (TensorType | undefined)[] | undefined {
+    const g = n.getGraph(attr);
+    if (!g) return undefined;
+    g.inputs.forEach((v, k) => {
+      const t = inputTypes?.[k];
+      if (t) v.type = mergeTypes(v.type, t, (detail) => fail(detail, `${attr} input ${k} (${v.name})`));
+    });
+    this.inferGraph(g);
+    return g.outputs.map((v) => v.type);
+  }
+
+  /** Records the types of every value `g` (and its subgraphs) defines; the result restores them. */
+  private snapshot(g: Graph): () => void {
+    const saved: [Value, TensorType | undefined][] = [];
+    for (const h of g.allGraphs()) {
+      for (const v of h.inputs) saved.push([v, v.type]);
+      for (const node of h.nodes()) for (const o of node.outputs) if (o) saved.push([o, o.type]);
+    }
+    return () => {
+      for (const [v, t] of saved) {
+        v.type = t;
+        this.elements.delete(v);
+      }
+    };
+  }
+
   private inferNode(n: Node): void {
     const schema = getSchema(n.op, n.domain, this.opsetOf(n.domain));
     if (!schema?.infer) {
@@ -77,15 +109,39 @@ class ShapeInference {
         if (v && dims.length <= MAX_TRACKED_ELEMENTS) this.elements.set(v, dims);
       },
       fail,
-      inferSubgraph: (attr, inputTypes) => {
+      inferSubgraph: (attr, inputTypes) => this.inferSubgraph(n, attr, inputTypes, fail),
+      tryInferSubgraph: (attr) => {
+        const g = n.getGraph(attr);
+        if (!g) return { types: undefined };
+        const rollBack = this.snapshot(g);
+        try {
+          return { types: this.inferSubgraph(n, attr, undefined, fail) };
+        } catch (e) {
+          if (!(e instanceof SlimcError)) throw e;
+          rollBack();
+          return { types: undefined, error: e };
+        }
+      },
+      inferLoopBody: (attr, inputTypes, carried) => {
         const g = n.getGraph(attr);
         if (!g) return undefined;
-        g.inputs.forEach((v, k) => {
-          const t = inputTypes?.[k];
-          if (t) v.type = mergeTypes(v.type, t, (detail) => fail(detail, `${attr} input ${k} (${v.name})`));
-        });
-        this.inferGraph(g);
-        return g.outputs.map((v) => v.type);
+        const rollBack = this.snapshot(g);
+        let types = [...inputTypes];
+        for (let round = 0; ; round++) {
+          const outs = this.inferSubgraph(n, attr, types, fail)!;
+          const widened = [...types];
+          let stable = true;
+          for (const [input, output] of carried) {
+            const w = widenCarried(types[input], outs[output], round >= LOOP_ROUNDS);
+            if (!sameType(w, types[input])) {
+              widened[input] = w;
+              stable = false;
+            }
+          }
+          if (stable) return outs;
+          rollBack();
+          types = widened;
+        }
       },
     };
     const inferred = schema.infer(ctx);
@@ -97,6 +153,26 @@ class ShapeInference {
       );
     });
   }
+}
+
+/** Rounds of widening loop-carried types before falling back to dtype and rank only. */
+const LOOP_ROUNDS = 3;
+
+/**
+ * The type a loop-carried value can have on every iteration, given its type entering an iteration
+ * and the body's output for it: dims that stay the same are kept, others become unknown.
+ */
+function widenCarried(entering: TensorType | undefined, leaving: TensorType | undefined, giveUp: boolean): TensorType | undefined {
+  if (!entering) return undefined;
+  if (!entering.shape) return entering;
+  if (!leaving?.shape || leaving.shape.length !== entering.shape.length || giveUp) return { dtype: entering.dtype, shape: entering.shape.map(() => null) };
+  return { dtype: entering.dtype, shape: entering.shape.map((d, k) => (d !== null && d === leaving.shape![k] ? d : null)) };
+}
+
+function sameType(a: TensorType | undefined, b: TensorType | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.dtype !== b.dtype || !a.shape !== !b.shape) return false;
+  return !a.shape || (a.shape.length === b.shape!.length && a.shape.every((d, k) => d === b.shape![k]));
 }
 
 function typeText(t: TensorType): string {

@@ -6,6 +6,7 @@
 import type { DType } from '../dtype.js';
 import type { AttributeKind, Dim, Node, TensorType } from '../graph.js';
 import type { Tensor } from '../tensor.js';
+import type { SlimcError } from '../errors.js';
 
 /** How many operands a port takes: exactly one, zero or one, or a run of one or more (zero or more when `min` is 0). */
 export type PortArity = 'single' | 'optional' | 'variadic';
@@ -66,8 +67,20 @@ export interface InferContext {
   setElements(i: number, elements: readonly Dim[]): void;
   /** Raises a SlimcError naming this node and `field` (a definite contradiction in the model). */
   fail(detail: string, field?: string): never;
-  /** Infers the types inside a subgraph, whose inputs get `inputTypes` where they have none; returns its output types. */
+  /** Infers the types inside a subgraph, whose inputs are refined by `inputTypes`; returns its output types. */
   inferSubgraph(attr: string, inputTypes?: readonly (TensorType | undefined)[]): (TensorType | undefined)[] | undefined;
+  /** Like `inferSubgraph`, but a contradiction inside rolls the subgraph's types back and is returned instead of thrown. */
+  tryInferSubgraph(attr: string): { types: (TensorType | undefined)[] | undefined; error?: SlimcError };
+  /**
+   * Infers a loop body whose `carried` [body input, body output] pairs feed each other across
+   * iterations: the carried input types are widened (dims that change become unknown) until the
+   * body maps them to themselves, so every type inside holds on every iteration.
+   */
+  inferLoopBody(
+    attr: string,
+    inputTypes: readonly (TensorType | undefined)[],
+    carried: readonly (readonly [input: number, output: number])[],
+  ): (TensorType | undefined)[] | undefined;
 }
 
 /** Output types (undefined where not inferable), by output index. */
