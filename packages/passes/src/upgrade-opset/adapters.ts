@@ -136,20 +136,30 @@ const coercedAxisTo13: Adapter = (n, cx) => {
   return [flat, shape, reshape];
 };
 
-/** Opsets before 7 broadcast only with `broadcast=1`, aligning B at `axis`; from 7 numpy broadcasting. */
+/**
+ * Before 7, Add/Mul/... broadcast B only with broadcast=1, aligning B's dims with A's starting at
+ * `axis` (default: B's dims are A's last ones); from 7, numpy broadcasting aligns trailing dims.
+ * When B stops short of A's end, trailing 1-dims are appended to B:
+ *   Add(A[2,3,4], B[3]) {broadcast=1, axis=1}  ==>  Add(A, Unsqueeze(B) {axes=[1]})   (B: [3,1])
+ */
 const legacyBroadcastTo7: Adapter = (n, cx) => {
   const axis = n.getInt('axis');
-  if (n.getInt('broadcast', 0) && axis !== undefined) {
-    const a = n.input(0);
-    const b = n.input(1);
-    const ra = a ? cx.rankOf(a) : undefined;
-    const rb = b ? cx.rankOf(b) : undefined;
-    // Numpy broadcasting aligns trailing dims: the same as `axis` only when B ends where A ends.
-    if (ra === undefined || rb === undefined || (axis < 0 ? axis + ra : axis) + rb !== ra) {
-      throw fail(n, `broadcast at axis ${axis} has no numpy-broadcasting equivalent here`, 'attribute axis');
-    }
-  }
-  return dropAttrs(n, 'broadcast', 'axis');
+  const broadcast = n.getInt('broadcast', 0);
+  const changed = dropAttrs(n, 'broadcast', 'axis');
+  const a = n.input(0);
+  const b = n.input(1);
+  if (!broadcast || axis === undefined || !a || !b) return changed;
+  const ra = cx.rankOf(a);
+  const rb = cx.rankOf(b);
+  if (ra === undefined || rb === undefined) throw fail(n, `broadcast at axis ${axis} needs the ranks of both inputs`, 'attribute axis');
+  const missing = ra - (axis < 0 ? axis + ra : axis) - rb;
+  if (missing < 0) throw fail(n, `B of rank ${rb} does not fit A of rank ${ra} at axis ${axis}`, 'attribute axis');
+  if (missing === 0) return true;
+  const axes = Array.from({ length: missing }, (_, k) => rb + k);
+  const g = n.graph;
+  const unsqueeze = g.addNode({ op: 'Unsqueeze', name: `${n.name || n.op.toLowerCase()}_align`, inputs: [b], attrs: { axes: { kind: 'ints', value: axes } } }, { before: n });
+  n.setInput(1, unsqueeze.output(0));
+  return [unsqueeze];
 };
 
 const ONNX_TYPE_NAMES: Record<string, number> = {

@@ -208,6 +208,68 @@ describe('attributes that became inputs', () => {
   });
 });
 
+describe('forms from before opset 7 (onnxruntime runs only the upgraded model; expected values computed here)', () => {
+  async function outputsAfterUpgrade(m: Model, feeds: Record<string, Tensor>, to: number) {
+    upgradeOpset(m, to);
+    return runOrt(m, feeds);
+  }
+
+  test('Reshape-1 shape attr, Cast-1 type name, Concat-1 default axis, Add-1 broadcast at axis, Selu-1 defaults, consumed_inputs', async () => {
+    const xs = [-1.5, -0.25, 0, 0.5, 1.75, 3];
+    const m = buildModel(3, (g) => {
+      const x = g.addInput('x', f32Type(2, 3));
+      const r = g.addNode({ op: 'Reshape', name: 'r', inputs: [x], attrs: { shape: ints(3, 2), consumed_inputs: ints(0) }, outputs: ['reshaped'] });
+      const c = g.addNode({ op: 'Cast', name: 'c', inputs: [x], attrs: { to: str('int32') }, outputs: ['cast'] });
+      const cat = g.addNode({ op: 'Concat', name: 'cat', inputs: [x, x], outputs: ['concat'] });
+      const b = g.addConstant('b', f32([2], [10, 20]));
+      const add = g.addNode({ op: 'Add', name: 'add', inputs: [x, b], attrs: { broadcast: int(1), axis: int(0) }, outputs: ['sum'] });
+      const selu = g.addNode({ op: 'Selu', name: 'selu_node', inputs: [x], attrs: { consumed_inputs: ints(0) }, outputs: ['selu'] });
+      for (const n of [r, c, cat, add, selu]) g.addOutput(n.output(0));
+    });
+    const out = await outputsAfterUpgrade(m, { x: f32([2, 3], xs) }, 13);
+    expect(Object.keys(out).sort()).toEqual(["cast", "concat", "reshaped", "selu", "sum"]);
+    expect(out.reshaped!.shape).toEqual([3, 2]);
+    expect(out.cast!.dtype).toBe('int32');
+    expect(Array.from(out.cast!.data as Int32Array)).toEqual(xs.map((v) => Math.trunc(v) + 0));
+    expect(out.concat!.shape).toEqual([2, 6]);
+    expect(Array.from(out.sum!.data as Float32Array)).toEqual(xs.map((v, i) => Math.fround(v + (i < 3 ? 10 : 20))));
+    const [alpha, gamma] = [1.673200011253357, 1.0506999492645264]; // Selu-1 defaults
+    const selu = xs.map((v) => (v > 0 ? gamma * v : gamma * alpha * (Math.exp(v) - 1)));
+    Array.from(out.selu!.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(selu[i]!, 5));
+  });
+
+  test('BatchNormalization-6 and Dropout-6 (is_test, spatial, consumed_inputs), Upsample-1 height/width scales', async () => {
+    const xs = Array.from({ length: 8 }, (_, i) => i - 3);
+    const m = buildModel(6, (g) => {
+      const x = g.addInput('x', f32Type(1, 2, 2, 2));
+      const c = (name: string, data: number[]) => g.addConstant(name, f32([2], data));
+      const bn = g.addNode({
+        op: 'BatchNormalization',
+        inputs: [x, c('s', [2, 3]), c('b', [1, -1]), c('m', [0.5, -0.5]), c('v', [4, 9])],
+        attrs: { is_test: int(1), spatial: int(1), epsilon: float(0), consumed_inputs: ints(0, 0, 0, 1, 1) },
+        outputs: ['bn'],
+      });
+      const drop = g.addNode({ op: 'Dropout', inputs: [bn.output(0)], attrs: { is_test: int(1), ratio: float(0.5) }, outputs: ['dropped'] });
+      const up = g.addNode({ op: 'Upsample', inputs: [drop.output(0)], attrs: { height_scale: float(2), width_scale: float(1), mode: str('nearest') }, outputs: ['up'] });
+      g.addOutput(up.output(0));
+    });
+    const out = await outputsAfterUpgrade(m, { x: f32([1, 2, 2, 2], xs) }, 15);
+    const bn = xs.map((v, i) => (i < 4 ? (2 * (v - 0.5)) / 2 + 1 : (3 * (v + 0.5)) / 3 - 1));
+    // Rows are repeated (height x2), columns kept.
+    const expected = [0, 1].flatMap((ch) => [0, 0, 1, 1].flatMap((row) => [0, 1].map((col) => bn[ch * 4 + row * 2 + col]!)));
+    expect(out.up!.shape).toEqual([1, 2, 4, 2]);
+    Array.from(out.up!.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+  });
+
+  test('Add-1 broadcast that B cannot fit is refused', () => {
+    const m = buildModel(5, (g) => {
+      const x = g.addInput('x', f32Type(2, 3));
+      g.addOutput(g.addNode({ op: 'Add', name: 'add', inputs: [x, g.addConstant('b', f32([3, 2], [1, 2, 3, 4, 5, 6]))], attrs: { broadcast: int(1), axis: int(1) }, outputs: 1 }).output(0));
+    });
+    expect(() => upgradeOpset(m, 13)).toThrow(/does not fit/);
+  });
+});
+
 describe('Upsample and Resize', () => {
   test.each(['nearest', 'linear'])('Upsample-9 (%s) becomes Resize with asymmetric coordinates', async (mode) => {
     const m = buildModel(9, (g) => {
