@@ -7,3 +7,4 @@ export * from './channel-layout.js';
 export * from './fixed-point.js';
 export * from './params.js';
 export * from './calibration/index.js';
+export * from './data/index.js';
