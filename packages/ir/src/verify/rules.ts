@@ -5,6 +5,7 @@
  * Rules (name: what must hold):
  *   node-graph-link       a graph's node list is well linked and each node's `graph` is the graph it is linked in
  *   subgraph-parent       a graph held in a node attribute has that node as `parent` and shares the model's name table
+ *   subgraph-signature    If branches, Loop and Scan bodies have the inputs and outputs their node implies
  *   single-definition     each value is defined once: as a graph input, a constant, or output k of the node whose outputs[k] it is
  *   use-list              every operand and graph output appears exactly once in its value's use list, and every use is real
  *   topological-order     operands (subgraph captures included) are defined before the node using them; cycles are named
@@ -140,6 +141,40 @@ const subgraphParent: Rule = {
           if (sg.parent !== n) report({ ...at(n), field: `attribute ${name}`, message: `subgraph ${sg.name}'s parent is ${sg.parent?.label ?? 'none'}, not this node` });
           if (sg.names !== s.root.names) report({ ...at(n), field: `attribute ${name}`, message: `subgraph ${sg.name} does not share the model's name table` });
         }
+      }
+    }
+  },
+};
+
+/**
+ * If: each branch returns one value per node result. Loop: the body takes (iteration, cond,
+ * carried...) and returns (cond, carried..., scan outputs...), so it has 2 + N inputs and 1 + R
+ * outputs for N carried operands and R results. Scan: the body takes one value per operand and
+ * returns one per result.
+ */
+const subgraphSignature: Rule = {
+  name: 'subgraph-signature',
+  check(s, report) {
+    for (const [, n] of s.allNodes()) {
+      if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+      const results = n.outputs.length;
+      const expect = (attr: string, inputs: number | undefined, outputs: number) => {
+        const g = n.getGraph(attr);
+        if (!g) return;
+        if (inputs !== undefined && g.inputs.length !== inputs) {
+          report({ ...at(n), field: `attribute ${attr}`, message: `${attr} takes ${g.inputs.length} inputs, the node implies ${inputs}` });
+        }
+        if (g.outputs.length !== outputs) {
+          report({ ...at(n), field: `attribute ${attr}`, message: `${attr} returns ${g.outputs.length} values, the node implies ${outputs}` });
+        }
+      };
+      if (n.op === 'If') {
+        expect('then_branch', 0, results);
+        expect('else_branch', 0, results);
+      } else if (n.op === 'Loop') {
+        expect('body', 2 + Math.max(0, n.inputs.length - 2), 1 + results);
+      } else if (n.op === 'Scan') {
+        expect('body', n.inputs.length, results);
       }
     }
   },
@@ -456,6 +491,7 @@ const uniqueNames: Rule = {
 export const RULES: readonly Rule[] = Object.freeze([
   nodeGraphLink,
   subgraphParent,
+  subgraphSignature,
   singleDefinition,
   useList,
   topologicalOrder,

@@ -47,6 +47,37 @@ describe('verify: one test per rule', () => {
     expect(verify(model)).toContainEqual(expect.objectContaining({ rule: 'subgraph-parent', node: 'if', field: 'attribute then_branch' }));
   });
 
+  test('subgraph-signature: an If result without a branch value, a Loop body missing its carried input', () => {
+    const { model, g, x } = smallModel();
+    const branch = (name: string) => {
+      const b = new Graph(name, g.names);
+      b.addOutput(b.addNode({ op: 'Neg', inputs: [x] }).output(0));
+      return b;
+    };
+    const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
+    const ifNode = g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: branch('t') }, else_branch: { kind: 'graph', value: branch('e') } } });
+    const body = new Graph('body', g.names);
+    body.addInput('i', { dtype: 'int64', shape: [] });
+    const c = body.addInput('c', { dtype: 'bool', shape: [] });
+    const carried = body.addInput('carried', F);
+    body.addOutput(c);
+    body.addOutput(carried);
+    const loop = g.addNode({ op: 'Loop', name: 'loop', inputs: [null, cond, x], outputs: ['final'], attrs: { body: { kind: 'graph', value: body } } });
+    expect(verify(model)).toEqual([]);
+    ifNode.addOutput('r2');
+    expect(verify(model)).toEqual([
+      expect.objectContaining({ rule: 'subgraph-signature', node: 'if', field: 'attribute then_branch' }),
+      expect.objectContaining({ rule: 'subgraph-signature', node: 'if', field: 'attribute else_branch' }),
+    ]);
+    ifNode.outputs.pop();
+    loop.setInput(3, x);
+    loop.addOutput('final2');
+    expect(verify(model).map((d) => [d.rule, d.node, d.message])).toEqual([
+      ['subgraph-signature', 'loop', 'body takes 3 inputs, the node implies 4'],
+      ['subgraph-signature', 'loop', 'body returns 2 values, the node implies 3'],
+    ]);
+  });
+
   test('single-definition: producer index out of step, and a node output that is also a constant', () => {
     const { model, add } = smallModel();
     add.output(0).producerIndex = 3;
