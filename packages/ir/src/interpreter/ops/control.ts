@@ -63,27 +63,25 @@ const loop: Kernel = (ctx, inputs) => {
   return [...carried, ...stacked];
 };
 
-const scan: Kernel = (ctx, inputs) => {
+interface ScanAttrs {
+  inDirs: readonly number[];
+  outDirs: readonly number[];
+  inAxes: readonly number[];
+  outAxes: readonly number[];
+}
+
+/** One scan over `scanInputs` (opset-9 form): returns final states then stacked scan outputs. */
+function runScan(ctx: KernelContext, states: Tensor[], scanInputs: readonly Tensor[], a: ScanAttrs): Tensor[] {
   const body = ctx.graph('body');
-  const nScanIn = ctx.requiredInt('num_scan_inputs');
-  const all = inputs.map((t, i) => {
-    if (!t) throw ctx.error('missing input', `input ${i}`);
-    return t;
-  });
-  const nState = all.length - nScanIn;
+  const nState = states.length;
   const nScanOut = body.outputs.length - nState;
-  const inDirs = ctx.ints('scan_input_directions') ?? new Array<number>(nScanIn).fill(0);
-  const outDirs = ctx.ints('scan_output_directions') ?? new Array<number>(nScanOut).fill(0);
-  const inAxes = ctx.ints('scan_input_axes') ?? new Array<number>(nScanIn).fill(0);
-  const outAxes = ctx.ints('scan_output_axes') ?? new Array<number>(nScanOut).fill(0);
-  let states = all.slice(0, nState);
   // Move each scan axis to the front, then split into per-step slices.
-  const sliced = all.slice(nState).map((t, k) => {
-    const axis = ctx.axis(inAxes[k]!, t.shape.length, 'attribute scan_input_axes');
+  const sliced = scanInputs.map((t, k) => {
+    const axis = ctx.axis(a.inAxes[k] ?? 0, t.shape.length, 'attribute scan_input_axes');
     const perm = [axis, ...t.shape.map((_, i) => i).filter((i) => i !== axis)];
     const moved = transpose(t, perm);
     const steps = split(moved, 0, new Array<number>(moved.shape[0]!).fill(1)).map((s) => reshaped(s, s.shape.slice(1)));
-    return inDirs[k] === 1 ? steps.reverse() : steps;
+    return a.inDirs[k] === 1 ? steps.reverse() : steps;
   });
   const seqLen = sliced[0]?.length ?? 0;
   if (sliced.some((s) => s.length !== seqLen)) throw ctx.error('scan inputs differ in sequence length', 'inputs');
@@ -95,12 +93,48 @@ const scan: Kernel = (ctx, inputs) => {
   }
   const scanOutputs = outs.map((ts, k) => {
     if (!ts.length) return emptyStack(ctx, body.outputs[nState + k]!.type);
-    const ordered = outDirs[k] === 1 ? [...ts].reverse() : ts;
+    const ordered = a.outDirs[k] === 1 ? [...ts].reverse() : ts;
     const rank = ordered[0]!.shape.length + 1;
-    const axis = ctx.axis(outAxes[k]!, rank, 'attribute scan_output_axes');
+    const axis = ctx.axis(a.outAxes[k] ?? 0, rank, 'attribute scan_output_axes');
     return stack(ordered, axis);
   });
   return [...states, ...scanOutputs];
+}
+
+function present(ctx: KernelContext, inputs: readonly (Tensor | null)[], from: number): Tensor[] {
+  return inputs.slice(from).map((t, i) => {
+    if (!t) throw ctx.error('missing input', `input ${from + i}`);
+    return t;
+  });
+}
+
+/**
+ * Scan. Opset 8 has a leading sequence_lens input and a batch axis 0 on every state and scan
+ * tensor (scan axis 1): it runs the opset-9 scan once per batch entry and restacks.
+ */
+const scan: Kernel = (ctx, inputs) => {
+  const nScanIn = ctx.requiredInt('num_scan_inputs');
+  if (ctx.opset >= 9) {
+    const all = present(ctx, inputs, 0);
+    const nState = all.length - nScanIn;
+    return runScan(ctx, all.slice(0, nState), all.slice(nState), {
+      inDirs: ctx.ints('scan_input_directions') ?? [],
+      outDirs: ctx.ints('scan_output_directions') ?? [],
+      inAxes: ctx.ints('scan_input_axes') ?? [],
+      outAxes: ctx.ints('scan_output_axes') ?? [],
+    });
+  }
+  const all = present(ctx, inputs, 1);
+  const lens = inputs[0] ? intsOf(inputs[0]) : null;
+  const nState = all.length - nScanIn;
+  const batch = all[0]!.shape[0]!;
+  const perBatch: Tensor[][] = [];
+  for (let b = 0; b < batch; b++) {
+    const entry = all.map((t) => reshaped(split(t, 0, [b, 1, batch - b - 1])[1]!, t.shape.slice(1)));
+    const scans = entry.slice(nState).map((t) => (lens && lens[b]! < t.shape[0]! ? split(t, 0, [lens[b]!, t.shape[0]! - lens[b]!])[0]! : t));
+    perBatch.push(runScan(ctx, entry.slice(0, nState), scans, { inDirs: ctx.ints('directions') ?? [], outDirs: [], inAxes: [], outAxes: [] }));
+  }
+  return perBatch[0]!.map((_, k) => stack(perBatch.map((r) => r[k]!), 0));
 };
 
 export const controlKernels: Record<string, Kernel> = {

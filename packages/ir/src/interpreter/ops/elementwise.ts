@@ -208,11 +208,12 @@ export function castTensor(x: Tensor, to: DType): Tensor {
   if (x.dtype === to) return x;
   const n = shapeSize(x.shape);
   if (to === 'string') {
-    const src = x.dtype === 'string' || isBigIntDType(x.dtype) ? (x.data as ArrayLike<unknown>) : numbersOf(x);
-    return { dtype: 'string', shape: [...x.shape], data: Array.from(src, (v) => String(v)) };
+    if (x.dtype === 'string' || isBigIntDType(x.dtype)) return { dtype: 'string', shape: [...x.shape], data: Array.from(x.data as ArrayLike<unknown>, String) };
+    const format = x.dtype === 'float32' ? formatFloat32 : formatNumber;
+    return { dtype: 'string', shape: [...x.shape], data: Array.from(numbersOf(x), format) };
   }
   if (x.dtype === 'string') {
-    const nums = Float64Array.from(x.data as string[], (s) => Number(s));
+    const nums = Float64Array.from(x.data as string[], parseNumber);
     return castTensor(tensorFrom('float64', x.shape, nums), to);
   }
   if (to === 'bool') return mapUnary(x, (v) => (v !== 0 ? 1 : 0), 'bool');
@@ -247,6 +248,30 @@ export function castTensor(x: Tensor, to: DType): Tensor {
     return tensorFrom(to, x.shape, out);
   }
   return tensorFrom(to, x.shape, numbersOf(x));
+}
+
+/** ONNX spells infinities INF/-INF and not-a-number NaN in strings. */
+function formatNumber(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? 'INF' : '-INF';
+  return String(v);
+}
+
+/** The shortest decimal that reads back as the same float32 (what numpy prints for float32). */
+function formatFloat32(v: number): string {
+  if (!Number.isFinite(v)) return formatNumber(v);
+  for (let p = 1; p < 9; p++) {
+    const s = Number(v.toPrecision(p));
+    if (Math.fround(s) === v) return String(s);
+  }
+  return String(v);
+}
+
+function parseNumber(s: string): number {
+  const t = s.trim().toLowerCase();
+  if (t === 'inf' || t === '+inf' || t === 'infinity' || t === '+infinity') return Infinity;
+  if (t === '-inf' || t === '-infinity') return -Infinity;
+  return Number(t);
 }
 
 const clip: Kernel = (ctx, inputs) => {

@@ -18,24 +18,54 @@ function perChannel(ctx: KernelContext, t: Tensor, channels: number, i: number):
 
 const batchNorm: Kernel = (ctx, inputs) => {
   const x = ctx.input(inputs, 0);
-  if (ctx.int('training_mode', 0) === 1) throw ctx.unsupported('training mode is not supported', 'attribute training_mode');
   if (x.shape.length < 2) throw ctx.error('input must be N x C x ...', 'input 0');
   const c = x.shape[1]!;
-  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => perChannel(ctx, ctx.input(inputs, i), c, i)) as ArrayLike<number>[];
+  const [scale, bias, runMean, runVar] = [1, 2, 3, 4].map((i) => perChannel(ctx, ctx.input(inputs, i), c, i)) as ArrayLike<number>[];
+  let mean = runMean!;
+  let variance = runVar!;
   const eps = ctx.float('epsilon', 1e-5);
   const inner = sizeBetween(x.shape, 2);
   const xv = numbersOf(x);
+  const training = ctx.int('training_mode', 0) === 1;
+  let extra: Tensor[] = [];
+  if (training) {
+    // Normalize with the batch statistics; also return the updated running statistics.
+    const stats = channelStats(xv, x.shape[0]!, c, inner);
+    mean = stats.mean;
+    variance = stats.variance;
+    const momentum = ctx.float('momentum', 0.9);
+    const blend = (run: ArrayLike<number>, cur: Float64Array) => Float64Array.from(cur, (v, k) => run[k]! * momentum + v * (1 - momentum));
+    const dt = ctx.input(inputs, 3).dtype;
+    extra = [tensorFrom(dt, [c], blend(runMean!, stats.mean)), tensorFrom(dt, [c], blend(runVar!, stats.variance))];
+  }
   const out = numberBuffer(x.dtype, xv.length);
   for (let n = 0; n < x.shape[0]!; n++) {
     for (let ch = 0; ch < c; ch++) {
-      const mul = scale![ch]! / Math.sqrt(variance![ch]! + eps);
-      const add = bias![ch]! - mean![ch]! * mul;
+      const mul = scale![ch]! / Math.sqrt(variance[ch]! + eps);
+      const add = bias![ch]! - mean[ch]! * mul;
       const base = (n * c + ch) * inner;
       for (let i = base; i < base + inner; i++) out[i] = xv[i]! * mul + add;
     }
   }
-  return [tensorFrom(x.dtype, x.shape, out)];
+  return [tensorFrom(x.dtype, x.shape, out), ...extra];
 };
+
+/** Per-channel mean and population variance over batch and spatial positions. */
+function channelStats(xv: ArrayLike<number>, batch: number, c: number, inner: number): { mean: Float64Array; variance: Float64Array } {
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  const count = batch * inner;
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let n = 0; n < batch; n++) for (let i = 0; i < inner; i++) s += xv[(n * c + ch) * inner + i]!;
+    const m = s / count;
+    let v = 0;
+    for (let n = 0; n < batch; n++) for (let i = 0; i < inner; i++) v += (xv[(n * c + ch) * inner + i]! - m) ** 2;
+    mean[ch] = m;
+    variance[ch] = v / count;
+  }
+  return { mean, variance };
+}
 
 /** Normalizes each of `groups` contiguous blocks of `size` elements to zero mean, unit variance. */
 function normalizeBlocks(xv: ArrayLike<number>, groups: number, size: number, eps: number, out: Float64Array, means?: Float64Array, invStds?: Float64Array): void {

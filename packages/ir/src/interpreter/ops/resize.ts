@@ -42,7 +42,8 @@ function sourceCoordinate(spec: ResizeSpec, x: number, scale: number, inLen: num
     case 'pytorch_half_pixel':
       return outLen > 1 ? (x + 0.5) / scale - 0.5 : 0;
     case 'align_corners':
-      return outLen === 1 ? 0 : (x * (inLen - 1)) / (outLen - 1);
+      // The resized length is in * scale, not its floor, as the ONNX reference computes it.
+      return outLen === 1 ? 0 : (x * (inLen - 1)) / (inLen * scale - 1);
     case 'asymmetric':
       return x / scale;
     case 'tf_half_pixel_for_nn':
