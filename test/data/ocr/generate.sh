@@ -14,6 +14,7 @@
 #   det/           12 document-like pages (JPEG, sides multiples of 32)
 #                  boxes.tsv: file<TAB>x<TAB>y<TAB>width<TAB>height<TAB>text, one row per drawn line,
 #                  the tight box of the rendered glyphs in page pixels
+#   det-calib/     6 more pages of the same kind, for calibrating the detector (boxes.tsv likewise)
 #
 # A line is 1-3 tokens drawn from fixed lists: English words (lower, Capitalized, UPPER, mixed case),
 # integers, prices, dates, times, codes, and some Chinese words whose characters are all in
@@ -215,4 +216,5 @@ make_lines "$out/calib" 64
 make_lines "$out/eval" 200
 make_rotated "$out/eval" "$out/eval-rotated"
 make_pages "$out/det" 12
-echo "generate.sh: wrote $(find "$out/calib" "$out/eval" "$out/eval-rotated" "$out/det" -type f | wc -l) files, $(du -sh "$out" | cut -f1) in $out"
+make_pages "$out/det-calib" 6
+echo "generate.sh: wrote $(find "$out/calib" "$out/eval" "$out/eval-rotated" "$out/det" "$out/det-calib" -type f | wc -l) files, $(du -sh "$out" | cut -f1) in $out"
