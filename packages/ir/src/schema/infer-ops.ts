@@ -356,7 +356,14 @@ export const reshape: InferFn = (ctx) => {
   }
   const xs = ctx.shape(0);
   const allowZero = ctx.node.getInt('allowzero', 0) === 1;
-  const out: Dim[] = target.map((d, k) => (d === 0 && !allowZero ? (xs ? xs[k] ?? ctx.fail(`shape copies dim ${k} the input does not have`, 'input shape') : null) : d));
+  const out: Dim[] = target.map((d, k) => {
+    if (typeof d === 'number' && d < -1) ctx.fail(`shape [${target.join(',')}] has a negative dim other than -1`, 'input shape');
+    if (d !== 0 || allowZero) return d;
+    // 0 copies the input dim at the same position.
+    if (!xs) return null;
+    if (k >= xs.length) ctx.fail(`shape copies dim ${k} the input does not have`, 'input shape');
+    return xs[k]!;
+  });
   const inferred = out.indexOf(-1);
   if (out.indexOf(-1, inferred + 1) > 0) ctx.fail('shape has more than one -1', 'input shape');
   if (inferred >= 0) {

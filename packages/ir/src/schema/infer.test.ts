@@ -52,6 +52,14 @@ describe('inferShapes', () => {
     expect(y.type!.shape).toEqual(['B', null, 2]);
   });
 
+  test('Reshape copies unknown and symbolic dims with 0', () => {
+    const { m, g } = model(13);
+    const x = g.addInput('x', { dtype: 'float32', shape: [null, 'T', 6] });
+    const y = g.addNode({ op: 'Reshape', inputs: [x, i64(g, 's', [0, 0, 2, 3])] }).output(0);
+    inferShapes(m);
+    expect(y.type!.shape).toEqual([null, 'T', 2, 3]);
+  });
+
   test('Reshape with a static input solves -1 and checks the element count', () => {
     const { m, g } = model(13);
     const x = g.addInput('x', { dtype: 'float32', shape: [2, 6] });
