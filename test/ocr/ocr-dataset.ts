@@ -32,9 +32,9 @@ export function readLabeledLines(split: string): LabeledLine[] {
   return tsvRows(join(dir, 'labels.tsv')).map(([file, text]) => ({ path: join(dir, file!), text: text! }));
 }
 
-/** The document pages with the boxes drawn on each. */
-export function readDetPages(): DetPage[] {
-  const dir = join(OCR_DATA_DIR, 'det');
+/** The document pages of one split (`det`, `det-calib`) with the boxes drawn on each. */
+export function readDetPages(split = 'det'): DetPage[] {
+  const dir = join(OCR_DATA_DIR, split);
   const pages = new Map<string, DetPage>();
   for (const [file, x, y, width, height, text] of tsvRows(join(dir, 'boxes.tsv'))) {
     const page = pages.get(file!) ?? { path: join(dir, file!), boxes: [] };
