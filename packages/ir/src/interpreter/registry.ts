@@ -7,6 +7,7 @@ import { controlKernels } from './ops/control.js';
 import { convKernels } from './ops/conv.js';
 import { elementwiseKernels } from './ops/elementwise.js';
 import { matmulKernels } from './ops/matmul.js';
+import { miscKernels } from './ops/misc.js';
 import { normKernels } from './ops/norm.js';
 import { poolKernels } from './ops/pool.js';
 import { quantKernels } from './ops/quant.js';
@@ -28,6 +29,7 @@ const KERNELS = new Map<string, Kernel>(
     ...rnnKernels,
     ...controlKernels,
     ...quantKernels,
+    ...miscKernels,
   }),
 );
 

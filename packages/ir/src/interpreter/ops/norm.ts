@@ -10,6 +10,7 @@
 import { shapeSize, type Tensor } from '../../tensor.js';
 import { broadcastIndex, numberBuffer, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
+import { reductionPlan } from './reduce.js';
 
 function perChannel(ctx: KernelContext, t: Tensor, channels: number, i: number): ArrayLike<number> {
   if (t.data.length !== channels) throw ctx.error(`expected ${channels} elements, got ${t.data.length}`, `input ${i}`);
@@ -171,10 +172,61 @@ const lpNorm: Kernel = (ctx, inputs) => {
   return [tensorFrom(x.dtype, x.shape, out)];
 };
 
+/** LRN: y = x / (bias + alpha / size * sum of x^2 over the `size` nearest channels)^beta. */
+const lrn: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const size = ctx.requiredInt('size');
+  const alpha = ctx.float('alpha', 1e-4);
+  const beta = ctx.float('beta', 0.75);
+  const bias = ctx.float('bias', 1);
+  const c = x.shape[1]!;
+  const inner = sizeBetween(x.shape, 2);
+  const xv = numbersOf(x);
+  const out = numberBuffer(x.dtype, xv.length);
+  const lo = Math.floor((size - 1) / 2);
+  const hi = Math.ceil((size - 1) / 2);
+  for (let n = 0; n < x.shape[0]!; n++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let i = 0; i < inner; i++) {
+        let sq = 0;
+        for (let k = Math.max(0, ch - lo); k <= Math.min(c - 1, ch + hi); k++) sq += xv[(n * c + k) * inner + i]! ** 2;
+        const idx = (n * c + ch) * inner + i;
+        out[idx] = xv[idx]! / Math.pow(bias + (alpha / size) * sq, beta);
+      }
+    }
+  }
+  return [tensorFrom(x.dtype, x.shape, out)];
+};
+
+/** MeanVarianceNormalization: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default N, H, W). */
+const meanVarianceNorm: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const axes = (ctx.ints('axes') ?? [0, 2, 3]).map((a) => ctx.axis(a, x.shape.length, 'attribute axes'));
+  const plan = reductionPlan(x.shape, axes, true);
+  const xv = numbersOf(x);
+  const m = shapeSize(plan.outShape);
+  const sum = new Float64Array(m);
+  const sumSq = new Float64Array(m);
+  for (let i = 0; i < xv.length; i++) {
+    sum[plan.target[i]!] += xv[i]!;
+    sumSq[plan.target[i]!] += xv[i]! ** 2;
+  }
+  const out = new Float64Array(xv.length);
+  for (let i = 0; i < xv.length; i++) {
+    const j = plan.target[i]!;
+    const mean = sum[j]! / plan.count;
+    const std = Math.sqrt(Math.max(0, sumSq[j]! / plan.count - mean * mean));
+    out[i] = (xv[i]! - mean) / (std + 1e-9);
+  }
+  return [tensorFrom(x.dtype, x.shape, out)];
+};
+
 export const normKernels: Record<string, Kernel> = {
   BatchNormalization: batchNorm,
   InstanceNormalization: instanceNorm,
   LayerNormalization: layerNorm,
   GroupNormalization: groupNorm,
   LpNormalization: lpNorm,
+  LRN: lrn,
+  MeanVarianceNormalization: meanVarianceNorm,
 };

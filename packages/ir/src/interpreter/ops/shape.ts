@@ -653,6 +653,8 @@ export const shapeKernels: Record<string, Kernel> = {
   GatherElements: gatherElementsOp,
   GatherND: gatherND,
   ScatterElements: scatterElements,
+  // Scatter (opsets 9-10) is ScatterElements under its old name.
+  Scatter: scatterElements,
   ScatterND: scatterND,
   Expand: expand,
   Tile: tile,
