@@ -315,6 +315,68 @@ describe('Upsample and Resize', () => {
   });
 });
 
+describe('ops whose meaning changed after opset 13', () => {
+  test('Scatter-9 becomes ScatterElements', async () => {
+    const m = buildModel(9, (g) => {
+      const x = g.addInput('x', f32Type(3, 3));
+      const idx = g.addConstant('idx', i64([2, 3], [1, 0, 2, 0, 2, 1]));
+      const upd = g.addConstant('upd', f32([2, 3], [1, 2, 3, 4, 5, 6]));
+      g.addOutput(node(g, 'Scatter', [x, idx, upd], { axis: int(0) })[0]!);
+    });
+    expect((await upgradeKeepsOutputs(m, { x: input([3, 3]) }, 13)).rewritten).toEqual({ Scatter: 1 });
+    expect(opsOf(m)).toEqual(['ScatterElements']);
+  });
+
+  test('RoiAlign-10 keeps output_half_pixel coordinates at 16', async () => {
+    const m = buildModel(10, (g) => {
+      const x = g.addInput('x', f32Type(1, 2, 6, 6));
+      const rois = g.addConstant('rois', f32([2, 4], [0, 0, 3, 3, 1.5, 0.5, 5, 4]));
+      const batch = g.addConstant('batch', i64([2], [0, 0]));
+      g.addOutput(node(g, 'RoiAlign', [x, rois, batch], { output_height: int(2), output_width: int(2), sampling_ratio: int(2) })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([1, 2, 6, 6]) }, 16, 1e-5);
+    expect([...m.graph.nodes()][0]!.getString('coordinate_transformation_mode')).toBe('output_half_pixel');
+  });
+
+  test.each(['bilinear', 'bicubic', 'nearest'])('GridSample-16 mode %s at 20', async (mode) => {
+    const m = buildModel(16, (g) => {
+      const x = g.addInput('x', f32Type(1, 1, 3, 4));
+      const grid = g.addConstant('grid', f32([1, 2, 2, 2], [-0.9, -0.5, 0.3, 0.2, 0.7, -0.1, 0.1, 0.8]));
+      g.addOutput(node(g, 'GridSample', [x, grid], { mode: str(mode) })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([1, 1, 3, 4]) }, 20, 1e-5);
+  });
+
+  test.each([{ axis: int(2) }, {}])('DFT-17 axis attribute (default 1) becomes an input at 20: %j', async (attrs) => {
+    const m = buildModel(17, (g) => {
+      const x = g.addInput('x', f32Type(2, 4, 6, 1));
+      g.addOutput(node(g, 'DFT', [x], attrs)[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([2, 4, 6, 1]) }, 20, 1e-5);
+  });
+
+  test('GroupNormalization-18 per-group scale/bias become per-channel at 21', async () => {
+    const m = buildModel(18, (g) => {
+      const x = g.addInput('x', f32Type(2, 4, 3));
+      const scale = g.addConstant('scale', f32([2], [1.5, -0.5]));
+      const bias = g.addConstant('bias', f32([2], [0.25, 2]));
+      g.addOutput(node(g, 'GroupNormalization', [x, scale, bias], { num_groups: int(2) })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([2, 4, 3]) }, 21, 1e-5);
+    expect([...m.graph.nodes()][0]!.input(1)!.constant!.shape).toEqual([4]);
+  });
+
+  test("Resize-11 'tf_half_pixel_for_nn' with floor becomes half_pixel rounding half up", async () => {
+    const m = buildModel(11, (g) => {
+      const x = g.addInput('x', f32Type(1, 1, 5, 7));
+      const roi = g.addConstant('roi', f32([0], []));
+      const scales = g.addConstant('scales', f32([4], [1, 1, 1.6, 0.6]));
+      g.addOutput(node(g, 'Resize', [x, roi, scales], { mode: str('nearest'), coordinate_transformation_mode: str('tf_half_pixel_for_nn'), nearest_mode: str('floor') })[0]!);
+    });
+    await upgradeKeepsOutputs(m, { x: input([1, 1, 5, 7]) }, 13);
+  });
+});
+
 describe('subgraphs, ids and errors', () => {
   test('If branches are upgraded (Squeeze/Unsqueeze/ReduceMean inside)', async () => {
     const m = buildModel(11, (g) => {
