@@ -46,6 +46,15 @@ export function upgradeOpset(model: Model, to: number): UpgradeResult {
     });
   }
   if (from === to) return { changed: false, rewritten: {} };
+  // Model-local functions keep their own opset imports and bodies, which this pass does not rewrite.
+  const functions = model.extra?.['functions'];
+  if (Array.isArray(functions) && functions.length) {
+    throw new SlimcError('unsupported', `the model defines ${functions.length} local function(s), whose bodies are not upgraded`, {
+      model: model.source,
+      pass: 'upgrade-opset',
+      field: 'functions',
+    });
+  }
 
   // All or nothing: a rehearsal on a copy finds any node that cannot be upgraded before the
   // model itself is touched (the rewrite is deterministic, so the real run then succeeds).

@@ -451,7 +451,10 @@ describe('subgraphs, ids and errors', () => {
     expect(() => upgradeOpset(m, 13)).toThrow(/both grow and shrink/);
   });
 
-  test('rejects targets outside 13..21 and downgrades', () => {
+  test('rejects targets outside 13..21, downgrades, and models with local functions', () => {
+    const withFunctions = buildModel(11, () => {});
+    withFunctions.extra = { functions: [{ name: 'f' }] };
+    expect(() => upgradeOpset(withFunctions, 13)).toThrow(/local function/);
     const m = buildModel(16, () => {});
     expect(() => upgradeOpset(m, 22)).toThrow(SlimcError);
     expect(() => upgradeOpset(m, 12)).toThrow(SlimcError);
