@@ -76,7 +76,8 @@ export class PatternSet {
     const out = [...this.patterns];
     const seen = new Set(out);
     for (const it of items) {
-      for (const p of it instanceof PatternSet ? it.patterns : [it]) {
+      // Duck-typed: a plugin may bring its own copy of this module (dist vs sources).
+      for (const p of isPatternSet(it) ? it.patterns : [it]) {
         if (!seen.has(p)) {
           seen.add(p);
           out.push(p);
@@ -102,6 +103,10 @@ export class PatternSet {
   get size(): number {
     return this.patterns.length;
   }
+}
+
+function isPatternSet(x: Pattern<any> | PatternSet): x is PatternSet {
+  return x instanceof PatternSet || Array.isArray((x as PatternSet).patterns);
 }
 
 /** Read-only queries for `match`. */
