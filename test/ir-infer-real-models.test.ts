@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { inferShapes, verify, type Model, type Tensor } from '@slimc/ir';
+import { inferShapes, verify, type Model, type Tensor, type TensorType, type Value } from '@slimc/ir';
 import { loadOnnx } from '@slimc/backends';
 import { PADDLE_CLS, PADDLE_DET, PADDLE_REC, REAL_MODELS } from './fixtures/models.js';
 
@@ -52,7 +52,56 @@ describe.each(REAL_MODELS.map((m) => [m.id, m] as const))('%s', (_id, fixture) =
   });
 });
 
+/** A contradiction between two types of one value: dtype, rank, or a static dim. */
+function contradiction(a: TensorType, b: TensorType): string | undefined {
+  if (a.dtype !== b.dtype) return `dtype ${a.dtype} vs ${b.dtype}`;
+  if (!a.shape || !b.shape) return undefined;
+  if (a.shape.length !== b.shape.length) return `rank ${a.shape.length} vs ${b.shape.length}`;
+  const k = a.shape.findIndex((d, i) => typeof d === 'number' && typeof b.shape![i] === 'number' && d !== b.shape![i]);
+  return k >= 0 ? `dim ${k}: ${a.shape[k]} vs ${b.shape[k]}` : undefined;
+}
+
+/** Clears every node output's declared type, returning the declared ones. */
+function clearDeclaredTypes(model: Model): Map<Value, TensorType> {
+  const declared = new Map<Value, TensorType>();
+  for (const n of model.graph.allNodes()) {
+    for (const v of n.outputs) {
+      if (!v) continue;
+      if (v.type) declared.set(v, v.type);
+      v.type = undefined;
+    }
+  }
+  return declared;
+}
+
+describe.each(REAL_MODELS.map((m) => [m.id, m] as const))('%s', (_id, fixture) => {
+  test('inference alone never contradicts the types the exporter declared', () => {
+    const model = loadOnnx(fixture.path);
+    const declared = clearDeclaredTypes(model);
+    inferShapes(model);
+    const disagreements = [...declared].flatMap(([v, t]) => {
+      const problem = v.type && contradiction(t, v.type);
+      return problem ? [`${v.name}: ${problem}`] : [];
+    });
+    expect(disagreements).toEqual([]);
+    expect([...declared.keys()].some((v) => v.type)).toBe(true);
+  });
+});
+
 describe.each([PADDLE_DET, PADDLE_REC, PADDLE_CLS].map((m) => [m.id, m] as const))('%s', (_id, fixture) => {
+  test('without control flow, inference alone shapes every value, and pins every dim given concrete inputs', () => {
+    const symbolic = loadOnnx(fixture.path);
+    clearDeclaredTypes(symbolic);
+    inferShapes(symbolic);
+    const values = (m: Model) => [...m.graph.allNodes()].flatMap((n) => n.outputs.filter((v): v is Value => v !== null));
+    expect(values(symbolic).filter((v) => !v.type?.shape).map((v) => v.name)).toEqual([]);
+    const pinned = loadOnnx(fixture.path);
+    clearDeclaredTypes(pinned);
+    pinInputs(pinned, fixture.inputs());
+    inferShapes(pinned);
+    expect(values(pinned).filter((v) => !v.type?.shape?.every((d) => typeof d === 'number')).map((v) => v.name)).toEqual([]);
+  });
+
   test('every Conv output has a known rank and channel count (symbolic input dims)', () => {
     const model = loadOnnx(fixture.path);
     const convs = [...model.graph.allNodes()].filter((n) => n.op === 'Conv');

@@ -775,15 +775,20 @@ function commonType(a: TensorType | undefined, b: TensorType | undefined): Tenso
 }
 
 /**
- * If: a condition known from shape arithmetic (a rank or batch-size test) selects its branch, and
- * only that branch is inferred; the other may be ill-typed for these shapes and is never run.
+ * If: a condition known from shape arithmetic (a rank or batch-size test) selects its branch; the
+ * other may be ill-typed for these shapes (it never runs), so a contradiction there is rolled back.
  * Otherwise both branches are inferred and merged. A branch that contradicts itself cannot be the
  * one taken: its types are rolled back and the other's are used; only when both contradict is the
  * error raised.
  */
 export const ifBranches: InferFn = (ctx) => {
   const cond = ctx.elements(0);
-  if (cond?.length === 1 && typeof cond[0] === 'number') return ctx.inferSubgraph(cond[0] !== 0 ? 'then_branch' : 'else_branch') ?? [];
+  if (cond?.length === 1 && typeof cond[0] === 'number') {
+    const [taken, other] = cond[0] !== 0 ? ['then_branch', 'else_branch'] : ['else_branch', 'then_branch'];
+    // The other branch is still typed where it is consistent (rolled back where it is not).
+    ctx.tryInferSubgraph(other);
+    return ctx.inferSubgraph(taken) ?? [];
+  }
   const thenBranch = ctx.tryInferSubgraph('then_branch');
   const elseBranch = ctx.tryInferSubgraph('else_branch');
   if (thenBranch.error && elseBranch.error) throw thenBranch.error;

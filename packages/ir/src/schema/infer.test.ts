@@ -96,7 +96,7 @@ describe('inferShapes', () => {
     expect(after.type).toBeUndefined();
   });
 
-  test('If on a condition known from shapes infers only the taken branch', () => {
+  test('If on a condition known from shapes takes its branch; the other, ill-typed here, is rolled back', () => {
     const { m, g } = model(13);
     const x = g.addInput('x', { dtype: 'float32', shape: [1, 8] });
     const shape = g.addNode({ op: 'Shape', inputs: [x] }).output(0);
@@ -106,11 +106,13 @@ describe('inferShapes', () => {
     squeezeBranch.addOutput(squeezeBranch.addNode({ op: 'Squeeze', inputs: [x, i64(squeezeBranch, 'ax', [0])] }).output(0));
     // The else branch would squeeze a dim of size 8: ill-typed for these shapes, but never taken.
     const badBranch = new Graph('else', g.names);
-    badBranch.addOutput(badBranch.addNode({ op: 'Squeeze', inputs: [x, i64(badBranch, 'ax1', [1])] }).output(0));
+    const badNeg = badBranch.addNode({ op: 'Neg', inputs: [x] }).output(0);
+    badBranch.addOutput(badBranch.addNode({ op: 'Squeeze', inputs: [badNeg, i64(badBranch, 'ax1', [1])] }).output(0));
     const cond = g.addNode({ op: 'Squeeze', inputs: [isOne] }).output(0);
     const ifNode = g.addNode({ op: 'If', inputs: [cond], attrs: { then_branch: { kind: 'graph', value: squeezeBranch }, else_branch: { kind: 'graph', value: badBranch } } });
     inferShapes(m);
     expect(ifNode.output(0).type).toEqual({ dtype: 'float32', shape: [8] });
+    expect(badNeg.type).toBeUndefined();
   });
 
   test('If on a runtime condition merges both branches', () => {
