@@ -106,7 +106,7 @@ export class PatternSet {
 }
 
 function isPatternSet(x: Pattern<any> | PatternSet): x is PatternSet {
-  return x instanceof PatternSet || Array.isArray((x as PatternSet).patterns);
+  return x instanceof PatternSet || Array.isArray((x as { patterns?: unknown }).patterns);
 }
 
 /** Read-only queries for `match`. */
