@@ -8,7 +8,9 @@
  * MaxPool-8/10 storage_order/ceil_mode/dilations, DepthToSpace-11 mode=DCR, Reshape-14
  * allowzero=0, Shape-15 start/end, ScatterND/ScatterElements-16/18 reduction=none, Resize-18/19
  * antialias/axes/keep_aspect_ratio_policy, Pad-18 axes and -19 wrap, LpPool-18 ceil_mode,
- * GRU/LSTM/RNN-14 layout=0, Q/DQ-13/19/21 axis/saturate/block_size, Gemm-11 optional C, ...).
+ * GRU/LSTM/RNN-14 layout=0, Q/DQ-13/19/21 axis/saturate/block_size, Gemm-11 optional C, ...), or
+ * gave meaning to inputs that were invalid before (negative indices of OneHot-11 and Gather-11,
+ * negative axes from 11).
  *
  * A step that cannot be done exactly raises SlimcError('unsupported') naming node, op and field.
  */
@@ -462,6 +464,20 @@ const preluTo7: Adapter = (n, cx) => {
   return false;
 };
 
+/**
+ * ConvTranspose-11 swapped which side of an odd total padding SAME_UPPER/SAME_LOWER put the extra
+ * element on (before 11, SAME_UPPER padded the start by the larger half). onnxruntime applies the
+ * opset-11 rule to every version, so the two readings of an old model disagree: refuse rather than
+ * pick one. Explicit pads, VALID and NOTSET are unaffected.
+ */
+const convTransposeTo11: Adapter = (n) => {
+  const autoPad = n.getString('auto_pad', 'NOTSET');
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    throw fail(n, `auto_pad ${autoPad} changed meaning at opset 11 (use explicit pads)`, 'attribute auto_pad');
+  }
+  return false;
+};
+
 const unsupportedStep = (what: string): Adapter => (n) => {
   throw fail(n, what);
 };
@@ -504,6 +520,7 @@ export const ADAPTERS: Readonly<Record<string, Readonly<Record<number, Adapter>>
   GridSample: { 20: gridSampleTo20 },
   DFT: { 20: dftTo20 },
   GroupNormalization: { 21: groupNormTo21 },
+  ConvTranspose: { 11: convTransposeTo11 },
   Tile: { 6: unsupportedStep('Tile-1 (tiles, axis inputs) is not upgraded') },
   Scan: { 9: unsupportedStep('Scan-8 (batch axis, sequence_lens) is not upgraded') },
 });

@@ -443,6 +443,15 @@ describe('subgraphs, ids and errors', () => {
     expect(() => upgradeOpset(bn({}, true), 14)).toThrow(/training output 1/);
   });
 
+  test('ConvTranspose before 11 with auto_pad SAME_* is refused (the rule for odd padding was swapped)', () => {
+    const m = buildModel(10, (g) => {
+      const x = g.addInput('x', f32Type(1, 1, 3, 3));
+      const w = g.addConstant('w', f32([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]));
+      g.addOutput(node(g, 'ConvTranspose', [x, w], { auto_pad: str('SAME_UPPER'), strides: ints(2, 2) })[0]!);
+    });
+    expect(() => upgradeOpset(m, 13)).toThrow(/auto_pad SAME_UPPER changed meaning/);
+  });
+
   test('nearest Resize-10 that grows one axis and shrinks another has no single nearest_mode', () => {
     const m = buildModel(10, (g) => {
       const x = g.addInput('x', f32Type(1, 1, 4, 4));
