@@ -740,7 +740,12 @@ export const quantizeLinear: InferFn = (ctx) => {
   return [typed(dtype, ctx.shape(0))];
 };
 
-export const dequantizeLinear: InferFn = (ctx) => [typed(ctx.opset >= 19 ? ctx.dtype(1) : 'float32', ctx.shape(0))];
+/** DequantizeLinear: float32 before opset 19; then the scale's type, unless output_dtype (opset 23) says otherwise. */
+export const dequantizeLinear: InferFn = (ctx) => {
+  const outputDType = ctx.node.getInt('output_dtype', 0);
+  const dtype = outputDType ? dtypeFromOnnx(outputDType) : ctx.opset >= 19 ? ctx.dtype(1) : 'float32';
+  return [typed(dtype, ctx.shape(0))];
+};
 
 export const dynamicQuantizeLinear: InferFn = (ctx) => [typed('uint8', ctx.shape(0)), { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }];
 

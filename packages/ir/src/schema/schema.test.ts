@@ -47,6 +47,10 @@ describe('op schema table', () => {
     expect(q.inputs[2]!.typeVar).toBe(q.outputs[0]!.typeVar);
     expect(q.types[q.outputs[0]!.typeVar!]).toEqual(['int8', 'uint8']);
     expect(getSchema('Shape', '', 15)!.outputs[0]!.dtypes).toEqual(['int64']);
+    // QuantizeLinear-19/21 tie x and y_scale to one type; 23 separates them.
+    expect(getSchema('QuantizeLinear', '', 21)!.inputs.map((p) => p.typeVar)).toEqual(['T1', 'T1', 'T2']);
+    expect(getSchema('QuantizeLinear', '', 23)!.inputs.map((p) => p.typeVar)).toEqual(['T1', 'S', 'T2']);
+    expect(getSchema('DequantizeLinear', '', 23)!.attributes.output_dtype).toEqual({ kind: 'int', required: false });
   });
 
   test('every schema version is well formed', () => {

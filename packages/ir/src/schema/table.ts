@@ -344,14 +344,21 @@ op('Gemm', {
 op('QuantizeLinear', {
   10: { inputs: 'x:T1 y_scale:S y_zero_point?:T2', outputs: 'y:T2', types: { T1: ['float32', 'int32'], S: ['float32'], T2: EIGHT_BIT }, infer: infer.quantizeLinear },
   13: { attrs: 'axis:int' },
-  19: { types: { T1: FLOAT, S: FLOAT, T2: QUANT }, attrs: 'axis:int saturate:int' },
+  // 19 and 21: x and y_scale share one type.
+  19: { inputs: 'x:T1 y_scale:T1 y_zero_point?:T2', types: { T1: [...FLOAT, 'int32'], T2: QUANT }, attrs: 'axis:int saturate:int' },
   21: { attrs: 'axis:int block_size:int output_dtype:int saturate:int' },
+  23: {
+    inputs: 'x:T1 y_scale:S y_zero_point?:T2',
+    types: { T1: [...FLOAT, 'int32'], S: [...FLOAT, 'int32'], T2: QUANT },
+    attrs: 'axis:int block_size:int output_dtype:int precision:int saturate:int',
+  },
 });
 op('DequantizeLinear', {
   10: { inputs: 'x:T x_scale:S x_zero_point?:T', outputs: 'y:S', types: { T: [...EIGHT_BIT, 'int32'], S: ['float32'] }, infer: infer.dequantizeLinear },
   13: { attrs: 'axis:int' },
   19: { types: { T: QUANT, S: FLOAT } },
   21: { attrs: 'axis:int block_size:int' },
+  23: { outputs: 'y:U', types: { T: QUANT, S: FLOAT, U: FLOAT }, attrs: 'axis:int block_size:int output_dtype:int' },
 });
 op('DynamicQuantizeLinear', {
   11: { inputs: 'x:T1', outputs: 'y:T2 y_scale:float32 y_zero_point:T2', types: { T1: ['float32'], T2: ['uint8'] }, infer: infer.dynamicQuantizeLinear },
