@@ -64,13 +64,22 @@ static void kernel_f32(int32_t K, const float *A, int32_t lda, int32_t rows, con
   wasm_v128_store(acc[2], c20); wasm_v128_store(acc[2] + 4, c21);
   wasm_v128_store(acc[3], c30); wasm_v128_store(acc[3] + 4, c31);
 #else
-  const float *row[MR] = {r0, r1, r2, r3};
-  memset(acc, 0, sizeof(acc));
+  /* one accumulator row per A row, so each column loop is a single 8-lane multiply-add */
+  float acc0[NR] = {0}, acc1[NR] = {0}, acc2[NR] = {0}, acc3[NR] = {0};
   for (int32_t k = 0; k < K; k++) {
-    for (int32_t r = 0; r < MR; r++)
-      for (int32_t c = 0; c < NR; c++) acc[r][c] += row[r][k] * b[c];
+    float x0 = r0[k], x1 = r1[k], x2 = r2[k], x3 = r3[k];
+    for (int32_t c = 0; c < NR; c++) {
+      acc0[c] += x0 * b[c];
+      acc1[c] += x1 * b[c];
+      acc2[c] += x2 * b[c];
+      acc3[c] += x3 * b[c];
+    }
     b += NR;
   }
+  memcpy(acc[0], acc0, sizeof(acc0));
+  memcpy(acc[1], acc1, sizeof(acc1));
+  memcpy(acc[2], acc2, sizeof(acc2));
+  memcpy(acc[3], acc3, sizeof(acc3));
 #endif
   store_tile_f32((const float(*)[NR])acc, rows, cols, bias, out_min, out_max, C, ldc);
 }

@@ -20,6 +20,18 @@
 #define NR 8
 #define A_BLOCK_BYTES (96 * 1024)
 
+/* Position of (column j, k = 2p + half) inside one k pair of a packed B tile. The SIMD kernel
+ * wants the pair interleaved per column (the operand order of i32x4.dot_i16x8_s); the portable
+ * kernel wants the 8 even-k values then the 8 odd-k values, so its column loop is a plain
+ * 8-lane multiply-add that compilers vectorize. Packed sizes are the same. */
+static inline int32_t pair_offset(int32_t j, int32_t half) {
+#ifdef SLIMC_SIMD
+  return 2 * j + half;
+#else
+  return half * NR + j;
+#endif
+}
+
 int32_t slimc_packed_b_size_q8(int32_t K, int32_t N) {
   return packed_n_tiles(N) * packed_k_pairs(K) * 2 * NR * (int32_t)sizeof(int16_t);
 }
@@ -40,9 +52,10 @@ void slimc_pack_b_q8(int32_t K, int32_t N, const void *B, int32_t stride_k, int3
           int32_t value = 0;
           if (n < N && k < K)
             value = load_q8(B, k * stride_k + n * stride_n, b_signed) - zero_point;
-          *out++ = (int16_t)value;
+          out[pair_offset(j, half)] = (int16_t)value;
         }
       }
+      out += 2 * NR;
     }
   }
 }
@@ -95,9 +108,12 @@ static void store_tile(const int32_t acc[MR][NR], int32_t rows, int32_t cols,
       memcpy((int32_t *)C + (size_t)r * ldc, acc[r], (size_t)cols * sizeof(int32_t));
       continue;
     }
+    /* requantize into a local row first: byte stores may alias the plan, and would make the
+     * compiler reload its fields for every element */
+    int32_t values[NR];
+    for (int32_t c = 0; c < NR; c++) values[c] = requant_plan_apply(plan, plan_channel + c, acc[r][c]);
     uint8_t *out = (uint8_t *)C + (size_t)r * ldc;
-    for (int32_t c = 0; c < cols; c++)
-      store_q8(out, c, requant_plan_apply(plan, plan_channel + c, acc[r][c]));
+    for (int32_t c = 0; c < cols; c++) store_q8(out, c, values[c]);
   }
 }
 
@@ -163,9 +179,16 @@ static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int
   for (int32_t r = 0; r < MR; r++)
     for (int32_t c = 0; c < NR; c++) acc[r][c] = (bias && c < cols) ? bias[c] : 0;
   for (int32_t p = 0; p < kp; p++) {
-    for (int32_t r = 0; r < MR; r++)
-      for (int32_t c = 0; c < NR; c++)
-        acc[r][c] += (int32_t)a[2 * r] * b[2 * c] + (int32_t)a[2 * r + 1] * b[2 * c + 1];
+    /* widened copies keep the column loop a plain 8-lane int32 multiply-add for the vectorizer */
+    int32_t b_even[NR], b_odd[NR];
+    for (int32_t c = 0; c < NR; c++) {
+      b_even[c] = b[c];
+      b_odd[c] = b[NR + c];
+    }
+    for (int32_t r = 0; r < MR; r++) {
+      int32_t a_even = a[2 * r], a_odd = a[2 * r + 1];
+      for (int32_t c = 0; c < NR; c++) acc[r][c] += a_even * b_even[c] + a_odd * b_odd[c];
+    }
     a += 2 * MR;
     b += 2 * NR;
   }

@@ -55,6 +55,9 @@ typedef struct {
   /* y + zero_point is clamped to [out_min, out_max] as clamp(y, out_min - zp, out_max - zp) + zp,
    * which cannot overflow int32 */
   int32_t zero_point, out_min, out_max, out_signed;
+  /* all channels share one shift <= 0 (always so per tensor): the SIMD path then rounds with
+   * plain 32-bit shifts instead of the int64 descale products */
+  int32_t uniform_right_shift; /* the shared right shift, or -1 */
 } requant_plan;
 
 /* Builds a plan for `channels` output channels in scratch (valid until the next call). */
@@ -83,15 +86,26 @@ static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v1
   v128_t half = wasm_i64x2_splat(1LL << 30);
   v128_t h_lo = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(x, m), half), 31);
   v128_t h_hi = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_high_i32x4(x, m), half), 31);
-  v128_t t_lo = wasm_i64x2_add(wasm_i64x2_add(h_lo, wasm_v128_load(plan->rounding + c)),
-                               wasm_v128_and(wasm_i64x2_shr(h_lo, 63),
-                                             wasm_v128_load(plan->negative_adjust + c)));
-  v128_t t_hi = wasm_i64x2_add(wasm_i64x2_add(h_hi, wasm_v128_load(plan->rounding + c + 2)),
-                               wasm_v128_and(wasm_i64x2_shr(h_hi, 63),
-                                             wasm_v128_load(plan->negative_adjust + c + 2)));
-  v128_t y_lo = wasm_i64x2_shr(wasm_i64x2_mul(t_lo, wasm_v128_load(plan->descale + c)), 31);
-  v128_t y_hi = wasm_i64x2_shr(wasm_i64x2_mul(t_hi, wasm_v128_load(plan->descale + c + 2)), 31);
-  v128_t y = wasm_i32x4_shuffle(y_lo, y_hi, 0, 2, 4, 6);
+  v128_t y;
+  if (plan->uniform_right_shift >= 0) {
+    /* RoundingDivideByPOT as written: (h >> right) + ((h & mask) > (mask >> 1) + (h < 0)) */
+    int32_t right = plan->uniform_right_shift;
+    v128_t h = wasm_i32x4_shuffle(h_lo, h_hi, 0, 2, 4, 6);
+    v128_t mask = wasm_i32x4_splat((int32_t)((1u << right) - 1));
+    v128_t threshold = wasm_i32x4_sub(wasm_i32x4_shr(mask, 1), wasm_i32x4_shr(h, 31));
+    v128_t round_up = wasm_i32x4_gt(wasm_v128_and(h, mask), threshold); /* -1 where true */
+    y = wasm_i32x4_sub(wasm_i32x4_shr(h, right), round_up);
+  } else {
+    v128_t t_lo = wasm_i64x2_add(wasm_i64x2_add(h_lo, wasm_v128_load(plan->rounding + c)),
+                                 wasm_v128_and(wasm_i64x2_shr(h_lo, 63),
+                                               wasm_v128_load(plan->negative_adjust + c)));
+    v128_t t_hi = wasm_i64x2_add(wasm_i64x2_add(h_hi, wasm_v128_load(plan->rounding + c + 2)),
+                                 wasm_v128_and(wasm_i64x2_shr(h_hi, 63),
+                                               wasm_v128_load(plan->negative_adjust + c + 2)));
+    v128_t y_lo = wasm_i64x2_shr(wasm_i64x2_mul(t_lo, wasm_v128_load(plan->descale + c)), 31);
+    v128_t y_hi = wasm_i64x2_shr(wasm_i64x2_mul(t_hi, wasm_v128_load(plan->descale + c + 2)), 31);
+    y = wasm_i32x4_shuffle(y_lo, y_hi, 0, 2, 4, 6);
+  }
   y = wasm_i32x4_max(y, wasm_i32x4_splat(plan->out_min - plan->zero_point));
   y = wasm_i32x4_min(y, wasm_i32x4_splat(plan->out_max - plan->zero_point));
   return wasm_i32x4_add(y, wasm_i32x4_splat(plan->zero_point));

@@ -63,6 +63,7 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
   plan->out_min = out_min;
   plan->out_max = out_max;
   plan->out_signed = out_signed;
+  plan->uniform_right_shift = shifts[0] <= 0 ? -shifts[0] : -1;
   for (int32_t c = 0; c < padded; c++) {
     int32_t source = per_channel ? SLIMC_MIN(c, channels - 1) : 0;
     int32_t shift = shifts[source];
@@ -75,6 +76,7 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
     plan->rounding[c] = right > 0 ? (1LL << (right - 1)) : 0;
     plan->negative_adjust[c] = right > 0 ? -1 : 0;
     plan->descale[c] = 1LL << (31 - right);
+    if (shift != shifts[0]) plan->uniform_right_shift = -1;
   }
   return plan;
 }

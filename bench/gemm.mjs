@@ -1,0 +1,88 @@
+// Single-threaded GEMM throughput of the kernel library: int8 GEMM (requantized int8 output) in
+// GOPS and float32 GEMM in GFLOPS (2*M*N*K operations per call), for the WebAssembly build in
+// this Node and for the native gcc build (packages/backends/kernels, `make bench`) side by side.
+// Usage: node bench/gemm.mjs [--no-native]   (needs `npm run build` for the loader in dist/)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KernelLibrary } from '../packages/backends/dist/wasm/index.js';
+
+const shapes = [
+  [256, 256, 256],
+  [1024, 1024, 1024],
+  [3136, 64, 576], // M = 56*56 pixels, N = 64 channels, K = 3*3*64: a ResNet-style 3x3 conv
+];
+
+/**
+ * Fastest single call over ~1 s of calls. The machine is shared, so the minimum (a call that ran
+ * without being descheduled) estimates the uncontended speed better than a mean.
+ */
+function bestTime(call) {
+  call();
+  let best = Infinity;
+  const end = performance.now() + 1000;
+  for (let n = 0; n < 5 || performance.now() < end; n++) {
+    const t0 = performance.now();
+    call();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+function randomBytes(n) {
+  const a = new Int8Array(n);
+  for (let i = 0; i < n; i++) a[i] = (Math.random() * 256) | 0;
+  return a;
+}
+
+function benchWasm(lib, [M, N, K]) {
+  const x = lib.exports;
+  const a = lib.alloc(M * K);
+  lib.write(a, randomBytes(M * K));
+  const packedB = lib.packB(randomBytes(K * N), K, N);
+  const c = lib.alloc(M * N);
+  const bias = lib.alloc(N * 4);
+  lib.write(bias, new Int32Array(N));
+  const mult = lib.alloc(4);
+  const shift = lib.alloc(4);
+  lib.write(mult, Int32Array.of(2 ** 30));
+  lib.write(shift, Int32Array.of(-12));
+  const q8 = bestTime(() => x.slimc_gemm_q8(M, N, K, a, K, 1, 3, packedB.ptr, bias, mult, shift, 0, 0, -128, 127, 1, c, N));
+
+  const af = lib.alloc(M * K * 4);
+  lib.write(af, Float32Array.from({ length: M * K }, Math.random));
+  const packedF = lib.packBF32(Float32Array.from({ length: K * N }, Math.random), K, N);
+  const cf = lib.alloc(M * N * 4);
+  const f32 = bestTime(() => x.slimc_gemm_f32(M, N, K, af, K, packedF.ptr, 0, -Infinity, Infinity, cf, N));
+  for (const p of [a, c, bias, mult, shift, af, cf]) lib.free(p);
+  packedB.dispose();
+  packedF.dispose();
+  const ops = 2 * M * N * K;
+  return { q8: (ops / q8) * 1e-9, f32: (ops / f32) * 1e-9 };
+}
+
+function benchNative() {
+  const kernels = join(dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'backends', 'kernels');
+  const make = spawnSync('make', ['-s', '-C', kernels, 'bench'], { encoding: 'utf8' });
+  const binary = join(kernels, 'build', 'bench_gemm');
+  if (make.status !== 0 || !existsSync(binary)) return undefined;
+  const run = spawnSync(binary, shapes.flat().map(String), { encoding: 'utf8' });
+  if (run.status !== 0) return undefined;
+  const figures = new Map();
+  for (const line of run.stdout.trim().split('\n')) {
+    const [kind, M, N, K, value] = line.split(' ');
+    figures.set(`${kind} ${M}x${N}x${K}`, Number(value));
+  }
+  return figures;
+}
+
+const lib = KernelLibrary.loadSync();
+const native = process.argv.includes('--no-native') ? undefined : benchNative();
+const fmt = (v) => (v === undefined ? '   n/a' : v.toFixed(1).padStart(6));
+console.log('shape (MxNxK)     int8 GOPS wasm  native   f32 GFLOPS wasm  native');
+for (const [M, N, K] of shapes) {
+  const w = benchWasm(lib, [M, N, K]);
+  const key = `${M}x${N}x${K}`;
+  console.log(`${key.padEnd(18)}${fmt(w.q8)}     ${fmt(native?.get(`q8 ${key}`))}   ${fmt(w.f32)}          ${fmt(native?.get(`f32 ${key}`))}`);
+}
