@@ -76,7 +76,7 @@ export function fail(n: Node, detail: string, field?: string): SlimcError {
 }
 
 function scalarOf(dtype: DType, x: number): Tensor {
-  return makeTensor(dtype, [], [dtype === 'int64' || dtype === 'uint64' ? (BigInt(Math.trunc(x)) as unknown as number) : x]);
+  return makeTensor(dtype, [], [x]);
 }
 
 /** Moves integer-list attribute `attr` to operand `index` as an int64 constant (when present). */
