@@ -42,9 +42,10 @@ export function verifyOrThrow(target: Model | Graph, context: { pass?: string; m
   const diagnostics = verify(target);
   if (!diagnostics.length) return;
   const first = diagnostics[0]!;
-  const lines = diagnostics.slice(0, LISTED).map(diagnosticText);
-  const more = diagnostics.length > LISTED ? ` (and ${diagnostics.length - LISTED} more)` : '';
-  const detail = `${ctx.pass ? 'IR broken' : 'invalid IR'}: ${lines.join('; ')}${more}`;
+  // The first diagnostic's place goes into the error context; the others are listed with theirs.
+  const others = diagnostics.slice(1, LISTED).map(diagnosticText);
+  const more = diagnostics.length > LISTED ? `, and ${diagnostics.length - LISTED} more` : '';
+  const detail = `[${first.rule}] ${first.message}${others.length ? ` (also: ${others.join('; ')}${more})` : ''}`;
   const model = ctx.model ?? (target instanceof Model ? target.source : undefined);
   throw new SlimcError(ctx.pass ? 'internal' : 'invalid-model', detail, {
     model,
