@@ -1,3 +1,8 @@
+/**
+ * upgrade-opset on small hand-built models: each rewrite runs in onnxruntime before and after
+ * (or, for forms onnxruntime no longer loads, after only, against values computed here), plus a
+ * property over random opset-9 chains of the rewritten ops and the refusal cases.
+ */
 import { describe, expect, test } from 'vitest';
 import { fc, test as propTest } from '@fast-check/vitest';
 import * as ort from 'onnxruntime-node';
