@@ -55,7 +55,8 @@ function attributeKey(a: Attribute): string | undefined {
 
 function nodeKey(n: Node): string | undefined {
   const parts = [n.domain, n.op, String(n.outputs.length)];
-  for (const [name, a] of [...n.attrs].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+  const attrs = n.attrs.size > 1 ? [...n.attrs].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)) : n.attrs;
+  for (const [name, a] of attrs) {
     const k = attributeKey(a);
     if (k === undefined) return undefined;
     parts.push(`${name}=${k}`);
