@@ -10,6 +10,7 @@
 import { dtypeFromOnnx, type DType } from '../dtype.js';
 import type { Dim, TensorType } from '../graph.js';
 import { toIntArray, type Tensor } from '../tensor.js';
+import { stridesOf } from '../interpreter/arrays.js';
 import type { InferContext, InferFn } from './types.js';
 
 type Shape = readonly Dim[];
@@ -513,17 +514,6 @@ function sliceRange(dim: number, start: number, end: number, step: number): { fi
     e = clampTo(e, -1, dim - 1);
   }
   return { first: s, count: Math.max(0, Math.ceil((e - s) / step)) };
-}
-
-/** Row-major strides of a static shape. */
-function stridesOf(shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length);
-  let acc = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    out[k] = acc;
-    acc *= shape[k]!;
-  }
-  return out;
 }
 
 /**
