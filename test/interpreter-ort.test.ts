@@ -179,7 +179,8 @@ describe('interpreter vs onnxruntime', () => {
     await b.check(b.node('Conv', bias ? [value, w, bias] : [value, w], attrs), tensor);
   });
 
-  const poolArb = fc.record({
+  const poolArb = fc
+    .record({
     op: fc.constantFrom('MaxPool', 'AveragePool'),
     size: fc.array(fc.integer({ min: 3, max: 8 }), { minLength: 2, maxLength: 2 }),
     kernel: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 2, maxLength: 2 }),
@@ -188,7 +189,9 @@ describe('interpreter vs onnxruntime', () => {
     ceil: fc.boolean(),
     includePad: fc.boolean(),
     dilated: fc.boolean(),
-  });
+  })
+    // MaxPool's dilations [2, 1] must keep the window inside the input.
+    .filter((p) => !(p.op === 'MaxPool' && p.dilated) || p.size[0]! >= 2 * p.kernel[0]! - 1);
 
   test.prop([poolArb, fc.nat(1000)], RUNS)('MaxPool and AveragePool with pads, strides and ceil_mode', async (p, seed) => {
     const b = new Builder(seed);
