@@ -18,7 +18,7 @@
  * often reuse names) gets a fresh suffix, since slimc names are unique model-wide; the main graph's
  * names, defined first, never change.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { alg, Graph as DiGraph } from '@dagrejs/graphlib';
 import {
@@ -36,6 +36,7 @@ import {
   nodeOperandsDeep,
 } from '@slimc/ir';
 import { type LongLike, type OnnxTypes, longToNumber, onnx } from './proto.js';
+import { readModelSkeleton } from './skeleton.js';
 import { ExternalDataReader, hasField, tensorFromProto, utf8 } from './tensor-proto.js';
 
 export interface DecodeOptions {
@@ -56,6 +57,49 @@ export const GRAPH_EXTRA = {
 
 /** Decodes ONNX ModelProto bytes into a `Model`. */
 export function decodeOnnx(bytes: Uint8Array, opts: DecodeOptions = {}): Model {
+  return decodeModel(bytes, opts, undefined);
+}
+
+export interface LoadOptions {
+  /**
+   * Files of at least this many bytes (default 32 MiB) are read as a skeleton with positioned
+   * reads of each large payload (see skeleton.ts) instead of being loaded whole.
+   */
+  streamFromBytes?: number;
+}
+
+const STREAM_FROM_BYTES = 32 << 20;
+/** Payloads smaller than this stay in the skeleton: one read per tiny tensor costs more than it saves. */
+const HOIST_MIN_BYTES = 4096;
+
+/** Reads and decodes an ONNX file; external data is resolved relative to its directory. */
+export function loadOnnx(path: string, opts: LoadOptions = {}): Model {
+  const source = { source: path, baseDir: dirname(path) };
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new SlimcError('invalid-argument', `cannot read model: ${(e as Error).message}`, { model: path }, { cause: e });
+  }
+  let bytes: Uint8Array;
+  let modelFile: string | undefined;
+  try {
+    const size = fstatSync(fd).size;
+    if (size >= (opts.streamFromBytes ?? STREAM_FROM_BYTES)) {
+      bytes = readModelSkeleton(fd, size, HOIST_MIN_BYTES);
+      modelFile = path;
+    } else {
+      bytes = readFileSync(fd);
+    }
+  } catch (e) {
+    throw e instanceof SlimcError ? e.withContext({ model: path }) : new SlimcError('invalid-argument', `cannot read model: ${(e as Error).message}`, { model: path }, { cause: e });
+  } finally {
+    closeSync(fd);
+  }
+  return decodeModel(bytes, source, modelFile);
+}
+
+function decodeModel(bytes: Uint8Array, opts: DecodeOptions, modelFile: string | undefined): Model {
   const where: ErrorContext = { model: opts.source };
   let proto: OnnxTypes.ModelProto;
   try {
@@ -63,7 +107,7 @@ export function decodeOnnx(bytes: Uint8Array, opts: DecodeOptions = {}): Model {
   } catch (e) {
     throw new SlimcError('invalid-model', `not a valid ONNX ModelProto (${(e as Error).message})`, { ...where, field: 'ModelProto' }, { cause: e });
   }
-  const external = new ExternalDataReader(opts.baseDir);
+  const external = new ExternalDataReader(opts.baseDir, modelFile);
   try {
     const model = new ModelImporter(proto, external, where).run();
     model.source = opts.source;
@@ -76,17 +120,6 @@ export function decodeOnnx(bytes: Uint8Array, opts: DecodeOptions = {}): Model {
   } finally {
     external.close();
   }
-}
-
-/** Reads and decodes an ONNX file; external data is resolved relative to its directory. */
-export function loadOnnx(path: string): Model {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new SlimcError('invalid-argument', `cannot read model: ${(e as Error).message}`, { model: path }, { cause: e });
-  }
-  return decodeOnnx(bytes, { source: path, baseDir: dirname(path) });
 }
 
 /** Names visible in one graph: its own definitions, then the enclosing graphs'. */

@@ -1,3 +1,3 @@
-export { decodeOnnx, loadOnnx, type DecodeOptions } from './import.js';
+export { decodeOnnx, loadOnnx, type DecodeOptions, type LoadOptions } from './import.js';
 export { encodeOnnx, saveOnnx, PROTOBUF_LIMIT, type EncodeOptions, type SaveOptions } from './export.js';
 export { readTensorProto, writeTensorProto } from './tensor-proto.js';

@@ -15,7 +15,7 @@
  * slimc assumes a little-endian host (x86, Arm), where typed-array bytes are the ONNX raw bytes.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import {
   MAX_TENSOR_ELEMENTS,
   SlimcError,
@@ -32,6 +32,7 @@ import {
   type TypedArray,
 } from '@slimc/ir';
 import { type LongLike, type OnnxTypes, type Piece, fieldHeader, longToBigInt, longToNumber, onnx } from './proto.js';
+import { MODEL_FILE_LOCATION } from './skeleton.js';
 
 const EXTERNAL = 1;
 const utf8Decoder = new TextDecoder('utf-8');
@@ -77,7 +78,14 @@ export function checkedShape(dims: readonly LongLike[] | null | undefined, where
 export class ExternalDataReader {
   private readonly files = new Map<string, { fd: number; size: number }>();
 
-  constructor(private readonly baseDir: string | undefined) {}
+  /**
+   * `modelFile`: the path that `MODEL_FILE_LOCATION` stands for, when the ModelProto is a
+   * skeleton whose large payloads stayed in the model file (see skeleton.ts).
+   */
+  constructor(
+    private readonly baseDir: string | undefined,
+    private readonly modelFile?: string,
+  ) {}
 
   read(tp: OnnxTypes.ITensorProto, dtype: DType, size: number, where: ErrorContext): TypedArray {
     const entries = new Map<string, string>();
@@ -120,18 +128,23 @@ export class ExternalDataReader {
     const cached = this.files.get(location);
     if (cached) return cached;
     const field = fieldOf(where, 'external_data location');
+    if (location === MODEL_FILE_LOCATION && this.modelFile !== undefined) return this.openFile(location, this.modelFile, { ...where, field });
     if (this.baseDir === undefined) throw invalid(`external data "${location}" needs the model's directory (baseDir)`, { ...where, field });
     const base = resolve(this.baseDir);
     const path = resolve(base, location);
     const rel = relative(base, path);
-    if (isAbsolute(location) || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    if (isAbsolute(location) || rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
       throw invalid(`external data path "${location}" escapes the model directory`, { ...where, field });
     }
+    return this.openFile(location, path, { ...where, field });
+  }
+
+  private openFile(location: string, path: string, where: ErrorContext): { fd: number; size: number } {
     let fd: number;
     try {
       fd = openSync(path, 'r');
     } catch (e) {
-      throw new SlimcError('invalid-model', `cannot open external data "${location}": ${(e as Error).message}`, { ...where, field }, { cause: e });
+      throw new SlimcError('invalid-model', `cannot open external data "${location}": ${(e as Error).message}`, where, { cause: e });
     }
     const file = { fd, size: fstatSync(fd).size };
     this.files.set(location, file);
