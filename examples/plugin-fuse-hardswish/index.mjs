@@ -40,7 +40,7 @@ export const fuseHardSwish = definePattern({
     return m.fail('not x * HardSigmoid(x)');
   },
   rewrite(mul, { x, hardSigmoid }, rw) {
-    replaceByHardSwish(mul, x, rw);
+    rw.replaceOpWithNew(mul, { op: 'HardSwish', inputs: [x] });
     rw.eraseNode(hardSigmoid);
   },
 });
@@ -82,17 +82,10 @@ export const fuseClipHardSwish = definePattern({
     return m.fail('not x * Clip(...)');
   },
   rewrite(div, { x, chain }, rw) {
-    replaceByHardSwish(div, x, rw);
+    rw.replaceOpWithNew(div, { op: 'HardSwish', inputs: [x] });
     for (const n of chain) rw.eraseNode(n);
   },
 });
-
-function replaceByHardSwish(root, x, rw) {
-  const y = root.output(0);
-  const hardSwish = rw.createNode({ op: 'HardSwish', inputs: [x], outputs: [{ name: `${y.name}_hardswish`, type: y.type }] }, root);
-  rw.replaceValue(y, hardSwish.output(0));
-  rw.eraseNode(root);
-}
 
 export const fuseHardSwishPass = definePass({
   name: 'fuse-hardswish',

@@ -240,6 +240,18 @@ export class Rewriter {
     this.eraseNode(node);
   }
 
+  /**
+   * Replaces `node` by a new single-output node `op(inputs)` {attrs} created right before it: the
+   * new output takes over `node`'s output 0 (its uses, and its name if it is a graph output).
+   */
+  replaceOpWithNew(node: Node, init: { op: string; inputs: readonly (Value | null)[]; attrs?: NodeInit['attrs']; domain?: string }): Node {
+    const y = node.output(0);
+    const created = this.createNode({ ...init, outputs: [{ name: `${y.name}_${init.op.toLowerCase()}`, type: y.type }] }, node);
+    this.replaceValue(y, created.output(0));
+    this.eraseNode(node);
+    return created;
+  }
+
   /** Creates a node in `before`'s graph right before it. */
   createNode(init: NodeInit, before: Node): Node {
     const n = before.graph.addNode(init, { before });

@@ -233,10 +233,7 @@ export const foldBatchNormIntoGemm = definePattern<{ linear: Node; affine: Affin
       return;
     }
     const shift = rw.addConstant(g, `${linear.output(0).name}_shift`, makeTensor(weight.dtype, [affine.t.length], affine.t));
-    const y = bn.output(0);
-    const add = rw.createNode({ op: 'Add', inputs: [linear.output(0), shift], outputs: [{ name: `${y.name}_add`, type: y.type }] }, bn);
-    rw.replaceValue(y, add.output(0));
-    rw.eraseNode(bn);
+    rw.replaceOpWithNew(bn, { op: 'Add', inputs: [linear.output(0), shift] });
   },
 });
 
