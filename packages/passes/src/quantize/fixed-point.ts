@@ -34,6 +34,7 @@ import { INT32_MAX, INT32_MIN, clamp, roundHalfAwayFromZero } from './rounding.j
 const TWO_POW_30 = 1073741824;
 const TWO_POW_31 = 2147483648;
 const TWO_POW_32 = 4294967296;
+const TWO_POW_52 = 4503599627370496;
 
 /** A real multiplier M ≈ multiplier · 2^(shift - 31), multiplier a Q31 int32. */
 export interface QuantizedMultiplier {
@@ -109,15 +110,29 @@ export function dequantizeMultiplier(q: QuantizedMultiplier): number {
  * saturates to 2^31 - 1. Exact for all int32 a, b.
  */
 export function saturatingRoundingDoublingHighMul(a: number, b: number): number {
+  const product = a * b;
+  const nudge = product < 0 ? 1 - TWO_POW_30 : TWO_POW_30;
+  // Below 2^52 the product and the nudged product are exact doubles: divide and truncate directly.
+  if (product < TWO_POW_52 && product > -TWO_POW_52) return Math.trunc((product + nudge) / TWO_POW_31) | 0; // | 0: no -0
   if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;
   // a·b = high · 2^32 + low exactly, low in [0, 2^32).
   const low = Math.imul(a, b) >>> 0;
-  const high = Math.round((a * b - low) / TWO_POW_32);
-  const negative = (a < 0 && b > 0) || (a > 0 && b < 0);
+  const high = Math.round((product - low) / TWO_POW_32);
   // (a·b + nudge) / 2^31 = 2·high + (low + nudge) / 2^31; the division truncates towards zero,
   // which is floor for a non-negative product and ceil for a negative one.
-  const rest = (low + (negative ? 1 - TWO_POW_30 : TWO_POW_30)) / TWO_POW_31;
-  return 2 * high + (negative ? Math.ceil(rest) : Math.floor(rest));
+  const rest = (low + nudge) / TWO_POW_31;
+  return 2 * high + (product < 0 ? Math.ceil(rest) : Math.floor(rest));
+}
+
+/** 2^exponent - 1 for exponent in [0, 31]: the bits a right shift by `exponent` drops. */
+function lowBitsMask(exponent: number): number {
+  return exponent === 31 ? 0x7fffffff : (1 << exponent) - 1;
+}
+
+/** `roundingDivideByPOT` without the argument check; `mask` = lowBitsMask(exponent), hoisted by loops. */
+function roundingShiftRight(x: number, exponent: number, mask: number): number {
+  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + ((x & mask) > threshold ? 1 : 0);
 }
 
 /**
@@ -128,10 +143,12 @@ export function roundingDivideByPOT(x: number, exponent: number): number {
   if (!(exponent >= 0 && exponent <= 31)) {
     throw new SlimcError('invalid-argument', `right shift must be in [0, 31], got ${exponent}`, { field: 'shift' });
   }
-  const mask = 2 ** exponent - 1; // ≤ 2^31 - 1, so `&` sees it unchanged
-  const remainder = x & mask;
-  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+  return roundingShiftRight(x, exponent, lowBitsMask(exponent));
+}
+
+/** x · 2^shift for shift > 0, saturated to int32. */
+function saturatingShiftLeft(x: number, shift: number): number {
+  return clamp(x * 2 ** shift, INT32_MIN, INT32_MAX);
 }
 
 /**
@@ -140,8 +157,8 @@ export function roundingDivideByPOT(x: number, exponent: number): number {
  * Requires shift ≥ -31 (as produced by `quantizeMultiplier`).
  */
 export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shift: number): number {
-  const leftShifted = shift > 0 ? clamp(x * 2 ** shift, INT32_MIN, INT32_MAX) : x;
-  return roundingDivideByPOT(saturatingRoundingDoublingHighMul(leftShifted, multiplier), shift > 0 ? 0 : -shift);
+  if (shift > 0) return saturatingRoundingDoublingHighMul(saturatingShiftLeft(x, shift), multiplier);
+  return roundingDivideByPOT(saturatingRoundingDoublingHighMul(x, multiplier), -shift);
 }
 
 // ---- vectorized requantize ----
@@ -197,15 +214,24 @@ export function requantize<T extends QuantizedArray>(acc: Int32Array, out: T, op
     const s = shifts[c]!;
     if (!Number.isInteger(s) || s < -31) throw new SlimcError('invalid-argument', `shift must be an integer ≥ -31, got ${s}`, { field: 'shift' });
   }
+  // multiplyByQuantizedMultiplier with the per-channel constants hoisted out of the element loop.
   let i = 0;
   for (let o = 0; o < layout.outer; o++) {
     for (let c = 0; c < layout.channels; c++) {
       const m = multipliers[c]!;
       const s = shifts[c]!;
-      for (let k = 0; k < layout.inner; k++, i++) {
-        const scaled = multiplyByQuantizedMultiplier(acc[i]!, m, s);
-        // zp + scaled may leave int32 only when the clamp range is wider than 31 bits; the clamp is on doubles.
-        out[i] = clamp(zp + scaled, lo, hi);
+      const end = i + layout.inner;
+      if (s > 0) {
+        for (; i < end; i++) {
+          const v = zp + saturatingRoundingDoublingHighMul(saturatingShiftLeft(acc[i]!, s), m);
+          out[i] = v < lo ? lo : v > hi ? hi : v;
+        }
+      } else {
+        const mask = lowBitsMask(-s);
+        for (; i < end; i++) {
+          const v = zp + roundingShiftRight(saturatingRoundingDoublingHighMul(acc[i]!, m), -s, mask);
+          out[i] = v < lo ? lo : v > hi ? hi : v;
+        }
       }
     }
   }

@@ -30,40 +30,34 @@ import type { StreamingHistogram } from './histogram.js';
 
 const SMOOTHING_EPS = 1e-4;
 
-/** Smooths `dist[0..n)` in place (step 4); false when it has no non-zero bin. */
-function smoothDistribution(dist: Float64Array, n: number): boolean {
-  let zeros = 0;
-  let smallest = Infinity;
-  for (let j = 0; j < n; j++) {
-    const v = dist[j]!;
-    if (v === 0) zeros++;
-    else if (v < smallest) smallest = v;
-  }
-  const nonZeros = n - zeros;
-  if (nonZeros === 0) return false;
-  const taken = (SMOOTHING_EPS * zeros) / nonZeros;
-  const keepMass = smallest - taken > 0;
-  for (let j = 0; j < n; j++) {
-    if (dist[j] === 0) dist[j] = SMOOTHING_EPS;
-    else if (keepMass) dist[j]! -= taken;
-  }
-  return true;
+/**
+ * Step 4's smoothing of one distribution, as constants: zero bins become ε, non-zero bins lose
+ * `taken` (when that leaves them positive, else they are kept), and the smoothed sum.
+ */
+interface Smoothing {
+  taken: number;
+  sum: number;
 }
 
-/** KL(P‖Q) of two positive distributions over n bins, each normalised to sum 1. */
-function klDivergence(p: Float64Array, q: Float64Array, n: number): number {
-  let sumP = 0;
-  let sumQ = 0;
+/** The smoothing of a distribution with `zeros` zero bins out of n, smallest non-zero value and sum; null if all zero. */
+function smoothing(n: number, zeros: number, smallest: number, sum: number): Smoothing | null {
+  const nonZeros = n - zeros;
+  if (nonZeros === 0) return null;
+  const taken = (SMOOTHING_EPS * zeros) / nonZeros;
+  // Taking keeps the mass; when it would empty a bin the zero bins just get ε, adding mass.
+  return smallest - taken > 0 ? { taken, sum } : { taken: 0, sum: sum + SMOOTHING_EPS * zeros };
+}
+
+/** Steps 4-5 over p[0..n), q[0..n): KL of the smoothed, normalised distributions. */
+function smoothedKlDivergence(p: Float64Array, q: Float64Array, n: number, sp: Smoothing, sq: Smoothing): number {
+  // Σ (p'/P) log((p'/P) / (q'/Q)) = (1/P) Σ p' log(p'/q') + log(Q/P), with p', q' the smoothed values.
+  let sum = 0;
   for (let j = 0; j < n; j++) {
-    sumP += p[j]!;
-    sumQ += q[j]!;
+    const pj = p[j] === 0 ? SMOOTHING_EPS : p[j]! - sp.taken;
+    const qj = q[j] === 0 ? SMOOTHING_EPS : q[j]! - sq.taken;
+    if (pj !== qj) sum += pj * Math.log(pj / qj); // equal bins (e.g. both empty) add nothing
   }
-  let kl = 0;
-  for (let j = 0; j < n; j++) {
-    const pj = p[j]! / sumP;
-    kl += pj * Math.log(pj / (q[j]! / sumQ));
-  }
-  return kl;
+  return sum / sp.sum + Math.log(sq.sum / sp.sum);
 }
 
 /** The candidate windows [start, end) described in the module comment. */
@@ -98,18 +92,43 @@ export function minimumKlWindow(
   let best = { start: 0, end: bins, divergence: Infinity };
   for (const [start, end] of windows) {
     const n = end - start;
+    // Step 1: P, with the outliers folded into the edge bins.
     for (let j = 0; j < n; j++) p[j] = counts[start + j]!;
     p[0]! += prefix[start]!;
     p[n - 1]! += prefix[bins]! - prefix[end]!;
+    // Steps 2-3: Q group by group, gathering what the smoothing needs on the way.
+    let pZeros = 0;
+    let pSmallest = Infinity;
+    let qZeros = 0;
+    let qSmallest = Infinity;
+    let qSum = 0;
     for (let g = 0; g < levels; g++) {
       const a = Math.floor((g * n) / levels);
       const b = Math.floor(((g + 1) * n) / levels);
       let nonZero = 0;
-      for (let j = a; j < b; j++) if (p[j] !== 0) nonZero++;
-      const share = nonZero > 0 ? (prefix[start + b]! - prefix[start + a]!) / nonZero : 0;
-      for (let j = a; j < b; j++) q[j] = p[j] !== 0 ? share : 0;
+      for (let j = a; j < b; j++) {
+        const pj = p[j]!;
+        if (pj === 0) pZeros++;
+        else {
+          nonZero++;
+          if (pj < pSmallest) pSmallest = pj;
+        }
+      }
+      const mass = prefix[start + b]! - prefix[start + a]!;
+      const share = nonZero > 0 ? mass / nonZero : 0;
+      if (share > 0) {
+        qSum += mass;
+        if (share < qSmallest) qSmallest = share;
+        qZeros += b - a - nonZero;
+        for (let j = a; j < b; j++) q[j] = p[j] !== 0 ? share : 0;
+      } else {
+        qZeros += b - a;
+        for (let j = a; j < b; j++) q[j] = 0;
+      }
     }
-    const divergence = smoothDistribution(p, n) && smoothDistribution(q, n) ? klDivergence(p, q, n) : Infinity;
+    const sp = smoothing(n, pZeros, pSmallest, prefix[bins]!);
+    const sq = smoothing(n, qZeros, qSmallest, qSum);
+    const divergence = sp && sq ? smoothedKlDivergence(p, q, n, sp, sq) : Infinity;
     if (divergence < best.divergence) best = { start, end, divergence };
   }
   return best;
