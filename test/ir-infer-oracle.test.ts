@@ -13,7 +13,7 @@ interface Case {
   opset: number;
   op: string;
   /** Float32 input shapes (graph inputs) and int64 constant operands, in operand order; null for an omitted operand. */
-  operands: ({ input: number[] } | { ints: number[] } | { floats: number[] } | null)[];
+  operands: ({ input: number[] } | { ints: number[]; shape?: number[] } | { floats: number[] } | null)[];
   attrs?: Record<string, Attribute>;
   outputs?: number;
 }
@@ -32,7 +32,7 @@ async function checkAgainstOnnxruntime(c: Case): Promise<void> {
       feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, k) => Math.sin(k)), o.input);
       return v;
     }
-    if ('ints' in o) return g.addConstant(`k${i}`, makeTensor('int64', [o.ints.length], o.ints.map(BigInt)));
+    if ('ints' in o) return g.addConstant(`k${i}`, makeTensor('int64', o.shape ?? [o.ints.length], o.ints.map(BigInt)));
     return g.addConstant(`f${i}`, makeTensor('float32', [o.floats.length], o.floats));
   });
   const node = g.addNode({ op: c.op, inputs: operands, outputs: c.outputs ?? 1, attrs: c.attrs ?? {} });
@@ -194,6 +194,22 @@ describe('inferShapes agrees with onnxruntime', () => {
       const grown = shape.map((d, i) => (i === axis ? d + seeds[2]! : d));
       await checkAgainstOnnxruntime({ opset: 13, op: 'Concat', operands: [{ input: shape }, { input: grown }], attrs: { axis: int(axis - r) } });
       await checkAgainstOnnxruntime({ opset: 13, op: 'Split', operands: [{ input: [...shape.slice(0, axis), 2 * shape[axis]!, ...shape.slice(axis + 1)] }], attrs: { axis: int(axis) }, outputs: 2 });
+    },
+  );
+
+  test.prop([fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 1, max: 3 }), fc.nat(), fc.constantFrom('Max', 'Min', 'Sum', 'Mean')], RUNS)(
+    'DepthToSpace, SpaceToDepth, TopK, GatherElements, GlobalMaxPool and variadic broadcasting',
+    async (dims, block, seed, variadic) => {
+      const [n, c, h, w] = dims as [number, number, number, number];
+      await checkAgainstOnnxruntime({ opset: 13, op: 'DepthToSpace', operands: [{ input: [n, c * block * block, h, w] }], attrs: { blocksize: int(block) } });
+      await checkAgainstOnnxruntime({ opset: 13, op: 'SpaceToDepth', operands: [{ input: [n, c, h * block, w * block] }], attrs: { blocksize: int(block) } });
+      const axis = seed % 4;
+      await checkAgainstOnnxruntime({ opset: 13, op: 'TopK', operands: [{ input: dims }, { ints: [1 + (seed % dims[axis]!)] }], attrs: { axis: int(axis) }, outputs: 2 });
+      await checkAgainstOnnxruntime({ opset: 13, op: 'GlobalMaxPool', operands: [{ input: dims }] });
+      const indexShape = dims.map((d, i) => (i === axis ? block : d));
+      const indices = { ints: new Array<number>(indexShape.reduce((a, b) => a * b, 1)).fill(0), shape: indexShape };
+      await checkAgainstOnnxruntime({ opset: 13, op: 'GatherElements', operands: [{ input: dims }, indices], attrs: { axis: int(axis) } });
+      await checkAgainstOnnxruntime({ opset: 13, op: variadic, operands: [{ input: dims }, { input: dims.slice(seed % 3).map((d, i) => (i % 2 ? 1 : d)) }, { input: [1] }] });
     },
   );
 });

@@ -155,6 +155,12 @@ export const not: InferFn = (ctx) => {
   return [ctx.type(0)];
 };
 
+/** Max/Min/Sum/Mean: every operand broadcast together. */
+export const broadcastAll: InferFn = (ctx) => {
+  const shapes = Array.from({ length: ctx.inputCount }, (_, i) => ctx.shape(i));
+  return [typed(ctx.dtype(0), broadcastShapes(ctx, shapes))];
+};
+
 export const broadcastCompare: InferFn = (ctx) => {
   propagateElementwise(ctx);
   return [typed('bool', broadcastShapes(ctx, [ctx.shape(0), ctx.shape(1)]))];
@@ -587,6 +593,49 @@ export const gather: InferFn = (ctx) => {
     ctx.setElements(0, indices.map((i) => values[i < 0 ? i + n : i]!));
   }
   return [typed(dtype, [...xs.slice(0, axis), ...is, ...xs.slice(axis + 1)])];
+};
+
+export const gatherElements: InferFn = (ctx) => {
+  const xs = ctx.shape(0);
+  const is = ctx.shape(1);
+  if (xs && is && xs.length !== is.length) ctx.fail(`indices have rank ${is.length} but data has rank ${xs.length}`, 'input indices');
+  return [typed(ctx.dtype(0), is)];
+};
+
+/** DepthToSpace: [N, C, H, W] -> [N, C / b^2, H * b, W * b]; SpaceToDepth the inverse. */
+function blockRearrange(ctx: InferContext, toSpace: boolean): readonly (TensorType | undefined)[] {
+  const xs = ctx.shape(0);
+  if (!xs) return [typed(ctx.dtype(0), undefined)];
+  if (xs.length !== 4) ctx.fail(`input has rank ${xs.length}, expected 4`, 'input 0');
+  const b = ctx.node.getInt('blocksize', 1);
+  const scale = (d: Dim, up: boolean): Dim => {
+    if (typeof d !== 'number') return null;
+    if (up) return d * b;
+    if (d % b !== 0) ctx.fail(`dim ${d} is not divisible by ${b}`, 'attribute blocksize');
+    return d / b;
+  };
+  const [n, c, h, w] = xs as [Dim, Dim, Dim, Dim];
+  const channels = typeof c !== 'number' ? null : toSpace ? (c % (b * b) === 0 ? c / (b * b) : ctx.fail(`channels ${c} are not divisible by ${b * b}`, 'attribute blocksize')) : c * b * b;
+  return [typed(ctx.dtype(0), [n, channels, scale(h, toSpace), scale(w, toSpace)])];
+}
+
+export const depthToSpace: InferFn = (ctx) => blockRearrange(ctx, true);
+export const spaceToDepth: InferFn = (ctx) => blockRearrange(ctx, false);
+
+/** NonZero: [rank, number of non-zero elements] (the count is data-dependent). */
+export const nonZero: InferFn = (ctx) => {
+  const xs = ctx.shape(0);
+  return [typed('int64', [xs ? xs.length : null, null])];
+};
+
+/** TopK: the axis shrinks to K (attribute before opset 10, a constant operand after). */
+export const topK: InferFn = (ctx) => {
+  const xs = ctx.shape(0);
+  if (!xs) return [typed(ctx.dtype(0), undefined), typed('int64', undefined)];
+  const axis = normalizeAxis(ctx, ctx.node.getInt('axis', -1), xs.length, 'attribute axis');
+  const k = ctx.opset < 10 ? ctx.node.getInt('k') ?? null : staticInts(ctx, 1)?.[0] ?? null;
+  const shape = xs.map((d, i) => (i === axis ? k : d));
+  return [typed(ctx.dtype(0), shape), typed('int64', shape)];
 };
 
 export const expand: InferFn = (ctx) => {

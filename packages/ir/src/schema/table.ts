@@ -122,6 +122,17 @@ op('HardSwish', { 14: UNARY_FLOAT });
 op('LeakyRelu', { 6: { ...UNARY_FLOAT, attrs: 'alpha:float' } });
 op('PRelu', { 7: { inputs: 'X:T slope:T', outputs: 'Y:T', types: { T: NUMERIC }, infer: infer.sameAsInput } });
 op('Not', { 1: { inputs: 'X:T', outputs: 'Y:T', types: { T: BOOL }, infer: infer.not } });
+for (const name of ['Reciprocal', 'Floor', 'Ceil']) op(name, { 6: UNARY_FLOAT });
+op('Round', { 11: UNARY_FLOAT });
+for (const name of ['Sin', 'Cos']) op(name, { 7: UNARY_FLOAT });
+op('Sign', { 9: { ...UNARY_FLOAT, types: { T: NUMERIC } } });
+op('Softplus', { 1: UNARY_FLOAT });
+op('Elu', { 6: { ...UNARY_FLOAT, attrs: 'alpha:float' } });
+op('Selu', { 6: { ...UNARY_FLOAT, attrs: 'alpha:float gamma:float' } });
+op('Mish', { 18: UNARY_FLOAT });
+op('Gelu', { 20: { ...UNARY_FLOAT, attrs: 'approximate:string' } });
+const VARIADIC_BROADCAST = { inputs: 'data_0*:T', outputs: 'result:T', types: { T: NUMERIC }, infer: infer.broadcastAll };
+for (const name of ['Max', 'Min', 'Sum', 'Mean']) op(name, { 8: VARIADIC_BROADCAST });
 
 const BINARY = { inputs: 'A:T B:T', outputs: 'C:T', types: { T: NUMERIC }, infer: infer.broadcastBinary };
 for (const name of ['Add', 'Sub', 'Mul', 'Div']) op(name, { 7: BINARY });
@@ -161,6 +172,9 @@ op('LayerNormalization', {
     types: { T: FLOAT, U: ['float32', 'bfloat16'] },
     infer: infer.layerNormalization,
   },
+});
+op('InstanceNormalization', {
+  6: { inputs: 'input:T scale:T B:T', outputs: 'output:T', attrs: 'epsilon:float', types: { T: FLOAT }, infer: infer.sameAsInput },
 });
 const SOFTMAX = { inputs: 'input:T', outputs: 'output:T', attrs: 'axis:int', types: { T: FLOAT }, infer: infer.sameAsInput };
 op('Softmax', { 1: SOFTMAX });
@@ -214,6 +228,7 @@ op('MaxPool', {
   10: { attrs: `${POOL_ATTRS} storage_order:int ceil_mode:int dilations:ints` },
 });
 op('GlobalAveragePool', { 1: { inputs: 'X:T', outputs: 'Y:T', types: { T: FLOAT }, infer: infer.globalPool } });
+op('GlobalMaxPool', { 1: { inputs: 'X:T', outputs: 'Y:T', types: { T: FLOAT }, infer: infer.globalPool } });
 
 // ---- resampling and padding ----
 
@@ -267,6 +282,28 @@ op('Slice', {
   1: { inputs: 'data:T', outputs: 'output:T', attrs: 'axes:ints ends!:ints starts!:ints', types: { T: ANY }, infer: infer.slice },
   10: { inputs: 'data:T starts:Tind ends:Tind axes?:Tind steps?:Tind', attrs: '', types: { T: ANY, Tind: INDEX } },
 });
+op('GatherElements', {
+  11: { inputs: 'data:T indices:Tind', outputs: 'output:T', attrs: 'axis:int', types: { T: ANY, Tind: INDEX }, infer: infer.gatherElements },
+});
+op('ScatterND', {
+  11: { inputs: 'data:T indices:int64 updates:T', outputs: 'output:T', types: { T: ANY }, infer: infer.sameAsInput },
+  16: { attrs: 'reduction:string' },
+});
+op('DepthToSpace', {
+  1: { inputs: 'input:T', outputs: 'output:T', attrs: 'blocksize!:int', types: { T: ANY }, infer: infer.depthToSpace },
+  11: { attrs: 'blocksize!:int mode:string' },
+});
+op('SpaceToDepth', { 1: { inputs: 'input:T', outputs: 'output:T', attrs: 'blocksize!:int', types: { T: ANY }, infer: infer.spaceToDepth } });
+op('Trilu', { 14: { inputs: 'input:T k?:int64', outputs: 'output:T', attrs: 'upper:int', types: { T: ANY }, infer: infer.sameAsInput } });
+op('CumSum', {
+  11: { inputs: 'x:T axis:T2', outputs: 'y:T', attrs: 'exclusive:int reverse:int', types: { T: NUMERIC, T2: INDEX }, infer: infer.sameAsInput },
+});
+op('NonZero', { 9: { inputs: 'X:T', outputs: 'Y:int64', types: { T: ANY }, infer: infer.nonZero } });
+op('TopK', {
+  1: { inputs: 'X:T', outputs: 'Values:T Indices:I', attrs: 'axis:int k!:int', types: { T: NUMERIC, I: ['int64'] }, infer: infer.topK },
+  10: { inputs: 'X:T K:int64', attrs: 'axis:int' },
+  11: { attrs: 'axis:int largest:int sorted:int' },
+});
 op('Gather', {
   1: { inputs: 'data:T indices:Tind', outputs: 'output:T', attrs: 'axis:int', types: { T: ANY, Tind: INDEX }, infer: infer.gather },
 });
@@ -304,6 +341,12 @@ op('Range', {
 
 const REDUCE_TYPES = { T: NUMERIC };
 for (const name of ['ReduceMean', 'ReduceMax', 'ReduceMin']) {
+  op(name, {
+    1: { inputs: 'data:T', outputs: 'reduced:T', attrs: 'axes:ints keepdims:int', types: REDUCE_TYPES, infer: infer.reduce },
+    18: { inputs: 'data:T axes?:int64', attrs: 'keepdims:int noop_with_empty_axes:int' },
+  });
+}
+for (const name of ['ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare']) {
   op(name, {
     1: { inputs: 'data:T', outputs: 'reduced:T', attrs: 'axes:ints keepdims:int', types: REDUCE_TYPES, infer: infer.reduce },
     18: { inputs: 'data:T axes?:int64', attrs: 'keepdims:int noop_with_empty_axes:int' },
