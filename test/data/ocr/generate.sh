@@ -20,7 +20,8 @@
 # integers, prices, dates, times, codes, and some Chinese words whose characters are all in
 # PaddleOCR's ppocr_keys_v1.txt. Fonts vary over DejaVu Sans/Serif/Mono (regular and bold) and
 # WenQuanYi Micro Hei; size, a slight rotation, Gaussian noise, blur and polarity (dark on light or
-# light on dark) vary per line. calib and eval share no text. Every line fits the recognizer's
+# light on dark) vary per line, and about 3 lines in 10 are made hard (low contrast, heavy noise and
+# blur, or low resolution). calib and eval share no text. Every line fits the recognizer's
 # 48x320 input without squeezing (its width at height 48 is at most 320).
 set -euo pipefail
 
@@ -122,6 +123,17 @@ style() {
   rand 5; NOISE=$(printf '0.%d' $((R + 1)))
   rand 6; BLUR=$(printf '0.%d' $((R + 3)))
   rand 2; if [ $R -eq 0 ]; then COLORSPACE=Gray; else COLORSPACE=sRGB; fi
+  # About 3 lines in 10 are hard: low contrast, heavy noise and blur, or low resolution (rendered
+  # small, then scaled up to 48). These put the recognizer near its decision boundaries, where a
+  # compressed model is most likely to read differently.
+  rand 10
+  case $R in
+    7)
+      local low_fgs=('#707070' '#6a6a80' '#8a7a6a'); local low_bgs=('#b8b8b8' '#b0b8c4' '#c8c0a8')
+      pick low_fgs; FG=$P; pick low_bgs; BG=$P ;;
+    8) rand 5; NOISE="1.$R"; rand 5; BLUR="1.$R" ;;
+    9) rand 4; POINTSIZE=$((10 + R)) ;;
+  esac
 }
 
 # Escapes ImageMagick's label: syntax (% starts an escape).
@@ -149,7 +161,8 @@ make_lines() {
   for ((i = 0; i < count; i++)); do
     local name; name=$(printf 'line-%03d.png' "$i")
     while :; do
-      line_text 16
+      rand 4
+      if [ $R -eq 0 ]; then line_text 24; else line_text 16; fi
       [ -n "${used_text[$TEXT]:-}" ] && continue
       style
       render_line "$dir/$name"
