@@ -10,8 +10,11 @@ import { broadcastShapes, numberBuffer, numbersOf, sizeBetween, stridesOf, tenso
 import type { Kernel, KernelContext } from '../kernel.js';
 
 /**
- * c[cOff + i*n + j] += sum_k a[aOff + i*k + kk] * b[bOff + kk*n + j]  (row-major, loop order i-k-j).
- * Operands are Float64Arrays so the hot loop sees one array type (see `asFloat64`).
+ * c[cOff + i*n + j] += sum_k a[aOff + i*k + kk] * b[bOff + kk*n + j]  (row-major).
+ *
+ * Four rows of C at a time share each loaded element of B (4 multiply-adds per load), over column
+ * blocks of B small enough to stay in cache. Operands are Float64Arrays so the hot loops see one
+ * array type (see `asFloat64`).
  */
 export function gemmAccumulate(
   m: number,
@@ -24,14 +27,40 @@ export function gemmAccumulate(
   c: Float64Array,
   cOff: number,
 ): void {
-  for (let i = 0; i < m; i++) {
-    const cRow = cOff + i * n;
-    const aRow = aOff + i * k;
-    for (let kk = 0; kk < k; kk++) {
-      const aik = a[aRow + kk]!;
-      if (aik === 0) continue;
-      const bRow = bOff + kk * n;
-      for (let j = 0; j < n; j++) c[cRow + j] += aik * b[bRow + j]!;
+  const BLOCK = 512;
+  for (let j0 = 0; j0 < n; j0 += BLOCK) {
+    const j1 = Math.min(n, j0 + BLOCK);
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const c0 = cOff + i * n;
+      const c1 = c0 + n;
+      const c2 = c1 + n;
+      const c3 = c2 + n;
+      const a0 = aOff + i * k;
+      for (let kk = 0; kk < k; kk++) {
+        const x0 = a[a0 + kk]!;
+        const x1 = a[a0 + k + kk]!;
+        const x2 = a[a0 + 2 * k + kk]!;
+        const x3 = a[a0 + 3 * k + kk]!;
+        const br = bOff + kk * n;
+        for (let j = j0; j < j1; j++) {
+          const bv = b[br + j]!;
+          c[c0 + j] += x0 * bv;
+          c[c1 + j] += x1 * bv;
+          c[c2 + j] += x2 * bv;
+          c[c3 + j] += x3 * bv;
+        }
+      }
+    }
+    for (; i < m; i++) {
+      const cr = cOff + i * n;
+      const ar = aOff + i * k;
+      for (let kk = 0; kk < k; kk++) {
+        const x = a[ar + kk]!;
+        if (x === 0) continue;
+        const br = bOff + kk * n;
+        for (let j = j0; j < j1; j++) c[cr + j] += x * b[br + j]!;
+      }
     }
   }
 }
