@@ -212,6 +212,11 @@ describe('TensorFlow range requantization', () => {
     expect(r.output[floats.length - 1]).toBe(255);
   });
 
+  it('QuantizeDownAndShrinkRange of no data is an empty tensor on [0, 0]', () => {
+    const r = quantizeDownAndShrinkRange(new Int32Array(0), inputMin, inputMax, 'uint8');
+    expect([r.output.length, r.min, r.max]).toEqual([0, 0, 0]);
+  });
+
   it('QuantizeDownAndShrinkRange keeps the minimum ≤ 0 for all-positive data', () => {
     const positive = Int32Array.from([0.5, 1, 3], (f) => floatToRangeQuantized(f, inputMin, inputMax, 'int32'));
     const r = quantizeDownAndShrinkRange(positive, inputMin, inputMax, 'uint8');

@@ -343,6 +343,10 @@ export function quantizeDownAndShrinkRange(
     checkRange(calibrated.min, calibrated.max, 'calibrated range');
     min = Math.fround(Math.min(0, calibrated.min));
     max = Math.fround(Math.max(0, calibrated.max));
+  } else if (input.length === 0) {
+    // No data to shrink to (TF would report the type's extremes swapped); the empty range is [0, 0].
+    min = 0;
+    max = 0;
   } else {
     let qMin = INT32_MAX;
     let qMax = INT32_MIN;

@@ -16,9 +16,12 @@ import {
 
 const { onnx } = onnxProto;
 
-/** Runs QuantizeLinear then DequantizeLinear in ONNX Runtime (opset 13) on `x` with the given parameters. */
+/** Runs QuantizeLinear then DequantizeLinear in ONNX Runtime on `x` with the given parameters. */
 async function ortQuantizeDequantize(x: Float32Array, shape: number[], p: QuantParams | PerChannelQuantParams) {
-  const elemType = p.dtype === 'int8' ? onnx.TensorProto.DataType.INT8 : onnx.TensorProto.DataType.UINT8;
+  const elemTypes = { int8: onnx.TensorProto.DataType.INT8, uint8: onnx.TensorProto.DataType.UINT8, int16: onnx.TensorProto.DataType.INT16, uint16: onnx.TensorProto.DataType.UINT16 };
+  const elemType = elemTypes[p.dtype as keyof typeof elemTypes];
+  // 16-bit QuantizeLinear needs opset 21.
+  const opset = p.dtype === 'int8' || p.dtype === 'uint8' ? 13 : 21;
   const perChannel = 'scales' in p;
   const scales = perChannel ? Array.from(p.scales) : [p.scale];
   const zeroPoints = perChannel ? Array.from(p.zeroPoints) : [p.zeroPoint];
@@ -29,8 +32,8 @@ async function ortQuantizeDequantize(x: Float32Array, shape: number[], p: QuantP
     type: { tensorType: { elemType: type, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
   });
   const model = onnx.ModelProto.create({
-    irVersion: 7,
-    opsetImport: [{ domain: '', version: 13 }],
+    irVersion: opset === 13 ? 7 : 10,
+    opsetImport: [{ domain: '', version: opset }],
     graph: {
       name: 'qdq',
       node: [
@@ -47,7 +50,7 @@ async function ortQuantizeDequantize(x: Float32Array, shape: number[], p: QuantP
   });
   const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
   const result = await session.run({ x: new ort.Tensor('float32', x, shape) });
-  return { q: result.y!.data as Int8Array | Uint8Array, x: result.z!.data as Float32Array };
+  return { q: result.y!.data as Int8Array | Uint8Array | Int16Array | Uint16Array, x: result.z!.data as Float32Array };
 }
 
 describe('quantizedRange', () => {
@@ -125,13 +128,13 @@ describe('quantizeTensor / dequantizeTensor', () => {
   it('rounds half to even and saturates', () => {
     const p: QuantParams = { dtype: 'int8', scale: 0.5, zeroPoint: 1 };
     // x / scale = 0.5, 1.5, 2.5, -0.5, -1.5, 1000, -1000
-    const q = quantizeTensor([0.25, 0.75, 1.25, -0.25, -0.75, 500, -500], [7], p);
-    expect(Array.from(q)).toEqual([1, 3, 3, 1, -1, 127, -128]);
+    const q = quantizeTensor([0.25, 0.75, 1.25, -0.25, -0.75, 500, -500, Infinity, -Infinity, NaN], [10], p);
+    expect(Array.from(q)).toEqual([1, 3, 3, 1, -1, 127, -128, 127, -128, 1]); // NaN -> the zero point
     expect(q).toBeInstanceOf(Int8Array);
   });
 
   it('matches ONNX Runtime QuantizeLinear / DequantizeLinear per tensor, ties and saturation included', async () => {
-    for (const dtype of ['int8', 'uint8'] as const) {
+    for (const dtype of ['int8', 'uint8', 'int16', 'uint16'] as const) {
       const p = chooseQuantParams({ min: -1.3, max: 2.1, dtype });
       const n = 600;
       const x = new Float32Array(n);
@@ -139,6 +142,8 @@ describe('quantizeTensor / dequantizeTensor', () => {
         // Exact ties (k + 0.5) · scale, arbitrary values, and values beyond the range.
         x[i] = i % 3 === 0 ? Math.fround((i / 3 - 100 + 0.5) * p.scale) : Math.sin(i * 12.9898) * 3;
       }
+      x[1] = Infinity;
+      x[2] = -Infinity;
       const expected = await ortQuantizeDequantize(x, [n], p);
       const q = quantizeTensor(x, [n], p);
       expect(Array.from(q)).toEqual(Array.from(expected.q));
