@@ -20,7 +20,7 @@ command -v emcc >/dev/null || { echo "build-wasm: emcc not found (apt-get instal
 # every public function of the header, plus the allocator the loader uses
 exports="$(grep -oE '\bslimc_[a-z0-9_]+\(' "$kernels/include/slimc_kernels.h" | tr -d '(' | sort -u |
   sed 's/^/_/' | paste -sd, -)"
-exports="$exports,_malloc,_free"
+exports="$exports,_malloc,_aligned_alloc,_free"
 
 build() {
   local out="$1"

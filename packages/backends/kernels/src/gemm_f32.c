@@ -13,7 +13,7 @@
 #define IM2COL_CHUNK_FLOATS (64 * 1024)
 
 int32_t slimc_packed_b_size_f32(int32_t K, int32_t N) {
-  return packed_n_tiles(N) * K * NR * (int32_t)sizeof(float);
+  return (packed_n_tiles(N) * K * NR * (int32_t)sizeof(float) + 63) & ~63; /* see the q8 size */
 }
 
 void slimc_pack_b_f32(int32_t K, int32_t N, const float *B, int32_t stride_k, int32_t stride_n,

@@ -33,7 +33,10 @@ static inline int32_t pair_offset(int32_t j, int32_t half) {
 }
 
 int32_t slimc_packed_b_size_q8(int32_t K, int32_t N) {
-  return packed_n_tiles(N) * packed_k_pairs(K) * 2 * NR * (int32_t)sizeof(int16_t);
+  /* rounded to a cache line so the groups packed back to back stay 64-byte aligned: loads of B
+   * straddling cache lines cost up to 20% of the GEMM's speed */
+  int32_t bytes = packed_n_tiles(N) * packed_k_pairs(K) * 2 * NR * (int32_t)sizeof(int16_t);
+  return (bytes + 63) & ~63;
 }
 
 void slimc_pack_b_q8(int32_t K, int32_t N, const void *B, int32_t stride_k, int32_t stride_n,

@@ -79,23 +79,31 @@ static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, in
 #ifdef SLIMC_SIMD
 /* Four int32 accumulators of channels c..c+3 -> four clamped int32 results. */
 static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v128_t acc) {
-  v128_t clamped = wasm_i32x4_min(wasm_i32x4_max(acc, wasm_v128_load(plan->input_min + c)),
-                                  wasm_v128_load(plan->input_max + c));
-  v128_t x = wasm_i32x4_mul(clamped, wasm_v128_load(plan->left_factor + c));
+  v128_t x = acc; /* a shared right shift means no left shift: x' = x */
+  if (plan->uniform_right_shift < 0) {
+    v128_t clamped = wasm_i32x4_min(wasm_i32x4_max(acc, wasm_v128_load(plan->input_min + c)),
+                                    wasm_v128_load(plan->input_max + c));
+    x = wasm_i32x4_mul(clamped, wasm_v128_load(plan->left_factor + c));
+  }
   v128_t m = wasm_v128_load(plan->multiplier + c);
-  v128_t half = wasm_i64x2_splat(1LL << 30);
-  v128_t h_lo = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_low_i32x4(x, m), half), 31);
-  v128_t h_hi = wasm_i64x2_shr(wasm_i64x2_add(wasm_i64x2_extmul_high_i32x4(x, m), half), 31);
+  /* h = floor((x*m + 2^30) / 2^31) = high 32 bits of 2*x*m + 2^31 (no overflow: |x*m| < 2^62),
+   * and the high halves of int64 lanes are just the odd int32 lanes: no 64-bit shifts needed */
+  v128_t bias31 = wasm_i64x2_splat(1LL << 31);
+  v128_t p_lo = wasm_i64x2_extmul_low_i32x4(x, m);
+  v128_t p_hi = wasm_i64x2_extmul_high_i32x4(x, m);
+  p_lo = wasm_i64x2_add(wasm_i64x2_add(p_lo, p_lo), bias31);
+  p_hi = wasm_i64x2_add(wasm_i64x2_add(p_hi, p_hi), bias31);
+  v128_t h = wasm_i32x4_shuffle(p_lo, p_hi, 1, 3, 5, 7);
   v128_t y;
   if (plan->uniform_right_shift >= 0) {
     /* RoundingDivideByPOT as written: (h >> right) + ((h & mask) > (mask >> 1) + (h < 0)) */
     int32_t right = plan->uniform_right_shift;
-    v128_t h = wasm_i32x4_shuffle(h_lo, h_hi, 0, 2, 4, 6);
     v128_t mask = wasm_i32x4_splat((int32_t)((1u << right) - 1));
     v128_t threshold = wasm_i32x4_sub(wasm_i32x4_shr(mask, 1), wasm_i32x4_shr(h, 31));
     v128_t round_up = wasm_i32x4_gt(wasm_v128_and(h, mask), threshold); /* -1 where true */
     y = wasm_i32x4_sub(wasm_i32x4_shr(h, right), round_up);
   } else {
+    v128_t h_lo = wasm_i64x2_extend_low_i32x4(h), h_hi = wasm_i64x2_extend_high_i32x4(h);
     v128_t t_lo = wasm_i64x2_add(wasm_i64x2_add(h_lo, wasm_v128_load(plan->rounding + c)),
                                  wasm_v128_and(wasm_i64x2_shr(h_lo, 63),
                                                wasm_v128_load(plan->negative_adjust + c)));

@@ -11,8 +11,8 @@ void *slimc_scratch(enum scratch_slot slot, size_t bytes) {
   if (bytes > scratch_sizes[slot]) {
     free(scratch_buffers[slot]);
     size_t grown = bytes + bytes / 4 + 64;
-    /* 16-byte alignment for v128 loads of int64 pairs */
-    scratch_buffers[slot] = aligned_alloc(16, (grown + 15) & ~(size_t)15);
+    /* cache-line alignment: packed panels are read with v128 loads */
+    scratch_buffers[slot] = aligned_alloc(64, (grown + 63) & ~(size_t)63);
     scratch_sizes[slot] = scratch_buffers[slot] ? grown : 0;
   }
   return scratch_buffers[slot];

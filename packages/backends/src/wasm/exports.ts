@@ -29,6 +29,7 @@ export interface KernelExports {
   readonly memory: WasmMemory;
   _initialize(): void;
   malloc(bytes: I32): Ptr;
+  aligned_alloc(alignment: I32, bytes: I32): Ptr;
   free(ptr: Ptr): void;
   slimc_release_scratch(): void;
 
@@ -82,7 +83,7 @@ export interface KernelExports {
 
 /** Every function the loader expects; checked at load so a stale .wasm fails loudly. */
 export const KERNEL_FUNCTIONS = [
-  '_initialize', 'malloc', 'free', 'slimc_release_scratch', 'slimc_multiply_by_quantized_multiplier',
+  '_initialize', 'malloc', 'aligned_alloc', 'free', 'slimc_release_scratch', 'slimc_multiply_by_quantized_multiplier',
   'slimc_requantize', 'slimc_packed_b_size_q8', 'slimc_pack_b_q8', 'slimc_gemm_q8_i32', 'slimc_gemm_q8',
   'slimc_conv_packed_weights_size_q8', 'slimc_conv_pack_weights_q8', 'slimc_conv_q8', 'slimc_add_q8',
   'slimc_mul_q8', 'slimc_rescale_q8', 'slimc_lut_build_q8', 'slimc_lut_apply_q8', 'slimc_avgpool_q8',

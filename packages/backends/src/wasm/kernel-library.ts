@@ -166,8 +166,9 @@ export class KernelLibrary {
 
   // ---- memory ----
 
+  /** `bytes` of wasm memory aligned to a cache line (misaligned packed weights cost up to 20%). */
   alloc(bytes: number): number {
-    const ptr = this.exports.malloc(Math.max(bytes, 1));
+    const ptr = this.exports.aligned_alloc(64, Math.ceil(Math.max(bytes, 1) / 64) * 64);
     if (ptr === 0) throw new SlimcError('internal', `wasm malloc of ${bytes} bytes failed`);
     return ptr;
   }
