@@ -271,3 +271,11 @@ describe('tensor encodings', () => {
   });
 });
 
+
+describe('export checks', () => {
+  test('two values with one name are refused rather than written ambiguously', () => {
+    const m = decodeOnnx(modelBytes(tinyModel()));
+    m.graph.first!.output(0).name = 'w';
+    expect(() => encodeOnnx(m)).toThrow(/two values are named "w"/);
+  });
+});

@@ -200,12 +200,28 @@ function modelPiece(model: Model, external: Map<Value, ExternalRef>, opts: Encod
 
 /** Builds the pieces of graphs, nodes and attributes. */
 class GraphWriter {
+  /** Names written so far: ONNX resolves references by name, so two values must never share one. */
+  private readonly defined = new Map<string, Value>();
+
   constructor(
     private readonly external: Map<Value, ExternalRef>,
     private readonly withValueInfo: boolean,
   ) {}
 
+  private define(v: Value): void {
+    const seen = this.defined.get(v.name);
+    if (seen === v) return; // an input with a default is also an initializer
+    if (!v.name || seen) {
+      const owner = v.producer ? { node: v.producer.label, op: v.producer.op } : {};
+      throw new SlimcError('internal', v.name ? `two values are named "${v.name}"` : 'a value has an empty name', { ...owner, value: v.name });
+    }
+    this.defined.set(v.name, v);
+  }
+
   graph(field: number, g: Graph): Piece {
+    for (const v of g.inputs) this.define(v);
+    for (const v of g.initializers) this.define(v);
+    for (const n of g.nodes()) for (const v of n.outputs) if (v) this.define(v);
     const gp: OnnxTypes.IGraphProto = {
       name: g.name,
       input: g.inputs.map((v) => valueInfo(v)),
