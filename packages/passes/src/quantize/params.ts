@@ -29,12 +29,12 @@
  */
 import { SlimcError } from '@slimc/ir';
 import { channelLayoutOf } from './channel-layout.js';
+import type { QuantizedArray } from './fixed-point.js';
 import { INT32_MAX, INT32_MIN, clamp, roundHalfToEven } from './rounding.js';
 
 export type QuantDType = 'int8' | 'uint8' | 'int16' | 'uint16';
 /** Element types a tensor can be quantized to (int32 for biases). */
 export type QuantizedDType = QuantDType | 'int32';
-export type QuantizedData = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
 
 export interface QuantRangeOptions {
   dtype: QuantDType;
@@ -162,7 +162,7 @@ export function chooseQuantParamsPerChannel(
   return { dtype: options.dtype, axis: axis < 0 ? axis + shape.length : axis, scales, zeroPoints };
 }
 
-function allocQuantized(dtype: QuantizedDType, n: number): QuantizedData {
+function allocQuantized(dtype: QuantizedDType, n: number): QuantizedArray {
   switch (dtype) {
     case 'int8':
       return new Int8Array(n);
@@ -208,7 +208,7 @@ function forEachRun(
  * ONNX QuantizeLinear: q = saturate(roundHalfToEven(x / scale) + zeroPoint), with the division
  * rounded to float32 as ONNX Runtime computes it. NaN maps to the zero point.
  */
-export function quantizeTensor(values: ArrayLike<number>, shape: readonly number[], params: QuantParams | PerChannelQuantParams): QuantizedData {
+export function quantizeTensor(values: ArrayLike<number>, shape: readonly number[], params: QuantParams | PerChannelQuantParams): QuantizedArray {
   const out = allocQuantized(params.dtype, values.length);
   const [lo, hi] = TYPE_RANGE[params.dtype];
   forEachRun(params, shape, values.length, (scale, zeroPoint, start, end) => {
@@ -221,7 +221,7 @@ export function quantizeTensor(values: ArrayLike<number>, shape: readonly number
 }
 
 /** ONNX DequantizeLinear: x = (q - zeroPoint) · scale, in float32. */
-export function dequantizeTensor(q: QuantizedData, shape: readonly number[], params: QuantParams | PerChannelQuantParams): Float32Array {
+export function dequantizeTensor(q: QuantizedArray, shape: readonly number[], params: QuantParams | PerChannelQuantParams): Float32Array {
   const out = new Float32Array(q.length);
   forEachRun(params, shape, q.length, (scale, zeroPoint, start, end) => {
     for (let i = start; i < end; i++) out[i] = (q[i]! - zeroPoint) * scale;
