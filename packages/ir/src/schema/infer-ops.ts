@@ -9,7 +9,7 @@
  */
 import { dtypeFromOnnx, type DType } from '../dtype.js';
 import type { Dim, TensorType } from '../graph.js';
-import { toIntArray, type Tensor } from '../tensor.js';
+import { toFloat64, toIntArray, type Tensor } from '../tensor.js';
 import { stridesOf } from '../interpreter/arrays.js';
 import type { InferContext, InferFn } from './types.js';
 
@@ -305,7 +305,7 @@ export const resize: InferFn = (ctx) => {
   }
   const scalesInput = n.op === 'Upsample' && ctx.opset < 9 ? -1 : resizeV11 ? 2 : 1;
   const scalesTensor = scalesInput < 0 ? undefined : ctx.constant(scalesInput);
-  const scales = scalesInput < 0 ? n.getFloats('scales') : scalesTensor && scalesTensor.data.length ? Array.from(scalesTensor.data as Float32Array) : undefined;
+  const scales = scalesInput < 0 ? n.getFloats('scales') : scalesTensor && scalesTensor.data.length && scalesTensor.dtype !== 'string' ? Array.from(toFloat64(scalesTensor)) : undefined;
   if (!scales) return [typed(dtype, xs.map(() => null))];
   if (scales.length !== axes.length) ctx.fail(`scales has ${scales.length} elements for ${axes.length} axes`, 'input scales');
   const out = [...xs];

@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { Graph, Model, type Attribute, type TensorType, type Value } from '../graph.js';
+import { fc, test as fcTest } from '@fast-check/vitest';
+import { Graph, Model, type Attribute, type AttributeKind, type TensorType, type Value } from '../graph.js';
 import { makeTensor } from '../tensor.js';
 import { SlimcError } from '../errors.js';
 import { inferShapes } from './infer.js';
+import { allSchemas } from './table.js';
 
 function model(opset = 17) {
   const m = new Model();
@@ -258,5 +260,59 @@ describe('inferShapes', () => {
     const other = model();
     other.g.addNode({ op: 'MatMul', name: 'mm', inputs: [other.g.addInput('a', { dtype: 'float32', shape: [2, 3] }), other.g.addInput('b', { dtype: 'float32', shape: [4, 5] })] });
     expect(() => inferShapes(other.m)).toThrow(/node "mm" \(MatMul\), input 1: dims 3 and 4 must be equal/);
+  });
+});
+
+describe('inferShapes robustness', () => {
+  const dimArb = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.constantFrom('N', 'T', null));
+  const shapeArb = fc.option(fc.array(dimArb, { maxLength: 4 }), { nil: undefined });
+  const dtypeArb = fc.constantFrom('float32', 'int64', 'int32', 'uint8', 'int8', 'bool', 'float16');
+  const attrValueArb = (kind: AttributeKind): fc.Arbitrary<Attribute> => {
+    switch (kind) {
+      case 'int':
+        return fc.integer({ min: -3, max: 4 }).map((value) => ({ kind, value }));
+      case 'ints':
+        return fc.array(fc.integer({ min: -3, max: 4 }), { maxLength: 6 }).map((value) => ({ kind, value }));
+      case 'float':
+        return fc.double({ min: -2, max: 2, noNaN: true }).map((value) => ({ kind, value }));
+      case 'floats':
+        return fc.array(fc.double({ min: 0.5, max: 2, noNaN: true }), { maxLength: 4 }).map((value) => ({ kind, value }));
+      case 'string':
+        return fc.constantFrom('NOTSET', 'SAME_UPPER', 'VALID', 'forward', 'bidirectional', 'nearest', 'x').map((value) => ({ kind, value }));
+      case 'strings':
+        return fc.constant({ kind, value: ['Sigmoid', 'Tanh', 'Tanh'] });
+      case 'tensor':
+        return fc.integer({ min: 0, max: 3 }).map((n) => ({ kind, value: makeTensor('int64', [n], new Array<number>(n).fill(1).map(BigInt)) }));
+      default:
+        return fc.constant({ kind: 'opaque', value: null });
+    }
+  };
+
+  const schemas = allSchemas().filter((s) => !s.attributes.body && !s.attributes.then_branch);
+  const caseArb = fc.constantFrom(...schemas).chain((schema) =>
+    fc.record({
+      schema: fc.constant(schema),
+      inputs: fc.array(fc.record({ dtype: dtypeArb, shape: shapeArb, constant: fc.option(fc.array(fc.integer({ min: -4, max: 6 }), { maxLength: 4 }), { nil: undefined }) }), {
+        minLength: schema.minInputs,
+        maxLength: Math.min(schema.maxInputs, schema.minInputs + 3),
+      }),
+      outputs: fc.integer({ min: Math.max(1, schema.minOutputs), max: Math.min(schema.maxOutputs, 3) }),
+      attrs: fc.tuple(...Object.entries(schema.attributes).map(([name, spec]) => fc.option(attrValueArb(spec.kind).map((a) => [name, a] as const), { nil: undefined }))),
+    }),
+  );
+
+  fcTest.prop([caseArb], { numRuns: 400 })('any op with random operands and attributes either infers or raises a SlimcError', ({ schema, inputs, outputs, attrs }) => {
+    const { m, g } = model(schema.since);
+    const operands = inputs.map((t, i) =>
+      t.constant ? g.addConstant(`c${i}`, makeTensor('int64', [t.constant.length], t.constant.map(BigInt))) : g.addInput(`x${i}`, { dtype: t.dtype, shape: t.shape }),
+    );
+    const present = attrs.filter((a): a is readonly [string, Attribute] => a !== undefined);
+    g.addNode({ op: schema.op, inputs: operands, outputs, attrs: present.map(([k, a]) => [k, a] as [string, Attribute]) });
+    try {
+      inferShapes(m);
+    } catch (e) {
+      expect(e).toBeInstanceOf(SlimcError);
+      expect((e as SlimcError).kind, (e as Error).message).toBe('invalid-model');
+    }
   });
 });

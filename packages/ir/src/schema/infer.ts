@@ -117,7 +117,7 @@ class ShapeInference {
         try {
           return { types: this.inferSubgraph(n, attr, undefined, fail) };
         } catch (e) {
-          if (!(e instanceof SlimcError)) throw e;
+          if (!(e instanceof SlimcError) || e.kind !== 'invalid-model') throw e;
           rollBack();
           return { types: undefined, error: e };
         }
@@ -144,7 +144,14 @@ class ShapeInference {
         }
       },
     };
-    const inferred = schema.infer(ctx);
+    let inferred: readonly (TensorType | undefined)[];
+    try {
+      inferred = schema.infer(ctx);
+    } catch (e) {
+      if (e instanceof SlimcError) throw e;
+      // A crash in an inference function is a bug in slimc, reported with the node it happened on.
+      throw new SlimcError('internal', `shape inference failed: ${e instanceof Error ? e.message : String(e)}`, { model: this.model.source, node: n.label, op: n.qualifiedOp }, { cause: e });
+    }
     n.outputs.forEach((v, k) => {
       const t = inferred[k];
       if (!v || !t) return;
