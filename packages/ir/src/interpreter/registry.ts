@@ -6,6 +6,7 @@ import type { Kernel } from './kernel.js';
 import { controlKernels } from './ops/control.js';
 import { convKernels } from './ops/conv.js';
 import { elementwiseKernels } from './ops/elementwise.js';
+import { lossKernels } from './ops/loss.js';
 import { matmulKernels } from './ops/matmul.js';
 import { miscKernels } from './ops/misc.js';
 import { normKernels } from './ops/norm.js';
@@ -30,6 +31,7 @@ const KERNELS = new Map<string, Kernel>(
     ...controlKernels,
     ...quantKernels,
     ...miscKernels,
+    ...lossKernels,
   }),
 );
 
