@@ -63,7 +63,11 @@ export class VerifyScope {
     /** Opset of a domain, or undefined when not known (schema rules are then skipped). */
     readonly opsetOf: (domain: string) => number | undefined,
   ) {
+    const seen = new Set<Graph>();
     const visit = (g: Graph) => {
+      // A graph held twice (or inside itself) is visited once; subgraph-parent reports the sharing.
+      if (seen.has(g)) return;
+      seen.add(g);
       this.graphs.push(g);
       g.inputs.forEach((v, index) => this.define(v, { graph: g, kind: 'input', index }));
       g.initializers.forEach((v, index) => this.define(v, { graph: g, kind: 'constant', index }));

@@ -45,6 +45,12 @@ describe('verify: one test per rule', () => {
     expect(verify(model)).toEqual([]);
     body.parent = null;
     expect(verify(model)).toContainEqual(expect.objectContaining({ rule: 'subgraph-parent', node: 'if', field: 'attribute then_branch' }));
+    body.parent = g.nodeList().find((n) => n.op === 'If')!;
+    // One graph held by two nodes: the second holder is not its parent.
+    const twin = g.addNode({ op: 'If', name: 'twin', inputs: [cond], outputs: ['r2'] });
+    twin.attrs.set('then_branch', { kind: 'graph', value: body });
+    twin.attrs.set('else_branch', { kind: 'graph', value: elseBody });
+    expect(verify(model).filter((d) => d.rule === 'subgraph-parent').map((d) => d.node)).toEqual(['twin', 'twin']);
   });
 
   test('subgraph-signature: an If result without a branch value, a Loop body missing its carried input', () => {
