@@ -3,8 +3,8 @@
 # (Debian emscripten 3.1.6, WebAssembly SIMD128, standalone wasm with no JS glue).
 #   scripts/build-wasm.sh           rebuild the committed .wasm
 #   scripts/build-wasm.sh --check   rebuild into a temp dir; fail if it differs from the committed one
-# The emscripten cache lives in .cache/emscripten (the system config freezes its own cache); the
-# first build compiles libc into it (about two minutes).
+# The emscripten cache lives in .cache/emscripten, or $SLIMC_EM_CACHE (the system config freezes
+# its own cache); the first build compiles libc into it (two to four minutes).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -2,8 +2,9 @@
  * float32 GEMM and convolution (NHWC), for the float parts of mixed graphs and calibration.
  * B is packed into 8-column tiles, [k][8] floats per tile (padding columns zero). The 4x8
  * micro-kernel broadcasts A[r][k] and multiplies-adds the two B vectors (no FMA: plain
- * SIMD128 has none, and relaxed SIMD is avoided). Convolution = im2col + GEMM, with the same
- * k order and group handling as the int8 convolution.
+ * SIMD128 has none, and relaxed SIMD is avoided). Convolution = im2col + GEMM (1x1 stride-1
+ * unpadded convolutions read the input directly), with the same k order and group handling as
+ * the int8 convolution.
  */
 #include <string.h>
 #include "internal.h"
@@ -134,11 +135,20 @@ void slimc_conv_f32(const int32_t *geo, const float *input, const float *packed_
   if (OH <= 0 || OW <= 0) return;
   int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
+  int pointwise = KH == 1 && KW == 1 && geo[SLIMC_CONV_STRIDE_H] == 1 &&
+                  geo[SLIMC_CONV_STRIDE_W] == 1 && geo[SLIMC_CONV_PAD_TOP] == 0 &&
+                  geo[SLIMC_CONV_PAD_LEFT] == 0 && geo[SLIMC_CONV_PAD_BOTTOM] == 0 &&
+                  geo[SLIMC_CONV_PAD_RIGHT] == 0;
   int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_FLOATS / SLIMC_MAX(K, 1)) & ~3;
-  float *rows = slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K * sizeof(float));
+  float *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K * sizeof(float));
   for (int32_t g = 0; g < groups; g++) {
     const float *packed_b = (const float *)((const uint8_t *)packed_weights +
                                             (size_t)g * slimc_packed_b_size_f32(K, cout_g));
+    if (pointwise) { /* the NHWC input is already the A matrix: rows = pixels, lda = C */
+      slimc_gemm_f32(pixels, cout_g, K, input + g * cg, C, packed_b, bias ? bias + g * cout_g : NULL,
+                     out_min, out_max, output + g * cout_g, Cout);
+      continue;
+    }
     for (int32_t p0 = 0; p0 < pixels; p0 += chunk) {
       int32_t count = SLIMC_MIN(chunk, pixels - p0);
       for (int32_t i = 0; i < count; i++) {

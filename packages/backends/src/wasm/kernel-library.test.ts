@@ -70,6 +70,9 @@ const arbGeometry = (opts: { depthwise?: boolean; maxChannels?: number } = {}) =
       dilations: g.dilations, pads: g.pads };
   });
 
+/** The same geometry as a 1x1, stride-1, unpadded convolution (the kernels' pointwise path). */
+const pointwise = <G extends ConvGeometry>(g: G): G => ({ ...g, kernel: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] });
+
 function outputDims(g: ConvGeometry): [number, number] {
   const [sh, sw] = g.strides ?? [1, 1];
   const [dh, dw] = g.dilations ?? [1, 1];
@@ -249,7 +252,7 @@ describe('int8 convolution', () => {
 
   test.prop([arbConvCase(arbGeometry())], { numRuns: 120 })('grouped im2col + GEMM equals direct convolution', check);
   test.prop([arbConvCase(arbGeometry({ depthwise: true, maxChannels: 12 }))], { numRuns: 80 })('depthwise kernel equals direct convolution', check);
-  test.prop([arbConvCase(arbGeometry().map((g) => ({ ...g, kernel: [1, 1] as const, strides: [1, 1] as const, pads: [0, 0, 0, 0] as const })))], { numRuns: 60 })(
+  test.prop([arbConvCase(arbGeometry().map(pointwise))], { numRuns: 60 })(
     'pointwise (1x1) path equals direct convolution', check);
 });
 
@@ -423,9 +426,9 @@ describe('float32', () => {
       expectClose(got, want, magnitude);
     });
 
-  test.prop([arbGeometry().chain((g) => fc.record({ g: fc.constant(g), x: arbFloats(g.batch * g.height * g.width * g.channels),
-    w: arbFloats(g.outChannels * (g.channels / g.groups) * g.kernel[0] * g.kernel[1]), bias: arbFloats(g.outChannels) }))], { numRuns: 60 })(
-    'convolution within 1e-5 relative', ({ g, x, w, bias }) => {
+  test.prop([fc.oneof(arbGeometry(), arbGeometry().map(pointwise)).chain((g) => fc.record({ g: fc.constant(g), x: arbFloats(g.batch * g.height * g.width * g.channels),
+    w: arbFloats(g.outChannels * (g.channels / g.groups) * g.kernel[0] * g.kernel[1]), bias: arbFloats(g.outChannels) }))], { numRuns: 80 })(
+    'convolution (im2col and pointwise paths) within 1e-5 relative', ({ g, x, w, bias }) => {
       const packed = lib.packConvWeightsF32(w, { outChannels: g.outChannels, channels: g.channels, kernel: g.kernel, groups: g.groups });
       const { output } = lib.convF32(x, g, packed, { bias });
       packed.dispose();
