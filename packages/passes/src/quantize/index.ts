@@ -1,9 +1,7 @@
 /**
  * The numeric core of quantization: fixed-point requantize math, quantization parameters and
- * streaming calibration.
+ * streaming calibration. (The rounding and channel-layout helpers stay internal to this folder.)
  */
-export * from './rounding.js';
-export * from './channel-layout.js';
 export * from './fixed-point.js';
 export * from './params.js';
 export * from './calibration/index.js';
