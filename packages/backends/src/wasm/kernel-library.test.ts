@@ -256,6 +256,36 @@ describe('int8 convolution', () => {
     'pointwise (1x1) path equals direct convolution', check);
 });
 
+describe('large convolutions (several im2col chunks and GEMM row blocks)', () => {
+  const g = { batch: 1, height: 48, width: 48, channels: 16, outChannels: 24, groups: 1, kernel: [3, 3] as const,
+    strides: [1, 1] as const, dilations: [1, 1] as const, pads: [1, 1, 1, 1] as const };
+  const rng = mulberry32(11);
+  const x = Uint8Array.from({ length: 48 * 48 * 16 }, () => Math.floor(rng() * 256));
+  const w = Int8Array.from({ length: 24 * 16 * 9 }, () => Math.floor(rng() * 256) - 128);
+
+  test('int8 equals direct convolution', () => {
+    const requant: Requantization = { multipliers: Array.from({ length: 24 }, () => 2 ** 30 + Math.floor(rng() * 2 ** 30)),
+      shifts: Array.from({ length: 24 }, () => -12 - Math.floor(rng() * 3)), zeroPoint: -3, outputType: 'int8' };
+    const packed = lib.packConvWeightsS8(w, { outChannels: 24, channels: 16, kernel: [3, 3] });
+    const { output } = lib.convS8(x, g, packed, { inputZeroPoint: 120, requant });
+    packed.dispose();
+    const acc = referenceConvAcc(x, g, w, 120, [0], undefined);
+    const want = Array.from(acc, (v, i) => referenceRequantize(v, i % 24, requant));
+    expect(Array.from(output).filter((v, i) => v !== want[i]).length).toBe(0);
+  });
+
+  test('float32 within 1e-5 relative', () => {
+    const xf = Float32Array.from(x, (v) => (v - 128) / 64);
+    const wf = Float32Array.from(w, (v) => v / 128);
+    const packed = lib.packConvWeightsF32(wf, { outChannels: 24, channels: 16, kernel: [3, 3] });
+    const { output } = lib.convF32(xf, g, packed);
+    packed.dispose();
+    const acc = referenceConvAcc(x, g, w, 128, [0], undefined); // (x-128)·w, exactly 64·128 times the float sum
+    const bad = Array.from(output).findIndex((v, i) => Math.abs(v - acc[i]! / (64 * 128)) > 1e-5 * (16 * 9 * 2 * 1));
+    expect(bad).toBe(-1);
+  });
+});
+
 describe('int8 elementwise', () => {
   const arbBinary = fc.record({ n: fc.integer({ min: 1, max: 70 }), aType: arbQ8Type, bType: arbQ8Type, outType: arbQ8Type, broadcast: fc.boolean() })
     .chain((c) => fc.record({
