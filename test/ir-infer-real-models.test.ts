@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { inferShapes, verify, type Model, type Tensor, type TensorType, type Value } from '@slimc/ir';
-import { loadOnnx } from '@slimc/backends';
+import { encodeOnnx, loadOnnx } from '@slimc/backends';
 import { PADDLE_CLS, PADDLE_DET, PADDLE_REC, REAL_MODELS } from './fixtures/models.js';
 
 function toOrt(t: Tensor): ort.Tensor {
@@ -89,6 +89,30 @@ describe.each(REAL_MODELS.map((m) => [m.id, m] as const))('%s', (_id, fixture) =
 });
 
 describe.each([PADDLE_DET, PADDLE_REC, PADDLE_CLS].map((m) => [m.id, m] as const))('%s', (_id, fixture) => {
+  test('with concrete inputs, every intermediate value has the shape onnxruntime computes for it', async () => {
+    const model = loadOnnx(fixture.path);
+    clearDeclaredTypes(model);
+    const inputs = fixture.inputs();
+    pinInputs(model, inputs);
+    inferShapes(model);
+    // Expose every node output so onnxruntime reports it (the file's own outputs stay first).
+    const g = model.graph;
+    const exposed = g.nodeList().flatMap((n) => n.outputs.filter((v): v is Value => v !== null && !g.outputs.includes(v)));
+    for (const v of exposed) g.addOutput(v);
+    const session = await ort.InferenceSession.create(encodeOnnx(model), { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(inputs)) feeds[k] = toOrt(t);
+    const out = await session.run(feeds);
+    await session.release();
+    const wrong = g.outputs.flatMap((v) => {
+      const actual = out[v.name]!;
+      const same = ORT_DTYPE[v.type?.dtype ?? ''] === actual.type && JSON.stringify(v.type?.shape) === JSON.stringify(actual.dims.map(Number));
+      return same ? [] : [`${v.name}: inferred ${JSON.stringify(v.type)}, onnxruntime ${actual.type}[${actual.dims.join(',')}]`];
+    });
+    expect(g.outputs.length).toBeGreaterThan(100);
+    expect(wrong).toEqual([]);
+  });
+
   test('without control flow, inference alone shapes every value, and pins every dim given concrete inputs', () => {
     const symbolic = loadOnnx(fixture.path);
     clearDeclaredTypes(symbolic);
