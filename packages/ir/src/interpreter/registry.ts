@@ -6,6 +6,7 @@ import type { Kernel } from './kernel.js';
 import { controlKernels } from './ops/control.js';
 import { convKernels } from './ops/conv.js';
 import { elementwiseKernels } from './ops/elementwise.js';
+import { linalgKernels } from './ops/linalg.js';
 import { lossKernels } from './ops/loss.js';
 import { matmulKernels } from './ops/matmul.js';
 import { miscKernels } from './ops/misc.js';
@@ -32,6 +33,7 @@ const KERNELS = new Map<string, Kernel>(
     ...quantKernels,
     ...miscKernels,
     ...lossKernels,
+    ...linalgKernels,
   }),
 );
 

@@ -77,10 +77,108 @@ function cosineWindow(coefficients: readonly number[]): Kernel {
   };
 }
 
+/**
+ * Unique: the distinct elements (or slices along `axis`), sorted ascending or in first-occurrence
+ * order, with the first index of each, the inverse map and the counts.
+ */
+const unique: Kernel = (ctx, inputs) => {
+  let x = ctx.input(inputs, 0);
+  const sorted = ctx.int('sorted', 1) === 1;
+  const hasAxis = ctx.has('axis');
+  if (!hasAxis) x = { ...x, shape: [x.data.length] };
+  const axis = hasAxis ? ctx.axis(ctx.int('axis', 0), x.shape.length) : 0;
+  const dim = x.shape[axis]!;
+  const outer = sizeBetween(x.shape, 0, axis);
+  const inner = sizeBetween(x.shape, axis + 1);
+  const xv = x.dtype === 'string' || x.dtype === 'int64' ? Array.from(x.data as ArrayLike<unknown>) : Array.from(numbersOf(x));
+  // Slice k = every element with coordinate k on `axis`, in row-major order.
+  const sliceOf = (k: number) => {
+    const s: unknown[] = [];
+    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) s.push(xv[(o * dim + k) * inner + i]);
+    return s;
+  };
+  const slices = Array.from({ length: dim }, (_, k) => sliceOf(k));
+  const keyOf = (s: unknown[]) => s.map(String).join('\u0000');
+  const firstIndex = new Map<string, number>();
+  slices.forEach((s, k) => {
+    const key = keyOf(s);
+    if (!firstIndex.has(key)) firstIndex.set(key, k);
+  });
+  let order = [...firstIndex.values()];
+  if (sorted) {
+    const cmp = (a: unknown[], b: unknown[]) => {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as number) < (b[i] as number) ? -1 : 1;
+      return 0;
+    };
+    order = order.sort((p, q) => cmp(slices[p]!, slices[q]!));
+  }
+  const rank = new Map(order.map((k, r) => [keyOf(slices[k]!), r]));
+  const inverse = slices.map((s) => rank.get(keyOf(s))!);
+  const counts = order.map((_, r) => inverse.filter((v) => v === r).length);
+  const shape = x.shape.map((d, a) => (a === axis ? order.length : d));
+  const y = emptyTensor(x.dtype, shape);
+  let p = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const k of order) {
+      copyRange(y.data, p, x.data, (o * dim + k) * inner, inner);
+      p += inner;
+    }
+  }
+  const i64 = (v: number[]) => makeTensor('int64', [v.length], v.map((n) => BigInt(n)));
+  return [y, i64(order), i64(inverse), i64(counts)];
+};
+
+/**
+ * NonMaxSuppression: per batch and class, boxes by descending score above score_threshold, each
+ * kept unless its IoU with an already kept box exceeds iou_threshold; at most
+ * max_output_boxes_per_class per class. Output rows are [batch, class, box].
+ */
+const nonMaxSuppression: Kernel = (ctx, inputs) => {
+  const boxes = numbersOf(ctx.input(inputs, 0));
+  const scoresT = ctx.input(inputs, 1);
+  const scores = numbersOf(scoresT);
+  const maxOut = inputs[2] && inputs[2].data.length ? intsOf(inputs[2])[0]! : 0;
+  const iouThreshold = inputs[3] && inputs[3].data.length ? numbersOf(inputs[3])[0]! : 0;
+  const scoreThreshold = inputs[4] && inputs[4].data.length ? numbersOf(inputs[4])[0]! : -Infinity;
+  const center = ctx.int('center_point_box', 0) === 1;
+  const [batches, classes, count] = scoresT.shape as [number, number, number];
+  const corners = (b: number, i: number): [number, number, number, number] => {
+    const o = (b * count + i) * 4;
+    const [a, c, d, e] = [boxes[o]!, boxes[o + 1]!, boxes[o + 2]!, boxes[o + 3]!];
+    if (center) return [c - e / 2, a - d / 2, c + e / 2, a + d / 2];
+    return [Math.min(a, d), Math.min(c, e), Math.max(a, d), Math.max(c, e)];
+  };
+  const iou = (p: [number, number, number, number], q: [number, number, number, number]) => {
+    const w = Math.max(0, Math.min(p[2], q[2]) - Math.max(p[0], q[0]));
+    const h = Math.max(0, Math.min(p[3], q[3]) - Math.max(p[1], q[1]));
+    const inter = w * h;
+    const union = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - inter;
+    return union > 0 ? inter / union : 0;
+  };
+  const selected: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    for (let c = 0; c < classes; c++) {
+      const base = (b * classes + c) * count;
+      const order = Array.from({ length: count }, (_, i) => i)
+        .filter((i) => scores[base + i]! > scoreThreshold)
+        .sort((p, q) => scores[base + q]! - scores[base + p]! || p - q);
+      const kept: number[] = [];
+      for (const i of order) {
+        if (kept.length >= maxOut) break;
+        if (kept.every((k) => iou(corners(b, i), corners(b, k)) <= iouThreshold)) kept.push(i);
+      }
+      for (const k of kept) selected.push(b, c, k);
+    }
+  }
+  return [makeTensor('int64', [selected.length / 3, 3], selected.map((v) => BigInt(v)))];
+};
+
 export const miscKernels: Record<string, Kernel> = {
   Dropout: dropout,
   Compress: compress,
   ReverseSequence: reverseSequence,
+  Unique: unique,
+  NonMaxSuppression: nonMaxSuppression,
   HannWindow: cosineWindow([0.5, -0.5]),
   HammingWindow: cosineWindow([25 / 46, -21 / 46]),
   BlackmanWindow: cosineWindow([0.42, -0.5, 0.08]),
