@@ -8,13 +8,12 @@
  * evaluated when their inputs are known, so Shape -> Gather -> Concat -> Reshape chains resolve.
  */
 import { dtypeFromOnnx, type DType } from '../dtype.js';
-import type { Dim, TensorType } from '../graph.js';
+import type { Attribute, Dim, TensorType } from '../graph.js';
 import { toFloat64, toIntArray, type Tensor } from '../tensor.js';
 import { stridesOf } from '../interpreter/arrays.js';
 import type { InferContext, InferFn } from './types.js';
 
 type Shape = readonly Dim[];
-type Out = (TensorType | undefined)[];
 
 function typed(dtype: DType | undefined, shape: Shape | undefined): TensorType | undefined {
   if (!dtype) return undefined;
@@ -672,7 +671,7 @@ export const dropout: InferFn = (ctx) => [ctx.type(0), ctx.opset >= 10 ? typed('
 // ---- constants and generators ----
 
 /** The tensor a Constant node holds, from whichever value attribute it uses. */
-export function constantNodeTensor(attrs: ReadonlyMap<string, import('../graph.js').Attribute>): Tensor | undefined {
+export function constantNodeTensor(attrs: ReadonlyMap<string, Attribute>): Tensor | undefined {
   for (const [name, a] of attrs) {
     if (name === 'value' && a.kind === 'tensor') return a.value;
     if (name === 'value_int' && a.kind === 'int') return { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(a.value)) };
