@@ -279,3 +279,54 @@ describe('export checks', () => {
     expect(() => encodeOnnx(m)).toThrow(/two values are named "w"/);
   });
 });
+
+describe('fields newer than the onnx-proto schema', () => {
+  /** A length-delimited field: key, length, bytes. */
+  function ld(field: number, bytes: Uint8Array): Uint8Array {
+    const varint = (v: number) => {
+      const out: number[] = [];
+      while (v >= 0x80) {
+        out.push((v & 0x7f) | 0x80);
+        v >>>= 7;
+      }
+      out.push(v);
+      return out;
+    };
+    return Uint8Array.from([...varint((field << 3) | 2), ...varint(bytes.length), ...bytes]);
+  }
+  const cat = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((p) => [...p]));
+  const entry = (key: string, value: string) => onnx.StringStringEntryProto.encode({ key, value }).finish();
+
+  // ONNX 1.16 added NodeProto.metadata_props (9), GraphProto.metadata_props (16); 1.17 ModelProto.configuration (26).
+  const innerNode = cat(onnx.NodeProto.encode(node('Identity', ['x'], ['t'])).finish(), ld(9, entry('inner', 'node')));
+  const branch = cat(onnx.GraphProto.encode({ name: 'then', output: [valueInfo('t')] }).finish(), ld(1, innerNode), ld(16, entry('inner', 'graph')));
+  const ifNode = cat(
+    onnx.NodeProto.encode(node('If', ['c'], ['y'], { name: 'if' })).finish(),
+    ld(5, cat(onnx.AttributeProto.encode({ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH }).finish(), ld(6, branch))),
+    ld(5, cat(onnx.AttributeProto.encode({ name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH }).finish(), ld(6, branch))),
+    ld(9, entry('outer', 'node')),
+  );
+  const graph = cat(
+    onnx.GraphProto.encode({ name: 'g', input: [valueInfo('x', tensorType(FLOAT, [1])), valueInfo('c', tensorType(9, []))], output: [valueInfo('y')] }).finish(),
+    ld(1, ifNode),
+    ld(16, entry('outer', 'graph')),
+  );
+  const bytes = cat(onnx.ModelProto.encode({ irVersion: 9, opsetImport: [{ domain: '', version: 21 }] }).finish(), ld(7, graph), ld(26, entry('model', 'config')));
+
+  test('are kept on the model, graphs and nodes and written back', () => {
+    const m = decodeOnnx(bytes);
+    const kept = (extra: Record<string, unknown> | undefined) => (extra?.unknownFields as Uint8Array[] | undefined)?.map((b) => [...b]);
+    expect(kept(m.extra)).toEqual([[...ld(26, entry('model', 'config'))]]);
+    expect(kept(m.graph.extra)).toEqual([[...ld(16, entry('outer', 'graph'))]]);
+    const ifIr = m.graph.first!;
+    expect(kept(ifIr.extra)).toEqual([[...ld(9, entry('outer', 'node'))]]);
+    for (const sg of ifIr.subgraphs()) {
+      expect(kept(sg.extra)).toEqual([[...ld(16, entry('inner', 'graph'))]]);
+      expect(kept(sg.first!.extra)).toEqual([[...ld(9, entry('inner', 'node'))]]);
+    }
+    const again = decodeOnnx(encodeOnnx(m));
+    expect(kept(again.extra)).toEqual(kept(m.extra));
+    expect(kept(again.graph.first!.extra)).toEqual(kept(ifIr.extra));
+    expect(kept(again.graph.first!.subgraphs()[1]!.first!.extra)).toEqual(kept(ifIr.subgraphs()[1]!.first!.extra));
+  });
+});

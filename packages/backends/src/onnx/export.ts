@@ -31,7 +31,8 @@ import {
 } from '@slimc/ir';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { GRAPH_EXTRA, MODEL_EXTRA } from './import.js';
-import { type OnnxTypes, type Piece, emitPiece, numberToLong, onnx, pieceLength } from './proto.js';
+import { FIELD, type OnnxTypes, type Piece, emitPiece, numberToLong, onnx, pieceLength } from './proto.js';
+import { UNKNOWN_FIELDS } from './unknown-fields.js';
 import { type ExternalRef, tensorPayload, tensorPiece, utf8Bytes } from './tensor-proto.js';
 
 /** The largest message protobuf can encode: 2 GiB - 1. */
@@ -57,15 +58,6 @@ const PAGE_ALIGNMENT = 4096;
 const PAGE_ALIGN_FROM = 64 * 1024;
 const SMALL_ALIGNMENT = 64;
 
-// Field numbers in onnx.proto.
-const MODEL_GRAPH = 7;
-const GRAPH_NODE = 1;
-const GRAPH_INITIALIZER = 5;
-const NODE_ATTRIBUTE = 5;
-const ATTR_T = 5;
-const ATTR_G = 6;
-const ATTR_TENSORS = 10;
-const ATTR_GRAPHS = 11;
 const ATTR = onnx.AttributeProto.AttributeType;
 
 /** Encodes the model as ModelProto bytes. Throws if it needs more than 2 GiB (use `saveOnnx`). */
@@ -195,7 +187,7 @@ function modelPiece(model: Model, external: Map<Value, ExternalRef>, opts: Encod
   const training = model.extra?.[MODEL_EXTRA.trainingInfo];
   if (Array.isArray(training)) mp.trainingInfo = training as OnnxTypes.ITrainingInfoProto[];
   const writer = new GraphWriter(external, opts.valueInfo !== false);
-  return { parts: [onnx.ModelProto.encode(mp).finish(), writer.graph(MODEL_GRAPH, model.graph)] };
+  return { parts: [onnx.ModelProto.encode(mp).finish(), writer.graph(FIELD.modelGraph, model.graph), ...unknownFields(model.extra)] };
 }
 
 /** Builds the pieces of graphs, nodes and attributes. */
@@ -247,7 +239,8 @@ class GraphWriter {
 
     const parts: Piece[] = [onnx.GraphProto.encode(gp).finish()];
     for (const n of g.nodes()) parts.push(this.node(n));
-    for (const c of g.initializers) parts.push(tensorPiece(GRAPH_INITIALIZER, c.constant!, c.name, this.external.get(c)));
+    for (const c of g.initializers) parts.push(tensorPiece(FIELD.graphInitializer, c.constant!, c.name, this.external.get(c)));
+    parts.push(...unknownFields(g.extra));
     return { field, parts };
   }
 
@@ -262,32 +255,33 @@ class GraphWriter {
     if (n.docString !== undefined) np.docString = n.docString;
     const parts: Piece[] = [onnx.NodeProto.encode(np).finish()];
     for (const [name, a] of n.attrs) parts.push(this.attribute(name, a, n));
-    return { field: GRAPH_NODE, parts };
+    parts.push(...unknownFields(n.extra));
+    return { field: FIELD.graphNode, parts };
   }
 
   private attribute(name: string, a: Attribute, n: Node): Piece {
     const head = (ap: OnnxTypes.IAttributeProto) => onnx.AttributeProto.encode({ name, ...ap }).finish();
     switch (a.kind) {
       case 'float':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.FLOAT, f: a.value })] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.FLOAT, f: a.value })] };
       case 'int':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.INT, i: numberToLong(a.value) })] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.INT, i: numberToLong(a.value) })] };
       case 'string':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.STRING, s: utf8Bytes(a.value) })] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.STRING, s: utf8Bytes(a.value) })] };
       case 'floats':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.FLOATS, floats: [...a.value] })] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.FLOATS, floats: [...a.value] })] };
       case 'ints':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.INTS, ints: a.value.map(numberToLong) })] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.INTS, ints: a.value.map(numberToLong) })] };
       case 'strings':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.STRINGS, strings: a.value.map(utf8Bytes) })] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.STRINGS, strings: a.value.map(utf8Bytes) })] };
       case 'tensor':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.TENSOR }), tensorPiece(ATTR_T, a.value, '')] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.TENSOR }), tensorPiece(FIELD.attributeT, a.value, '')] };
       case 'tensors':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.TENSORS }), ...a.value.map((t: Tensor) => tensorPiece(ATTR_TENSORS, t, ''))] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.TENSORS }), ...a.value.map((t: Tensor) => tensorPiece(FIELD.attributeTensors, t, ''))] };
       case 'graph':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.GRAPH }), this.graph(ATTR_G, a.value)] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.GRAPH }), this.graph(FIELD.attributeG, a.value)] };
       case 'graphs':
-        return { field: NODE_ATTRIBUTE, parts: [head({ type: ATTR.GRAPHS }), ...a.value.map((g) => this.graph(ATTR_GRAPHS, g))] };
+        return { field: FIELD.nodeAttribute, parts: [head({ type: ATTR.GRAPHS }), ...a.value.map((g) => this.graph(FIELD.attributeGraphs, g))] };
       case 'opaque': {
         if (!(a.value instanceof onnx.AttributeProto)) {
           throw new SlimcError('unsupported', 'opaque attribute does not hold an ONNX AttributeProto', {
@@ -298,10 +292,16 @@ class GraphWriter {
         }
         const copy = onnx.AttributeProto.fromObject(onnx.AttributeProto.toObject(a.value));
         copy.name = name;
-        return { field: NODE_ATTRIBUTE, parts: [onnx.AttributeProto.encode(copy).finish()] };
+        return { field: FIELD.nodeAttribute, parts: [onnx.AttributeProto.encode(copy).finish()] };
       }
     }
   }
+}
+
+/** Encoded fields kept from import that onnx-proto does not know (see unknown-fields.ts). */
+function unknownFields(extra: Record<string, unknown> | undefined): Uint8Array[] {
+  const fields = extra?.[UNKNOWN_FIELDS];
+  return Array.isArray(fields) ? fields.filter((f): f is Uint8Array => f instanceof Uint8Array) : [];
 }
 
 function valueInfo(v: Value): OnnxTypes.IValueInfoProto {

@@ -35,8 +35,9 @@ import {
   dtypeFromOnnx,
   nodeOperandsDeep,
 } from '@slimc/ir';
-import { type LongLike, type OnnxTypes, longToNumber, onnx } from './proto.js';
+import { FIELD, type LongLike, type OnnxTypes, longToNumber, onnx } from './proto.js';
 import { readModelSkeleton } from './skeleton.js';
+import { UNKNOWN_FIELDS, type UnknownFieldTree, childTree, collectUnknownFields } from './unknown-fields.js';
 import { ExternalDataReader, hasField, tensorFromProto, utf8 } from './tensor-proto.js';
 
 export interface DecodeOptions {
@@ -109,7 +110,7 @@ function decodeModel(bytes: Uint8Array, opts: DecodeOptions, modelFile: string |
   }
   const external = new ExternalDataReader(opts.baseDir, modelFile);
   try {
-    const model = new ModelImporter(proto, external, where).run();
+    const model = new ModelImporter(proto, external, where, collectUnknownFields(bytes)).run();
     model.source = opts.source;
     return model;
   } catch (e) {
@@ -158,6 +159,7 @@ class ModelImporter {
     private readonly proto: OnnxTypes.ModelProto,
     private readonly external: ExternalDataReader,
     private readonly where: ErrorContext,
+    private readonly unknown: UnknownFieldTree | undefined,
   ) {}
 
   run(): Model {
@@ -183,16 +185,17 @@ class ModelImporter {
     const extra: Record<string, unknown> = {};
     if (p.functions.length) extra[MODEL_EXTRA.functions] = p.functions.map((f) => detach(onnx.FunctionProto, f));
     if (p.trainingInfo.length) extra[MODEL_EXTRA.trainingInfo] = p.trainingInfo.map((t) => detach(onnx.TrainingInfoProto, t));
+    if (this.unknown?.fields.length) extra[UNKNOWN_FIELDS] = this.unknown.fields;
     if (Object.keys(extra).length) model.extra = extra;
     if (!p.graph) throw invalid('model has no graph', { field: 'graph' });
-    this.importGraph(p.graph, model.graph, null);
+    this.importGraph(p.graph, model.graph, null, childTree(this.unknown, FIELD.modelGraph));
     // Node names share the name table with values; claim them only now so that values keep
     // their own names when a node and its output are named alike (a common exporter habit).
     for (const n of model.graph.allNodes()) if (n.name) model.graph.names.claim(n.name);
     return model;
   }
 
-  private importGraph(gp: OnnxTypes.IGraphProto, graph: Graph, parentScope: Scope | null): void {
+  private importGraph(gp: OnnxTypes.IGraphProto, graph: Graph, parentScope: Scope | null, unknown: UnknownFieldTree | undefined): void {
     graph.name = gp.name ?? '';
     if (hasField(gp, 'docString')) graph.docString = gp.docString ?? undefined;
     const scope = new Scope(parentScope);
@@ -242,6 +245,8 @@ class ModelImporter {
       const node = graph.addNode({ op: np.opType, domain, outputs });
       node.name = np.name ?? '';
       if (hasField(np, 'docString')) node.docString = np.docString ?? undefined;
+      const nodeUnknown = childTree(unknown, FIELD.graphNode, index)?.fields;
+      if (nodeUnknown?.length) node.extra = { [UNKNOWN_FIELDS]: nodeUnknown };
       outputs.forEach((name, k) => name !== null && define(name, node.outputs[k]!, graphField(`node "${ctx.node}" output ${k}`)));
       nodes.push(node);
     });
@@ -268,14 +273,14 @@ class ModelImporter {
     // Pass 3: attributes, including subgraphs (which may capture any name defined above).
     nodeProtos.forEach((np, index) => {
       const node = nodes[index]!;
-      for (const ap of np.attribute ?? []) {
+      (np.attribute ?? []).forEach((ap, k) => {
         const ctx = { node: np.name || `#${index}`, op: node.op };
         try {
-          this.importAttribute(ap, node, scope);
+          this.importAttribute(ap, node, scope, childTree(childTree(unknown, FIELD.graphNode, index), FIELD.nodeAttribute, k));
         } catch (e) {
           throw e instanceof SlimcError ? e.withContext(ctx) : e;
         }
-      }
+      });
     });
 
     const orphans: OnnxTypes.IValueInfoProto[] = [];
@@ -300,6 +305,7 @@ class ModelImporter {
       extra[GRAPH_EXTRA.quantizationAnnotation] = gp.quantizationAnnotation.map((a) => detach(onnx.TensorAnnotation, a));
     }
     if (orphans.length) extra[GRAPH_EXTRA.valueInfo] = orphans;
+    if (unknown?.fields.length) extra[UNKNOWN_FIELDS] = unknown.fields;
     if (Object.keys(extra).length) graph.extra = extra;
 
     sortGraph(graph);
@@ -318,7 +324,7 @@ class ModelImporter {
     }
   }
 
-  private importAttribute(ap: OnnxTypes.IAttributeProto, node: Node, scope: Scope): void {
+  private importAttribute(ap: OnnxTypes.IAttributeProto, node: Node, scope: Scope, unknown: UnknownFieldTree | undefined): void {
     const name = ap.name ?? '';
     const field = `attribute ${name || '(unnamed)'}`;
     if (!name) throw invalid('attribute has no name', { field });
@@ -329,10 +335,10 @@ class ModelImporter {
       return;
     }
     const type = ap.type || inferAttributeType(ap);
-    const subgraph = (gp: OnnxTypes.IGraphProto): Graph => {
+    const subgraph = (gp: OnnxTypes.IGraphProto, tree: UnknownFieldTree | undefined): Graph => {
       const g = new Graph(gp.name ?? '', node.graph.names);
       g.parent = node;
-      this.importGraph(gp, g, scope);
+      this.importGraph(gp, g, scope, tree);
       return g;
     };
     let a: Attribute;
@@ -352,7 +358,7 @@ class ModelImporter {
         break;
       case ATTR.GRAPH:
         if (!ap.g) throw invalid('graph attribute has no graph', { field });
-        a = { kind: 'graph', value: subgraph(ap.g) };
+        a = { kind: 'graph', value: subgraph(ap.g, childTree(unknown, FIELD.attributeG)) };
         break;
       case ATTR.FLOATS:
         a = { kind: 'floats', value: [...(ap.floats ?? [])] };
@@ -367,7 +373,7 @@ class ModelImporter {
         a = { kind: 'tensors', value: (ap.tensors ?? []).map((t, i) => tensorFromProto(t, { field: `${field}[${i}]` }, this.external)) };
         break;
       case ATTR.GRAPHS:
-        a = { kind: 'graphs', value: (ap.graphs ?? []).map(subgraph) };
+        a = { kind: 'graphs', value: (ap.graphs ?? []).map((g, k) => subgraph(g, childTree(unknown, FIELD.attributeGraphs, k))) };
         break;
       case ATTR.SPARSE_TENSOR:
       case ATTR.SPARSE_TENSORS:

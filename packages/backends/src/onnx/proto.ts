@@ -11,6 +11,7 @@
  * small scalar part (encoded by protobufjs) followed by its big nested parts.
  */
 import onnxProto from 'onnx-proto';
+import { SlimcError } from '@slimc/ir';
 
 export const onnx = onnxProto.onnx;
 export type { onnx as OnnxTypes } from 'onnx-proto';
@@ -55,6 +56,19 @@ export function numberToLong(v: number): LongLike {
   if (v <= -(2 ** 63)) return INT64_MIN;
   return bigIntToLong(BigInt(Math.trunc(v)));
 }
+
+/** Field numbers in onnx.proto that slimc reads or writes at the wire level. */
+export const FIELD = {
+  modelGraph: 7,
+  graphNode: 1,
+  graphInitializer: 5,
+  nodeAttribute: 5,
+  attributeT: 5,
+  attributeG: 6,
+  attributeTensors: 10,
+  attributeGraphs: 11,
+  tensorRawData: 9,
+} as const;
 
 // ---- streaming encoder ----
 
@@ -114,4 +128,70 @@ function concatVarints(a: number, b: number): Uint8Array {
     out[k++] = v;
   }
   return out;
+}
+
+// ---- wire walking ----
+
+/** Random access to the bytes of an encoded message (a file window or an in-memory buffer). */
+export interface ByteSource {
+  byteAt(pos: number): number;
+}
+
+/** One field of an encoded message: key at `start`, value in [valueStart, end). */
+export interface WireField {
+  readonly field: number;
+  readonly wireType: number;
+  readonly start: number;
+  readonly valueStart: number;
+  readonly end: number;
+}
+
+export function corruptModel(detail: string): SlimcError {
+  return new SlimcError('invalid-model', `not a valid ONNX ModelProto (${detail})`, { field: 'ModelProto' });
+}
+
+function readVarint(src: ByteSource, pos: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw corruptModel(`truncated varint at offset ${pos}`);
+    const b = src.byteAt(pos++);
+    value += (b & 0x7f) * scale;
+    scale *= 128;
+    if (b < 0x80) return [value, pos];
+  }
+  throw corruptModel(`varint too long at offset ${pos}`);
+}
+
+/** The fields of the message occupying [start, end) of `src`, in order. */
+export function* wireFields(src: ByteSource, start: number, end: number): Generator<WireField> {
+  let pos = start;
+  while (pos < end) {
+    const fieldStart = pos;
+    const [key, afterKey] = readVarint(src, pos, end);
+    const wireType = key % 8;
+    let valueStart = afterKey;
+    switch (wireType) {
+      case 0:
+        pos = readVarint(src, afterKey, end)[1];
+        break;
+      case 1:
+        pos = afterKey + 8;
+        break;
+      case 5:
+        pos = afterKey + 4;
+        break;
+      case 2: {
+        const [length, at] = readVarint(src, afterKey, end);
+        valueStart = at;
+        pos = at + length;
+        break;
+      }
+      default:
+        throw corruptModel(`invalid wire type ${wireType} at offset ${fieldStart}`);
+    }
+    const field = Math.floor(key / 8);
+    if (pos > end) throw corruptModel(`field ${field} at offset ${fieldStart} runs past the end of its message`);
+    yield { field, wireType, start: fieldStart, valueStart, end: pos };
+  }
 }

@@ -15,8 +15,7 @@
  * wire type, lengths past the end) is a SlimcError('invalid-model').
  */
 import { readSync } from 'node:fs';
-import { SlimcError } from '@slimc/ir';
-import { type Piece, emitPiece, onnx, pieceLength } from './proto.js';
+import { type ByteSource, type Piece, corruptModel, emitPiece, onnx, pieceLength, wireFields } from './proto.js';
 
 /**
  * The external-data location that means "the model file itself". It contains a NUL, which no
@@ -40,7 +39,7 @@ const TENSOR_DATA_LOCATION = 14;
 const WINDOW = 1 << 20;
 
 /** Positioned reads through a 1 MiB window (the wire walk reads mostly small, nearby ranges). */
-class FileWindow {
+class FileWindow implements ByteSource {
   private buffer = new Uint8Array(WINDOW);
   private start = 0;
   private end = 0;
@@ -66,7 +65,7 @@ class FileWindow {
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, out, done, length - done, pos + done);
-      if (n <= 0) throw corrupt('file ended early');
+      if (n <= 0) throw corruptModel('file ended early');
       done += n;
     }
     return out;
@@ -79,26 +78,9 @@ class FileWindow {
   }
 }
 
-function corrupt(detail: string): SlimcError {
-  return new SlimcError('invalid-model', `not a valid ONNX ModelProto (${detail})`, { field: 'ModelProto' });
-}
-
 /** Builds the skeleton ModelProto of the model file open as `fd` (see the module comment). */
 export function readModelSkeleton(fd: number, size: number, minHoistBytes: number): Uint8Array {
   const file = new FileWindow(fd, size);
-
-  const varint = (pos: number, end: number): [number, number] => {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (pos >= end) throw corrupt(`truncated varint at offset ${pos}`);
-      const b = file.byteAt(pos++);
-      value += (b & 0x7f) * scale;
-      scale *= 128;
-      if (b < 0x80) return [value, pos];
-    }
-    throw corrupt(`varint too long at offset ${pos}`);
-  };
 
   const scan = (level: Level, start: number, end: number): Piece[] => {
     const parts: Piece[] = [];
@@ -108,34 +90,7 @@ export function readModelSkeleton(fd: number, size: number, minHoistBytes: numbe
     };
     let raw: { offset: number; length: number } | undefined;
     let hasLocation = false;
-    let pos = start;
-    while (pos < end) {
-      const fieldStart = pos;
-      const [key, afterKey] = varint(pos, end);
-      const field = Math.floor(key / 8);
-      const wireType = key % 8;
-      pos = afterKey;
-      let valueStart = pos;
-      switch (wireType) {
-        case 0:
-          pos = varint(pos, end)[1];
-          break;
-        case 1:
-          pos += 8;
-          break;
-        case 5:
-          pos += 4;
-          break;
-        case 2: {
-          const [length, at] = varint(pos, end);
-          valueStart = at;
-          pos = at + length;
-          break;
-        }
-        default:
-          throw corrupt(`invalid wire type ${wireType} at offset ${fieldStart}`);
-      }
-      if (pos > end) throw corrupt(`field ${field} at offset ${fieldStart} runs past the end of its message`);
+    for (const { field, wireType, start: fieldStart, valueStart, end: pos } of wireFields(file, start, end)) {
       if (level === 'tensor' && (field === TENSOR_EXTERNAL_DATA || field === TENSOR_DATA_LOCATION)) hasLocation = true;
       const inner = wireType === 2 ? DESCEND[level][field] : undefined;
       if (inner) {

@@ -31,7 +31,7 @@ import {
   type TensorData,
   type TypedArray,
 } from '@slimc/ir';
-import { type LongLike, type OnnxTypes, type Piece, fieldHeader, longToBigInt, longToNumber, onnx } from './proto.js';
+import { FIELD, type LongLike, type OnnxTypes, type Piece, fieldHeader, longToBigInt, longToNumber, onnx } from './proto.js';
 import { MODEL_FILE_LOCATION } from './skeleton.js';
 
 const EXTERNAL = 1;
@@ -286,10 +286,8 @@ export function tensorPiece(field: number, t: Tensor, name: string, external?: E
   const head = onnx.TensorProto.encode(tensorProtoHeader(t, name, external)).finish();
   if (external || t.dtype === 'string') return { field, parts: [head] };
   const payload = tensorPayload(t);
-  return { field, parts: [head, fieldHeader(RAW_DATA_FIELD, payload.byteLength), payload] };
+  return { field, parts: [head, fieldHeader(FIELD.tensorRawData, payload.byteLength), payload] };
 }
-
-const RAW_DATA_FIELD = 9;
 
 /** Reads a serialized TensorProto (a `.pb` file as written by onnx.numpy_helper). */
 export function readTensorProto(bytes: Uint8Array, source?: string): { name: string; tensor: Tensor } {
