@@ -11,7 +11,7 @@
  * as onnxruntime does.
  */
 import type { Tensor } from '../../tensor.js';
-import { intsOf, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
+import { intsOf, numbersOf, roundHalfEven, sizeBetween, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 
 interface ResizeSpec {
@@ -268,7 +268,103 @@ const upsample: Kernel = (ctx, inputs) => {
   return [resizeTensor(ctx, x, spec, scales, x.shape.map((d, i) => Math.floor(d * scales[i]!)), null)];
 };
 
+/** Reflects x into [lo, hi] (mirror at each bound, as many times as needed). */
+function reflect(x: number, lo: number, hi: number): number {
+  const range = hi - lo;
+  if (range <= 0) return lo;
+  if (x < lo) {
+    const dx = lo - x;
+    const n = Math.floor(dx / range);
+    const r = dx - n * range;
+    return n % 2 === 0 ? lo + r : hi - r;
+  }
+  if (x > hi) {
+    const dx = x - hi;
+    const n = Math.floor(dx / range);
+    const r = dx - n * range;
+    return n % 2 === 0 ? hi - r : lo + r;
+  }
+  return x;
+}
+
+/**
+ * GridSample (4-D): output[n, c, h, w] samples X[n, c] at grid[n, h, w] = (x, y) in [-1, 1],
+ * mapped to pixels by align_corners (-1 and 1 are the corner pixel centres, or the image edges),
+ * with bilinear, nearest (ties to even) or bicubic (A = -0.75) interpolation and zeros, border or
+ * reflection padding.
+ */
+const gridSample: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  const grid = ctx.input(inputs, 1);
+  if (x.shape.length !== 4 || grid.shape.length !== 4 || grid.shape[3] !== 2) throw ctx.unsupported('only 4-D inputs with a [N, H, W, 2] grid are supported', 'input 1');
+  const mode = ctx.string('mode', 'bilinear');
+  const padding = ctx.string('padding_mode', 'zeros');
+  const alignCorners = ctx.int('align_corners', 0) === 1;
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [, ho, wo] = grid.shape as [number, number, number, number];
+  const xv = numbersOf(x);
+  const gv = numbersOf(grid);
+  const out = new Float64Array(n * c * ho * wo);
+  const unnormalize = (g: number, size: number) => (alignCorners ? ((g + 1) / 2) * (size - 1) : ((g + 1) * size - 1) / 2);
+  const [minX, maxX, minY, maxY] = alignCorners ? [0, w - 1, 0, h - 1] : [-0.5, w - 0.5, -0.5, h - 0.5];
+  const pixel = (plane: number, yy: number, xx: number): number => {
+    if (padding === 'zeros') return yy < 0 || yy >= h || xx < 0 || xx >= w ? 0 : xv[plane + yy * w + xx]!;
+    if (padding === 'reflection') {
+      xx = Math.round(reflect(xx, minX, maxX));
+      yy = Math.round(reflect(yy, minY, maxY));
+    }
+    xx = Math.min(Math.max(xx, 0), w - 1);
+    yy = Math.min(Math.max(yy, 0), h - 1);
+    return xv[plane + yy * w + xx]!;
+  };
+  const cubic = (t: number) => cubicWeights(t, -0.75);
+  for (let b = 0; b < n; b++) {
+    for (let i = 0; i < ho * wo; i++) {
+      let gx = unnormalize(gv[(b * ho * wo + i) * 2]!, w);
+      let gy = unnormalize(gv[(b * ho * wo + i) * 2 + 1]!, h);
+      if (padding === 'border') {
+        gx = Math.min(Math.max(gx, 0), w - 1);
+        gy = Math.min(Math.max(gy, 0), h - 1);
+      } else if (padding === 'reflection') {
+        gx = reflect(gx, minX, maxX);
+        gy = reflect(gy, minY, maxY);
+      }
+      for (let ch = 0; ch < c; ch++) {
+        const plane = (b * c + ch) * h * w;
+        let v: number;
+        if (mode === 'nearest') {
+          v = pixel(plane, roundHalfEven(gy), roundHalfEven(gx));
+        } else if (mode === 'bilinear') {
+          const x0 = Math.floor(gx);
+          const y0 = Math.floor(gy);
+          const tx = gx - x0;
+          const ty = gy - y0;
+          v =
+            (1 - ty) * ((1 - tx) * pixel(plane, y0, x0) + tx * pixel(plane, y0, x0 + 1)) +
+            ty * ((1 - tx) * pixel(plane, y0 + 1, x0) + tx * pixel(plane, y0 + 1, x0 + 1));
+        } else if (mode === 'bicubic') {
+          const x0 = Math.floor(gx);
+          const y0 = Math.floor(gy);
+          const wx = cubic(gx - x0);
+          const wy = cubic(gy - y0);
+          v = 0;
+          for (let p = 0; p < 4; p++) {
+            let row = 0;
+            for (let q = 0; q < 4; q++) row += wx[q]! * pixel(plane, y0 - 1 + p, x0 - 1 + q);
+            v += wy[p]! * row;
+          }
+        } else {
+          throw ctx.error(`unknown mode ${mode}`, 'attribute mode');
+        }
+        out[(b * c + ch) * ho * wo + i] = v;
+      }
+    }
+  }
+  return [tensorFrom(x.dtype, [n, c, ho, wo], out)];
+};
+
 export const resizeKernels: Record<string, Kernel> = {
   Resize: resize,
   Upsample: upsample,
+  GridSample: gridSample,
 };
