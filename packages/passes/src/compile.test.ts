@@ -26,7 +26,7 @@ describe('compile', () => {
     });
     expect(printGraph(input.graph)).toBe(text);
     expect(model).not.toBe(input);
-    expect(report.pipeline).toBe('eliminate-identity,fold-constants(sizeLimit=65536)');
+    expect(report.pipeline).toBe('eliminate-identity,fold-constants(sizeLimit=65536,inferShapes=true)');
     expect(report.passes.map((p) => [p.name, p.changed, p.nodesBefore, p.nodesAfter])).toEqual([
       ['eliminate-identity', true, 3, 2],
       ['fold-constants', true, 2, 1],

@@ -1,7 +1,7 @@
 /**
  * canonicalize: the default cleanup pipeline, run to a fixpoint.
  *
- * One round is: the greedy driver over one pattern set (dead-node erasure, constant folding,
+ * One round is: shape inference (so Shape-based folds see every static dim), the greedy driver over one pattern set (dead-node erasure, constant folding,
  * identity elimination, BatchNormalization and per-channel Mul/Add folding, plus whatever plugins add
  * through the `patterns` hook for pass `canonicalize`), then constant and node deduplication. Merging
  * nodes can expose new pattern matches (two users of one value, a newly single-use Conv), so rounds
@@ -17,7 +17,7 @@
 import type { Model } from '@slimc/ir';
 import { definePass, type PassContext } from '../core/pass.js';
 import { PatternSet, applyPatternsGreedily } from '../core/pattern.js';
-import { DEFAULT_FOLD_SIZE_LIMIT, foldConstantPattern } from '../fold-constants/index.js';
+import { DEFAULT_FOLD_SIZE_LIMIT, foldConstantPattern, refreshShapes } from '../fold-constants/index.js';
 import { eliminateDeadCode, eraseDeadNode } from '../eliminate-dead-code/index.js';
 import { eliminateIdentityPattern } from '../eliminate-identity/index.js';
 import { foldBatchNormIntoConv, foldBatchNormIntoGemm, foldScaleShiftIntoConv } from '../fold-batchnorm/index.js';
@@ -35,7 +35,7 @@ export function canonicalizePatterns(sizeLimit = DEFAULT_FOLD_SIZE_LIMIT): Patte
   );
 }
 
-export function runCanonicalize(model: Model, ctx: PassContext, options: { sizeLimit: number; maxRounds: number }) {
+export function runCanonicalize(model: Model, ctx: PassContext, options: { sizeLimit: number; maxRounds: number; inferShapes: boolean }) {
   const set = ctx.gatherPatterns('canonicalize', canonicalizePatterns(options.sizeLimit));
   const stats: Record<string, number> = {};
   const add = (k: string, n: number) => n && (stats[k] = (stats[k] ?? 0) + n);
@@ -43,6 +43,7 @@ export function runCanonicalize(model: Model, ctx: PassContext, options: { sizeL
   let rounds = 0;
   for (;;) {
     rounds++;
+    if (options.inferShapes) refreshShapes(model, ctx.warn);
     const r = applyPatternsGreedily(model, set, { pass: ctx.pass, opset: ctx.opset });
     for (const [k, n] of Object.entries(r.fired)) add(k, n);
     const d = deduplicate(model);
@@ -69,6 +70,7 @@ export const canonicalizePass = definePass({
   options: {
     sizeLimit: { type: 'integer', default: DEFAULT_FOLD_SIZE_LIMIT, description: 'fold-constants size limit (elements)' },
     maxRounds: { type: 'integer', default: 8, description: 'pattern + deduplication rounds before giving up' },
+    inferShapes: { type: 'boolean', default: true, description: 'refresh value types by shape inference at the start of each round' },
   },
   run: (model, ctx, options) => runCanonicalize(model, ctx, options),
 });

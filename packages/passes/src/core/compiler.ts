@@ -243,6 +243,7 @@ export class Compiler {
 async function runPass(step: PipelineStep, model: Model, ctx: PassContext): Promise<PassResult> {
   const pass = step.pass;
   if (pass.kind === 'graph') return pass.run(model, ctx, step.options as never);
+  pass.prepare?.(model, ctx, step.options as never);
   const set = ctx.gatherPatterns(pass.name, pass.patterns(step.options as never, ctx));
   const budgetPerNode = pass.maxRewritesPerNode ?? 8;
   const r = applyPatternsGreedily(model, set, {

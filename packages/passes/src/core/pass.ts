@@ -58,6 +58,8 @@ export interface GraphPass<S extends OptionSchema = OptionSchema> extends PassBa
 export interface PatternPass<S extends OptionSchema = OptionSchema> extends PassBase<S> {
   readonly kind: 'pattern';
   patterns(options: OptionValues<S>, ctx: PassContext): PatternSet;
+  /** Runs once before the driver (e.g. to refresh shape information the patterns read). */
+  prepare?(model: Model, ctx: PassContext, options: OptionValues<S>): void;
   /** Rewrite budget per node (default 8). */
   readonly maxRewritesPerNode?: number;
 }

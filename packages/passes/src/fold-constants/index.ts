@@ -11,6 +11,10 @@
  * Each node is evaluated by the reference interpreter's `runNode` at the model's opset, so folding
  * means exactly what running the model would. Constant nodes become initializers this way too.
  *
+ * Shapes come from the values' types, refreshed by shape inference (`inferShapes`) before folding.
+ * Gather and Slice of a Shape whose input has a known rank fold when they pick only static dims
+ * (`Gather(Shape(x: [N, 3, 224]), 1)` is 3 even though N is symbolic).
+ *
  * Not folded:
  * - nondeterministic ops (RandomNormal, Bernoulli, ...) and ops with subgraphs (If, Loop, Scan);
  * - ops of other domains (custom ops have no reference semantics here);
@@ -21,7 +25,7 @@
  * - ops the interpreter does not implement (the miss is reported, not an error).
  * Initializers that are also graph inputs (IR < 4 defaults) are not constants: callers may feed them.
  */
-import { type Node, type Tensor, SlimcError, runNode, shapeSize, toIntArray, makeTensor } from '@slimc/ir';
+import { type Model, type Node, type Tensor, type Value, SlimcError, inferShapes, runNode, shapeSize, toIntArray, makeTensor } from '@slimc/ir';
 import { definePass } from '../core/pass.js';
 import { type Matcher, type MatchFailure, PatternSet, definePattern, isDefaultDomain } from '../core/pattern.js';
 import { isNondeterministic } from '../core/op-traits.js';
@@ -43,6 +47,32 @@ function foldShapeOf(node: Node, m: Matcher): Tensor | undefined {
   const end = clamp(node.getInt('end', r));
   const dims = shape.slice(start, Math.max(start, end));
   return makeTensor('int64', [dims.length], dims.map((d) => BigInt(d)));
+}
+
+/** Ops that select elements of their data operand: they fold when they pick only known dims of a shape. */
+const SELECTS_ELEMENTS = new Set(['Gather', 'Slice']);
+
+/** Stands for an unknown dim in a partly known shape vector (dims are never negative). */
+const UNKNOWN_DIM = -(2n ** 62n);
+
+/**
+ * The shape vector produced by Shape(x) when x has a known rank, with UNKNOWN_DIM for the dims that
+ * are not static: Gather/Slice picking only static dims of it fold even if x's shape is symbolic.
+ */
+function partialShapeOf(v: Value, m: Matcher): Tensor | undefined {
+  const shapeNode = m.producer(v, 'Shape');
+  const dims = shapeNode?.input(0)?.type?.shape;
+  if (!shapeNode || !dims) return undefined;
+  const r = dims.length;
+  const clamp = (k: number) => Math.min(r, Math.max(0, k < 0 ? k + r : k));
+  const start = clamp(shapeNode.getInt('start', 0));
+  const end = clamp(shapeNode.getInt('end', r));
+  const picked = dims.slice(start, Math.max(start, end));
+  return makeTensor('int64', [picked.length], picked.map((d) => (typeof d === 'number' && d >= 0 ? BigInt(d) : UNKNOWN_DIM)));
+}
+
+function containsUnknownDim(t: Tensor): boolean {
+  return t.dtype === 'int64' && (t.data as BigInt64Array).includes(UNKNOWN_DIM);
 }
 
 /** Elements the node would produce, for ops that expand small inputs; undefined when not such an op. */
@@ -85,12 +115,17 @@ export function evaluateConstantNode(node: Node, m: Matcher, sizeLimit: number):
   }
   const inputs: (Tensor | null)[] = [];
   let inputElements = 0;
+  let partial = false;
   for (const v of node.inputs) {
     if (!v) {
       inputs.push(null);
       continue;
     }
-    const t = m.constant(v);
+    let t = m.constant(v);
+    if (!t && inputs.length === 0 && SELECTS_ELEMENTS.has(node.op)) {
+      t = partialShapeOf(v, m);
+      partial = t !== undefined;
+    }
     if (!t) return m.fail(`operand ${v.name} is not constant`);
     inputs.push(t);
     inputElements += t.data.length;
@@ -111,6 +146,7 @@ export function evaluateConstantNode(node: Node, m: Matcher, sizeLimit: number):
     const t = outs[i];
     if (node.outputs[i] && !t) return m.fail(`interpreter gave no value for output ${i}`);
     if (t) {
+      if (partial && containsUnknownDim(t)) return m.fail('selects a dim that is not static');
       result.push(t);
       produced += t.data.length;
     }
@@ -152,6 +188,20 @@ export const foldConstantsPass = definePass({
       default: DEFAULT_FOLD_SIZE_LIMIT,
       description: 'largest result (elements) folded when it is larger than the constant inputs',
     },
+    inferShapes: { type: 'boolean', default: true, description: 'refresh value types by shape inference before folding' },
   },
+  prepare: (model, ctx, { inferShapes }) => inferShapes && refreshShapes(model, ctx.warn),
   patterns: ({ sizeLimit }) => PatternSet.of(foldConstantPattern(sizeLimit)),
 });
+
+/**
+ * Refreshes value types by shape inference so Shape-based folds see every static dim. A model the
+ * inference cannot handle is folded with the types it has (the miss is reported, not an error).
+ */
+export function refreshShapes(model: Model, warn: (message: string) => void): void {
+  try {
+    inferShapes(model);
+  } catch (e) {
+    warn(`shape inference stopped: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
