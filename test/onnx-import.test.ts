@@ -204,6 +204,23 @@ describe('values and model fields', () => {
     expect(onnx.TypeProto.toObject(sAgain.type as onnx.TypeProto)).toEqual(onnx.TypeProto.toObject(onnx.TypeProto.fromObject(seq)));
   });
 
+  test('doc strings of nodes, values, graphs and initializers round-trip', () => {
+    const spec = tinyModel();
+    spec.nodes[0]!.docString = 'node doc';
+    spec.inputs![0]!.docString = 'input doc';
+    spec.initializers![0]!.docString = 'weight doc';
+    spec.model = { docString: 'model doc' };
+    const m = decodeOnnx(modelBytes(spec));
+    expect(m.graph.first!.docString).toBe('node doc');
+    expect(m.graph.inputs[0]!.docString).toBe('input doc');
+    expect(m.graph.initializers[0]!.docString).toBe('weight doc');
+    const again = onnx.ModelProto.decode(encodeOnnx(m));
+    expect(again.docString).toBe('model doc');
+    expect(again.graph!.node[0]!.docString).toBe('node doc');
+    expect(again.graph!.input[0]!.docString).toBe('input doc');
+    expect(again.graph!.initializer[0]!.docString).toBe('weight doc');
+  });
+
   test('value_info types intermediates and is written back', () => {
     const spec = tinyModel();
     spec.valueInfo = [valueInfo('r', tensorType(FLOAT, ['N', 3])), valueInfo('nowhere', tensorType(FLOAT, [1]))];

@@ -239,7 +239,7 @@ class GraphWriter {
 
     const parts: Piece[] = [onnx.GraphProto.encode(gp).finish()];
     for (const n of g.nodes()) parts.push(this.node(n));
-    for (const c of g.initializers) parts.push(tensorPiece(FIELD.graphInitializer, c.constant!, c.name, this.external.get(c)));
+    for (const c of g.initializers) parts.push(tensorPiece(FIELD.graphInitializer, c.constant!, c.name, this.external.get(c), c.docString));
     parts.push(...unknownFields(g.extra));
     return { field, parts };
   }

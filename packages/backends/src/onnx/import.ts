@@ -224,11 +224,14 @@ class ModelImporter {
         // Listed in graph.input too: a graph input with a default value (required before IR 4).
         existing.constant = tensor;
         existing.type ??= { dtype: tensor.dtype, shape: [...tensor.shape] };
+        if (hasField(tp, 'docString')) existing.docString ??= tp.docString ?? undefined;
         graph.initializers.push(existing);
         continue;
       }
       if (existing) throw invalid(`name "${name}" is defined twice in graph "${graph.name}"`, { field, value: name });
-      define(name, graph.addConstant(name, tensor), field);
+      const constant = graph.addConstant(name, tensor);
+      if (hasField(tp, 'docString')) constant.docString = tp.docString ?? undefined;
+      define(name, constant, field);
     }
 
     // Pass 1: create every node and define its outputs, so references may point forward.

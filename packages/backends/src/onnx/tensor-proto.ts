@@ -259,10 +259,11 @@ export interface ExternalRef {
   readonly length: number;
 }
 
-/** The TensorProto without its payload: name, dims, type, and for strings the string data. */
-export function tensorProtoHeader(t: Tensor, name: string, external?: ExternalRef): OnnxTypes.ITensorProto {
+/** The TensorProto without its payload: name, dims, type, doc string, and for strings the string data. */
+export function tensorProtoHeader(t: Tensor, name: string, external?: ExternalRef, docString?: string): OnnxTypes.ITensorProto {
   const tp: OnnxTypes.ITensorProto = { dims: [...t.shape], dataType: dtypeToOnnx(t.dtype) };
   if (name) tp.name = name;
+  if (docString !== undefined) tp.docString = docString;
   if (t.dtype === 'string') tp.stringData = (t.data as string[]).map(utf8Bytes);
   if (external) {
     tp.dataLocation = EXTERNAL;
@@ -282,8 +283,8 @@ export function tensorPayload(t: Tensor): Uint8Array {
 }
 
 /** A TensorProto as field `field` of its parent message, with the payload as a separate fragment. */
-export function tensorPiece(field: number, t: Tensor, name: string, external?: ExternalRef): Piece {
-  const head = onnx.TensorProto.encode(tensorProtoHeader(t, name, external)).finish();
+export function tensorPiece(field: number, t: Tensor, name: string, external?: ExternalRef, docString?: string): Piece {
+  const head = onnx.TensorProto.encode(tensorProtoHeader(t, name, external, docString)).finish();
   if (external || t.dtype === 'string') return { field, parts: [head] };
   const payload = tensorPayload(t);
   return { field, parts: [head, fieldHeader(FIELD.tensorRawData, payload.byteLength), payload] };
