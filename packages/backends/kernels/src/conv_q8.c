@@ -19,11 +19,6 @@ static int is_depthwise(int32_t C, int32_t Cout, int32_t groups) {
   return groups == C && Cout == C && groups > 1;
 }
 
-static int32_t out_extent(int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
-                          int32_t pad_begin, int32_t pad_end) {
-  return (in + pad_begin + pad_end - dilation * (kernel - 1) - 1) / stride + 1;
-}
-
 int32_t slimc_conv_packed_weights_size_q8(int32_t C, int32_t Cout, int32_t KH, int32_t KW,
                                           int32_t groups) {
   if (is_depthwise(C, Cout, groups))
@@ -107,26 +102,26 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
       }
 }
 
-/* im2col rows [pixel0, pixel0 + count) of group g (pixels numbered over N*OH*OW). */
-static void im2col_q8(const int32_t *geo, int32_t OH, int32_t OW, const uint8_t *input,
-                      int32_t in_zero_point, int32_t g, int32_t pixel0, int32_t count,
-                      uint8_t *rows) {
+void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
+                  size_t element_size, uint8_t pad_byte, int32_t g, int32_t pixel0, int32_t count,
+                  void *rows) {
   int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
   int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
   int32_t cg = C / geo[SLIMC_CONV_GROUPS], K = KH * KW * cg;
+  size_t run = (size_t)cg * element_size;
   for (int32_t i = 0; i < count; i++) {
     int32_t pixel = pixel0 + i;
     int32_t ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
-    uint8_t *row = rows + (size_t)i * K;
+    uint8_t *row = (uint8_t *)rows + (size_t)i * K * element_size;
     for (int32_t ky = 0; ky < KH; ky++) {
       int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
       for (int32_t kx = 0; kx < KW; kx++) {
         int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
-        uint8_t *dst = row + (ky * KW + kx) * cg;
+        uint8_t *dst = row + (size_t)(ky * KW + kx) * run;
         if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-          memset(dst, (uint8_t)in_zero_point, (size_t)cg);
+          memset(dst, pad_byte, run);
         else
-          memcpy(dst, input + (((size_t)n * H + iy) * W + ix) * C + g * cg, (size_t)cg);
+          memcpy(dst, (const uint8_t *)input + ((((size_t)n * H + iy) * W + ix) * C + g * cg) * element_size, run);
       }
     }
   }
@@ -139,10 +134,7 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
                    void *output) {
   int32_t C = geo[SLIMC_CONV_C], Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
   int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
-  int32_t OH = out_extent(geo[SLIMC_CONV_H], KH, geo[SLIMC_CONV_STRIDE_H], geo[SLIMC_CONV_DIL_H],
-                          geo[SLIMC_CONV_PAD_TOP], geo[SLIMC_CONV_PAD_BOTTOM]);
-  int32_t OW = out_extent(geo[SLIMC_CONV_W], KW, geo[SLIMC_CONV_STRIDE_W], geo[SLIMC_CONV_DIL_W],
-                          geo[SLIMC_CONV_PAD_LEFT], geo[SLIMC_CONV_PAD_RIGHT]);
+  int32_t OH = geometry_out_height(geo), OW = geometry_out_width(geo);
   if (OH <= 0 || OW <= 0) return;
   const requant_plan *plan = requant_plan_build(Cout, multipliers, shifts, per_channel,
                                                 out_zero_point, out_min, out_max, out_signed);
@@ -154,10 +146,7 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
   int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
   int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
-  int pointwise = KH == 1 && KW == 1 && geo[SLIMC_CONV_STRIDE_H] == 1 &&
-                  geo[SLIMC_CONV_STRIDE_W] == 1 && geo[SLIMC_CONV_PAD_TOP] == 0 &&
-                  geo[SLIMC_CONV_PAD_LEFT] == 0 && geo[SLIMC_CONV_PAD_BOTTOM] == 0 &&
-                  geo[SLIMC_CONV_PAD_RIGHT] == 0;
+  int pointwise = geometry_is_pointwise(geo);
   int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_BYTES / SLIMC_MAX(K, 1)) & ~3;
   uint8_t *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K);
   for (int32_t g = 0; g < groups; g++) {
@@ -172,7 +161,7 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
     }
     for (int32_t p0 = 0; p0 < pixels; p0 += chunk) {
       int32_t count = SLIMC_MIN(chunk, pixels - p0);
-      im2col_q8(geo, OH, OW, input, in_zero_point, g, p0, count, rows);
+      slimc_im2col(geo, OH, OW, input, 1, (uint8_t)in_zero_point, g, p0, count, rows);
       slimc_gemm_q8_core(count, cout_g, K, rows, K, in_signed, in_zero_point, packed_b,
                          group_bias, plan, g * cout_g, group_out + (size_t)p0 * Cout, Cout);
     }

@@ -125,20 +125,14 @@ void slimc_conv_pack_weights_f32(int32_t C, int32_t Cout, int32_t KH, int32_t KW
 
 void slimc_conv_f32(const int32_t *geo, const float *input, const float *packed_weights,
                     const float *bias, float out_min, float out_max, float *output) {
-  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t C = geo[SLIMC_CONV_C];
   int32_t Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
   int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
-  int32_t OH = (H + geo[SLIMC_CONV_PAD_TOP] + geo[SLIMC_CONV_PAD_BOTTOM] -
-                geo[SLIMC_CONV_DIL_H] * (KH - 1) - 1) / geo[SLIMC_CONV_STRIDE_H] + 1;
-  int32_t OW = (W + geo[SLIMC_CONV_PAD_LEFT] + geo[SLIMC_CONV_PAD_RIGHT] -
-                geo[SLIMC_CONV_DIL_W] * (KW - 1) - 1) / geo[SLIMC_CONV_STRIDE_W] + 1;
+  int32_t OH = geometry_out_height(geo), OW = geometry_out_width(geo);
   if (OH <= 0 || OW <= 0) return;
   int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
-  int pointwise = KH == 1 && KW == 1 && geo[SLIMC_CONV_STRIDE_H] == 1 &&
-                  geo[SLIMC_CONV_STRIDE_W] == 1 && geo[SLIMC_CONV_PAD_TOP] == 0 &&
-                  geo[SLIMC_CONV_PAD_LEFT] == 0 && geo[SLIMC_CONV_PAD_BOTTOM] == 0 &&
-                  geo[SLIMC_CONV_PAD_RIGHT] == 0;
+  int pointwise = geometry_is_pointwise(geo);
   int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_FLOATS / SLIMC_MAX(K, 1)) & ~3;
   float *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K * sizeof(float));
   for (int32_t g = 0; g < groups; g++) {
@@ -151,21 +145,7 @@ void slimc_conv_f32(const int32_t *geo, const float *input, const float *packed_
     }
     for (int32_t p0 = 0; p0 < pixels; p0 += chunk) {
       int32_t count = SLIMC_MIN(chunk, pixels - p0);
-      for (int32_t i = 0; i < count; i++) {
-        int32_t pixel = p0 + i;
-        int32_t ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
-        for (int32_t ky = 0; ky < KH; ky++) {
-          int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
-          for (int32_t kx = 0; kx < KW; kx++) {
-            int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
-            float *dst = rows + (size_t)i * K + (ky * KW + kx) * cg;
-            if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-              memset(dst, 0, (size_t)cg * sizeof(float));
-            else
-              memcpy(dst, input + (((size_t)n * H + iy) * W + ix) * C + g * cg, (size_t)cg * sizeof(float));
-          }
-        }
-      }
+      slimc_im2col(geo, OH, OW, input, sizeof(float), 0, g, p0, count, rows);
       slimc_gemm_f32(count, cout_g, K, rows, K, packed_b, bias ? bias + g * cout_g : NULL, out_min,
                      out_max, output + (size_t)p0 * Cout + g * cout_g, Cout);
     }

@@ -142,6 +142,31 @@ void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t 
                         const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
                         void *C, int32_t ldc);
 
+/* Output extent of a window sweep: (in + pads - dilation*(kernel-1) - 1) / stride + 1. */
+static inline int32_t geometry_out_height(const int32_t *geo) {
+  return (geo[SLIMC_CONV_H] + geo[SLIMC_CONV_PAD_TOP] + geo[SLIMC_CONV_PAD_BOTTOM] -
+          geo[SLIMC_CONV_DIL_H] * (geo[SLIMC_CONV_KH] - 1) - 1) / geo[SLIMC_CONV_STRIDE_H] + 1;
+}
+static inline int32_t geometry_out_width(const int32_t *geo) {
+  return (geo[SLIMC_CONV_W] + geo[SLIMC_CONV_PAD_LEFT] + geo[SLIMC_CONV_PAD_RIGHT] -
+          geo[SLIMC_CONV_DIL_W] * (geo[SLIMC_CONV_KW] - 1) - 1) / geo[SLIMC_CONV_STRIDE_W] + 1;
+}
+
+/* 1x1, stride 1, unpadded: the NHWC input is the GEMM's A as it is (rows = pixels, lda = C). */
+static inline int geometry_is_pointwise(const int32_t *geo) {
+  return geo[SLIMC_CONV_KH] == 1 && geo[SLIMC_CONV_KW] == 1 && geo[SLIMC_CONV_STRIDE_H] == 1 &&
+         geo[SLIMC_CONV_STRIDE_W] == 1 && geo[SLIMC_CONV_PAD_TOP] == 0 &&
+         geo[SLIMC_CONV_PAD_LEFT] == 0 && geo[SLIMC_CONV_PAD_BOTTOM] == 0 &&
+         geo[SLIMC_CONV_PAD_RIGHT] == 0;
+}
+
+/* im2col of group g for output pixels [pixel0, pixel0 + count) (numbered over N*OH*OW): row i
+ * holds K = KH*KW*Cg elements, k = (ky*KW + kx)*Cg + c; padded taps are filled with pad_byte
+ * (the zero point for q8, 0 for float32 whose zero is all-zero bytes). */
+void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
+                  size_t element_size, uint8_t pad_byte, int32_t g, int32_t pixel0, int32_t count,
+                  void *rows);
+
 /* Packed B geometry: N padded to 8-column tiles, K padded to pairs. */
 static inline int32_t packed_k_pairs(int32_t K) { return (K + 1) / 2; }
 static inline int32_t packed_n_tiles(int32_t N) { return (N + 7) / 8; }

@@ -4,11 +4,6 @@
  */
 #include "internal.h"
 
-static int32_t pool_extent(int32_t in, int32_t kernel, int32_t stride, int32_t dilation,
-                           int32_t pad_begin, int32_t pad_end) {
-  return (in + pad_begin + pad_end - dilation * (kernel - 1) - 1) / stride + 1;
-}
-
 /* Pooling geometry with its output extent. */
 typedef struct {
   int32_t N, H, W, C, KH, KW, OH, OW;
@@ -20,18 +15,27 @@ static pool_shape pool_shape_of(const int32_t *geo) {
   s.geo = geo;
   s.N = geo[SLIMC_CONV_N]; s.H = geo[SLIMC_CONV_H]; s.W = geo[SLIMC_CONV_W];
   s.C = geo[SLIMC_CONV_C]; s.KH = geo[SLIMC_CONV_KH]; s.KW = geo[SLIMC_CONV_KW];
-  s.OH = pool_extent(s.H, s.KH, geo[SLIMC_CONV_STRIDE_H], geo[SLIMC_CONV_DIL_H],
-                     geo[SLIMC_CONV_PAD_TOP], geo[SLIMC_CONV_PAD_BOTTOM]);
-  s.OW = pool_extent(s.W, s.KW, geo[SLIMC_CONV_STRIDE_W], geo[SLIMC_CONV_DIL_W],
-                     geo[SLIMC_CONV_PAD_LEFT], geo[SLIMC_CONV_PAD_RIGHT]);
+  s.OH = geometry_out_height(geo);
+  s.OW = geometry_out_width(geo);
   return s;
 }
 
-static int32_t input_y(const pool_shape *s, int32_t oy, int32_t ky) {
-  return oy * s->geo[SLIMC_CONV_STRIDE_H] - s->geo[SLIMC_CONV_PAD_TOP] + ky * s->geo[SLIMC_CONV_DIL_H];
-}
-static int32_t input_x(const pool_shape *s, int32_t ox, int32_t kx) {
-  return ox * s->geo[SLIMC_CONV_STRIDE_W] - s->geo[SLIMC_CONV_PAD_LEFT] + kx * s->geo[SLIMC_CONV_DIL_W];
+/* The input pixels (NHWC rows of C values) of output pixel (n, oy, ox) that are not padding;
+ * returns how many were written to `taps` (at most KH*KW). */
+static int32_t window_taps(const pool_shape *s, const uint8_t *input, int32_t n, int32_t oy,
+                           int32_t ox, const uint8_t **taps) {
+  const int32_t *geo = s->geo;
+  int32_t count = 0;
+  for (int32_t ky = 0; ky < s->KH; ky++) {
+    int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+    if (iy < 0 || iy >= s->H) continue;
+    for (int32_t kx = 0; kx < s->KW; kx++) {
+      int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
+      if (ix < 0 || ix >= s->W) continue;
+      taps[count++] = input + (((size_t)n * s->H + iy) * s->W + ix) * s->C;
+    }
+  }
+  return count;
 }
 
 void slimc_avgpool_q8(const int32_t *geo, const void *input, int32_t in_signed,
@@ -41,22 +45,14 @@ void slimc_avgpool_q8(const int32_t *geo, const void *input, int32_t in_signed,
   (void)out_signed;
   pool_shape s = pool_shape_of(geo);
   int32_t *sum = slimc_scratch(SCRATCH_ROW, (size_t)s.C * sizeof(int32_t));
+  const uint8_t **taps = slimc_scratch(SCRATCH_IM2COL, (size_t)s.KH * s.KW * sizeof(*taps));
   for (int32_t n = 0; n < s.N; n++)
     for (int32_t oy = 0; oy < s.OH; oy++)
       for (int32_t ox = 0; ox < s.OW; ox++) {
         for (int32_t c = 0; c < s.C; c++) sum[c] = 0;
-        int32_t valid = 0;
-        for (int32_t ky = 0; ky < s.KH; ky++) {
-          int32_t iy = input_y(&s, oy, ky);
-          if (iy < 0 || iy >= s.H) continue;
-          for (int32_t kx = 0; kx < s.KW; kx++) {
-            int32_t ix = input_x(&s, ox, kx);
-            if (ix < 0 || ix >= s.W) continue;
-            const uint8_t *pixel = (const uint8_t *)input + (((size_t)n * s.H + iy) * s.W + ix) * s.C;
-            for (int32_t c = 0; c < s.C; c++) sum[c] += load_q8(pixel, c, in_signed) - in_zero_point;
-            valid++;
-          }
-        }
+        int32_t valid = window_taps(&s, input, n, oy, ox, taps);
+        for (int32_t t = 0; t < valid; t++)
+          for (int32_t c = 0; c < s.C; c++) sum[c] += load_q8(taps[t], c, in_signed) - in_zero_point;
         /* padded taps read the zero point, i.e. add 0 to the sum; only the divisor changes */
         int32_t count = count_include_pad ? s.KH * s.KW : valid;
         uint8_t *out = (uint8_t *)output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
@@ -72,20 +68,14 @@ void slimc_avgpool_q8(const int32_t *geo, const void *input, int32_t in_signed,
 void slimc_maxpool_q8(const int32_t *geo, const void *input, int32_t is_signed, void *output) {
   pool_shape s = pool_shape_of(geo);
   int32_t *best = slimc_scratch(SCRATCH_ROW, (size_t)s.C * sizeof(int32_t));
+  const uint8_t **taps = slimc_scratch(SCRATCH_IM2COL, (size_t)s.KH * s.KW * sizeof(*taps));
   for (int32_t n = 0; n < s.N; n++)
     for (int32_t oy = 0; oy < s.OH; oy++)
       for (int32_t ox = 0; ox < s.OW; ox++) {
         for (int32_t c = 0; c < s.C; c++) best[c] = INT32_MIN;
-        for (int32_t ky = 0; ky < s.KH; ky++) {
-          int32_t iy = input_y(&s, oy, ky);
-          if (iy < 0 || iy >= s.H) continue;
-          for (int32_t kx = 0; kx < s.KW; kx++) {
-            int32_t ix = input_x(&s, ox, kx);
-            if (ix < 0 || ix >= s.W) continue;
-            const uint8_t *pixel = (const uint8_t *)input + (((size_t)n * s.H + iy) * s.W + ix) * s.C;
-            for (int32_t c = 0; c < s.C; c++) best[c] = SLIMC_MAX(best[c], load_q8(pixel, c, is_signed));
-          }
-        }
+        int32_t valid = window_taps(&s, input, n, oy, ox, taps);
+        for (int32_t t = 0; t < valid; t++)
+          for (int32_t c = 0; c < s.C; c++) best[c] = SLIMC_MAX(best[c], load_q8(taps[t], c, is_signed));
         uint8_t *out = (uint8_t *)output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
         /* a window entirely in padding has no value; emit the type's lowest value */
         int32_t lowest = is_signed ? -128 : 0;
