@@ -5,7 +5,7 @@
  * the current graph, then those of the enclosing graphs, which is how If/Loop/Scan bodies see the
  * outer values they capture. Every error is a SlimcError naming the node and op.
  */
-import { Graph, type Attribute, type Node, type Value } from '../graph.js';
+import { Graph, nodeOperandsDeep, type Attribute, type Node, type Value } from '../graph.js';
 import { SlimcError, isSlimcError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { KernelContext } from './kernel.js';
@@ -66,7 +66,27 @@ function checkInput(v: Value, t: Tensor): void {
   if (bad) throw new SlimcError('invalid-argument', `expected shape [${ty.shape.map((d) => d ?? '?').join(',')}], got [${t.shape.join(',')}]`, { value: v.name });
 }
 
+/**
+ * For each node, the values of this graph's scope whose last use it is (operands and subgraph
+ * captures), so their tensors can be dropped once it has run: peak memory then follows the live
+ * values, not the whole model. Graph outputs are never dropped.
+ */
+function lastUses(graph: Graph): Map<Node, Value[]> {
+  const last = new Map<Value, Node>();
+  for (const node of graph.nodes()) for (const v of nodeOperandsDeep(node)) if (!v.constant) last.set(v, node);
+  const outputs = new Set(graph.outputs);
+  const byNode = new Map<Node, Value[]>();
+  for (const [v, node] of last) {
+    if (outputs.has(v) || v.graph !== graph) continue;
+    const list = byNode.get(node);
+    if (list) list.push(v);
+    else byNode.set(node, [v]);
+  }
+  return byNode;
+}
+
 function runGraph(graph: Graph, scope: Scope, opset: number, observe: InterpretOptions['observe']): Tensor[] {
+  const dead = lastUses(graph);
   for (const node of graph.nodes()) {
     const ins = node.inputs.map((v, i) => {
       if (!v) return null;
@@ -79,9 +99,10 @@ function runGraph(graph: Graph, scope: Scope, opset: number, observe: InterpretO
       if (!v) return;
       const t = outs[i];
       if (!t) throw new SlimcError('internal', `kernel produced no output ${i}`, { node: node.label, op: node.qualifiedOp });
-      scope.values.set(v, t);
+      if (v.uses.length) scope.values.set(v, t);
       observe?.(v, t);
     });
+    for (const v of dead.get(node) ?? []) scope.values.delete(v);
   }
   return graph.outputs.map((v) => {
     const t = scope.get(v);
