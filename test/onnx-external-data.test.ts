@@ -119,6 +119,16 @@ describe('saveOnnx with external data', () => {
     expect(printGraph(loadOnnx(path).graph)).toBe(printGraph(m.graph));
   });
 
+  test('saving over the model it was loaded from, data file included', () => {
+    const path = join(dir, 'inplace.onnx');
+    const m = denseModel();
+    saveOnnx(m, path, { externalData: true });
+    saveOnnx(loadOnnx(path), path, { externalData: { threshold: 2048 } });
+    const back = loadOnnx(path);
+    expect(printGraph(back.graph)).toBe(printGraph(m.graph));
+    expect(initializerLocations(path).b).toEqual({});
+  });
+
   test('leaves no temporary files behind', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });

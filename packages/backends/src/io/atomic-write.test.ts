@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { writeFileAtomic } from './atomic-write.js';
+import { stageFile, writeFileAtomic } from './atomic-write.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'slimc-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,4 +39,16 @@ test('a failure leaves the target untouched and removes the temporary file', () 
 
 test('an unwritable directory throws without leaving anything', () => {
   expect(() => writeFileAtomic(join(dir, 'missing', 'd.bin'), new Uint8Array(1))).toThrow(/ENOENT/);
+});
+
+test('staged files replace nothing until committed, and discard cleans up', () => {
+  const a = join(dir, 'e.bin');
+  writeFileSync(a, 'old');
+  const staged = stageFile(a, new Uint8Array([9]));
+  expect(readFileSync(a, 'utf8')).toBe('old');
+  staged.discard();
+  expect(readFileSync(a, 'utf8')).toBe('old');
+  expect(readdirSync(dir).filter((f) => f.includes('e.bin'))).toEqual(['e.bin']);
+  stageFile(a, new Uint8Array([9])).commit();
+  expect([...readFileSync(a)]).toEqual([9]);
 });

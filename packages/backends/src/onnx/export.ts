@@ -29,7 +29,7 @@ import {
   dtypeToOnnx,
   tensorByteSize,
 } from '@slimc/ir';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { type StagedFile, stageFile } from '../io/atomic-write.js';
 import { GRAPH_EXTRA, MODEL_EXTRA } from './import.js';
 import { FIELD, type OnnxTypes, type Piece, emitPiece, numberToLong, onnx, pieceLength } from './proto.js';
 import { UNKNOWN_FIELDS } from './unknown-fields.js';
@@ -112,8 +112,18 @@ export function saveOnnx(model: Model, path: string, opts: SaveOptions = {}): vo
       });
     }
   }
-  if (layout.size) writeExternalData(join(dirname(path), dataName), model.graph, layout);
-  writeFileAtomic(path, (fd) => writePiece(fd, piece));
+  // Both files are written in full before either replaces anything, so a failure leaves the
+  // old model and its data consistent.
+  const data = layout.size ? stageExternalData(join(dirname(path), dataName), model.graph, layout) : undefined;
+  let staged;
+  try {
+    staged = stageFile(path, (fd) => writePiece(fd, piece));
+  } catch (e) {
+    data?.discard();
+    throw e;
+  }
+  data?.commit();
+  staged.commit();
 }
 
 /** Offsets in the side file for the chosen initializers, in graph order. */
@@ -131,8 +141,8 @@ function layoutExternal(g: Graph, chosen: ReadonlySet<Value>, location: string):
   return layout;
 }
 
-function writeExternalData(path: string, g: Graph, layout: Map<Value, ExternalRef>): void {
-  writeFileAtomic(path, (fd) => {
+function stageExternalData(path: string, g: Graph, layout: Map<Value, ExternalRef>): StagedFile {
+  return stageFile(path, (fd) => {
     let at = 0;
     for (const v of g.initializers) {
       const ref = layout.get(v);
