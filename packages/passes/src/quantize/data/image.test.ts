@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { SlimcError } from '@slimc/ir';
-import { decodeImage, rotateImage180 } from './image.js';
+import { readNpy } from '@slimc/backends';
+import { decodeImage, resizeBilinear, rotateImage180, type RgbImage } from './image.js';
 
 const ocrData = fileURLToPath(new URL('../../../../../test/data/ocr/', import.meta.url));
 
@@ -47,4 +49,27 @@ describe('decodeImage', () => {
     await expect(decodeImage('/nonexistent/x.png')).rejects.toThrow(SlimcError);
     await expect(decodeImage(new Uint8Array([1, 2, 3]), 'bad.png')).rejects.toThrow(/bad\.png.*cannot decode image/);
   });
+});
+
+describe('resizeBilinear matches OpenCV', () => {
+  // references made by test/data/ocr/opencv-resize/generate.py with cv2.resize(INTER_LINEAR)
+  const dir = join(ocrData, 'opencv-resize');
+  const asImage = (file: string): RgbImage => {
+    const t = readNpy(readFileSync(join(dir, file)), file);
+    expect(t.dtype).toBe('uint8');
+    const [height, width, channels] = t.shape as [number, number, number];
+    expect(channels).toBe(3);
+    return { width, height, data: t.data as Uint8Array };
+  };
+  const source = asImage('source.npy');
+  const references = readdirSync(dir).filter((f) => f.startsWith('resized-'));
+
+  it.each(references)('byte for byte: %s', (file) => {
+    const expected = asImage(file);
+    const actual = resizeBilinear(source, expected.width, expected.height);
+    const differing = expected.data.reduce((n, v, i) => n + (v === actual.data[i] ? 0 : 1), 0);
+    expect(differing).toBe(0);
+  });
+
+  it('has references to check', () => expect(references.length).toBeGreaterThanOrEqual(8));
 });
