@@ -83,10 +83,14 @@ interface NodeRecipe {
   outputs: number;
   outputType: TensorType | null;
   name: string | null;
+  /** Doc string for the node and its first output. */
+  doc: string | null;
 }
 export interface ModelRecipe {
   inputs: TensorType[];
   constants: Tensor[];
+  /** Make the first constant also a graph input (an input with a default value). */
+  inputWithDefault: boolean;
   nodes: NodeRecipe[];
 }
 
@@ -106,11 +110,13 @@ const arbNode: fc.Arbitrary<NodeRecipe> = fc.record({
   outputs: fc.integer({ min: 1, max: 2 }),
   outputType: fc.option(arbTensorType, { nil: null }),
   name: fc.option(fc.constantFrom('n', 'conv', 'x', 'out'), { nil: null }),
+  doc: fc.option(fc.string({ maxLength: 6 }), { nil: null }),
 });
 
 export const arbModelRecipe: fc.Arbitrary<ModelRecipe> = fc.record({
   inputs: fc.array(arbTensorType, { minLength: 1, maxLength: 3 }),
   constants: fc.array(arbTensor(), { maxLength: 4 }),
+  inputWithDefault: fc.boolean(),
   nodes: fc.array(arbNode, { minLength: 1, maxLength: 8 }),
 });
 
@@ -123,6 +129,7 @@ export function buildModel(r: ModelRecipe): Model {
   const values: Value[] = [];
   r.inputs.forEach((t, i) => values.push(g.addInput(`in${i}`, t)));
   r.constants.forEach((t, i) => values.push(g.addConstant(`k${i}`, t)));
+  if (r.inputWithDefault && g.initializers.length) g.inputs.push(g.initializers[0]!);
   const pick = (k: number, from: Value[]): Value | null => (k < 0 ? null : from[k % from.length]!);
 
   for (const nr of r.nodes) {
@@ -138,6 +145,7 @@ export function buildModel(r: ModelRecipe): Model {
       if (nr.outputType) o!.type = nr.outputType;
       values.push(o!);
     }
+    if (nr.doc !== null) n.docString = n.output(0).docString = nr.doc;
   }
   for (const v of values) if (v.producer && !v.hasUses) g.addOutput(v);
   if (!g.outputs.length) g.addOutput(g.last!.output(0));
