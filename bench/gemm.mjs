@@ -1,6 +1,7 @@
 // Single-threaded GEMM throughput of the kernel library: int8 GEMM (requantized int8 output) in
 // GOPS and float32 GEMM in GFLOPS (2*M*N*K operations per call), for the WebAssembly build in
-// this Node and for the native gcc build (packages/backends/kernels, `make bench`) side by side.
+// this Node and for the native gcc build (packages/backends/kernels, `make bench`) side by side;
+// then int8 convolutions of typical layers (wasm), counting 2*MACs as the operations.
 // Usage: node bench/gemm.mjs [--no-native]   (needs `npm run build` for the loader in dist/)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -79,6 +80,35 @@ function benchNative() {
   return figures;
 }
 
+/** NHWC int8 convolution layers: [name, H, W, C, Cout, K, groups, stride]. */
+const convLayers = [
+  ['3x3 56x56x64->64', 56, 56, 64, 64, 3, 1, 1],
+  ['1x1 56x56x64->256', 56, 56, 64, 256, 1, 1, 1],
+  ['3x3 dw 56x56x128 s2', 56, 56, 128, 128, 3, 128, 2],
+];
+
+function benchConv(lib, [, H, W, C, Cout, k, groups, stride]) {
+  const x = lib.exports;
+  const pad = (k - 1) >> 1;
+  const geometry = Int32Array.of(1, H, W, C, Cout, k, k, groups, stride, stride, 1, 1, pad, pad, pad, pad);
+  const OH = Math.floor((H + 2 * pad - k) / stride) + 1;
+  const OW = Math.floor((W + 2 * pad - k) / stride) + 1;
+  const geo = lib.alloc(geometry.byteLength);
+  lib.write(geo, geometry);
+  const input = lib.alloc(H * W * C);
+  lib.write(input, randomBytes(H * W * C));
+  const weights = lib.packConvWeightsS8(randomBytes((Cout * C * k * k) / groups), { outChannels: Cout, channels: C, kernel: [k, k], groups });
+  const output = lib.alloc(OH * OW * Cout);
+  const mult = lib.alloc(4);
+  const shift = lib.alloc(4);
+  lib.write(mult, Int32Array.of(2 ** 30));
+  lib.write(shift, Int32Array.of(-12));
+  const seconds = bestTime(() => x.slimc_conv_q8(geo, input, 0, 128, weights.ptr, 0, mult, shift, 0, 0, -128, 127, 1, output));
+  for (const p of [geo, input, output, mult, shift]) lib.free(p);
+  weights.dispose();
+  return { seconds, gops: ((2 * OH * OW * Cout * (C / groups) * k * k) / seconds) * 1e-9 };
+}
+
 const lib = KernelLibrary.loadSync();
 const native = process.argv.includes('--no-native') ? undefined : benchNative();
 const fmt = (v) => (v === undefined ? '   n/a' : v.toFixed(1).padStart(6));
@@ -87,4 +117,9 @@ for (const [M, N, K] of shapes) {
   const w = benchWasm(lib, [M, N, K]);
   const key = `${M}x${N}x${K}`;
   console.log(`${key.padEnd(18)}${fmt(w.q8)}     ${fmt(native?.get(`q8 ${key}`))}   ${fmt(w.f32)}          ${fmt(native?.get(`f32 ${key}`))}`);
+}
+console.log('\nint8 convolution (NHWC, uint8 in, int8 out)   ms      GOPS (wasm)');
+for (const layer of convLayers) {
+  const r = benchConv(lib, layer);
+  console.log(`${layer[0].padEnd(44)}${(r.seconds * 1000).toFixed(2).padStart(6)}   ${r.gops.toFixed(1).padStart(6)}`);
 }

@@ -57,48 +57,60 @@ void slimc_conv_pack_weights_q8(int32_t C, int32_t Cout, int32_t KH, int32_t KW,
   }
 }
 
+int32_t slimc_window_taps(const int32_t *geo, const uint8_t *input, size_t element_size,
+                          int32_t n, int32_t oy, int32_t ox, const uint8_t **taps,
+                          int32_t *tap_index) {
+  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t count = 0;
+  for (int32_t ky = 0; ky < geo[SLIMC_CONV_KH]; ky++) {
+    int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+    if (iy < 0 || iy >= H) continue;
+    for (int32_t kx = 0; kx < geo[SLIMC_CONV_KW]; kx++) {
+      int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
+      if (ix < 0 || ix >= W) continue;
+      taps[count] = input + (((size_t)n * H + iy) * W + ix) * C * element_size;
+      if (tap_index) tap_index[count] = ky * geo[SLIMC_CONV_KW] + kx;
+      count++;
+    }
+  }
+  return count;
+}
+
+/* Depthwise: per output pixel, gather the valid taps once, then for each block of 8 channels
+ * accumulate all taps in registers and requantize straight to the output. */
 static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
                            int32_t in_signed, int32_t in_zero_point, const int16_t *weights,
                            const int32_t *bias, const requant_plan *plan, uint8_t *output) {
-  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
-  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
+  int32_t C = geo[SLIMC_CONV_C], window = geo[SLIMC_CONV_KH] * geo[SLIMC_CONV_KW];
   int32_t padded = (C + 7) & ~7;
-  int32_t *acc = slimc_scratch(SCRATCH_ROW, (size_t)padded * sizeof(int32_t));
+  const uint8_t **taps = slimc_scratch(SCRATCH_ROW, (size_t)window * (sizeof(*taps) + sizeof(int32_t)));
+  int32_t *tap_index = (int32_t *)(taps + window);
   for (int32_t n = 0; n < geo[SLIMC_CONV_N]; n++)
     for (int32_t oy = 0; oy < OH; oy++)
       for (int32_t ox = 0; ox < OW; ox++) {
         uint8_t *out = output + (((size_t)n * OH + oy) * OW + ox) * C;
-        for (int32_t c = 0; c < C; c++) acc[c] = bias ? bias[c] : 0;
-        for (int32_t ky = 0; ky < KH; ky++) {
-          int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
-          if (iy < 0 || iy >= H) continue;
-          for (int32_t kx = 0; kx < KW; kx++) {
-            int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
-            if (ix < 0 || ix >= W) continue;
-            const uint8_t *pixel = (const uint8_t *)input + (((size_t)n * H + iy) * W + ix) * C;
-            const int16_t *w = weights + (ky * KW + kx) * padded;
-            int32_t c = 0;
-#ifdef SLIMC_SIMD
-            v128_t zp = wasm_i16x8_splat((int16_t)in_zero_point);
-            for (; c + 8 <= C; c += 8) {
-              v128_t x = load8_q8_minus_zp(pixel + c, in_signed, zp);
-              v128_t wv = wasm_v128_load(w + c);
-              wasm_v128_store(acc + c, wasm_i32x4_add(wasm_v128_load(acc + c),
-                                                      wasm_i32x4_extmul_low_i16x8(x, wv)));
-              wasm_v128_store(acc + c + 4, wasm_i32x4_add(wasm_v128_load(acc + c + 4),
-                                                          wasm_i32x4_extmul_high_i16x8(x, wv)));
-            }
-#endif
-            for (; c < C; c++) acc[c] += (load_q8(pixel, c, in_signed) - in_zero_point) * w[c];
-          }
-        }
+        int32_t count = slimc_window_taps(geo, input, 1, n, oy, ox, taps, tap_index);
         int32_t c = 0;
 #ifdef SLIMC_SIMD
-        for (; c + 8 <= C; c += 8)
-          wasm_v128_store64_lane(out + c, requant_plan_apply8(plan, c, wasm_v128_load(acc + c),
-                                                              wasm_v128_load(acc + c + 4)), 0);
+        v128_t zp = wasm_i16x8_splat((int16_t)in_zero_point);
+        for (; c + 8 <= C; c += 8) {
+          v128_t lo = bias ? wasm_v128_load(bias + c) : wasm_i32x4_splat(0);
+          v128_t hi = bias ? wasm_v128_load(bias + c + 4) : wasm_i32x4_splat(0);
+          for (int32_t t = 0; t < count; t++) {
+            v128_t x = load8_q8_minus_zp(taps[t] + c, in_signed, zp);
+            v128_t w = wasm_v128_load(weights + tap_index[t] * padded + c);
+            lo = wasm_i32x4_add(lo, wasm_i32x4_extmul_low_i16x8(x, w));
+            hi = wasm_i32x4_add(hi, wasm_i32x4_extmul_high_i16x8(x, w));
+          }
+          wasm_v128_store64_lane(out + c, requant_plan_apply8(plan, c, lo, hi), 0);
+        }
 #endif
-        for (; c < C; c++) store_q8(out, c, requant_plan_apply(plan, c, acc[c]));
+        for (; c < C; c++) {
+          int32_t acc = bias ? bias[c] : 0;
+          for (int32_t t = 0; t < count; t++)
+            acc += (load_q8(taps[t], c, in_signed) - in_zero_point) * weights[tap_index[t] * padded + c];
+          store_q8(out, c, requant_plan_apply(plan, c, acc));
+        }
       }
 }
 

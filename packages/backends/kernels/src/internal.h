@@ -160,6 +160,13 @@ static inline int geometry_is_pointwise(const int32_t *geo) {
          geo[SLIMC_CONV_PAD_RIGHT] == 0;
 }
 
+/* The input pixels of output pixel (n, oy, ox) that are not padding (pointers to their C
+ * elements of element_size bytes), and with tap_index (may be NULL) each one's ky*KW + kx;
+ * returns how many (at most KH*KW). */
+int32_t slimc_window_taps(const int32_t *geo, const uint8_t *input, size_t element_size,
+                          int32_t n, int32_t oy, int32_t ox, const uint8_t **taps,
+                          int32_t *tap_index);
+
 /* im2col of group g for output pixels [pixel0, pixel0 + count) (numbered over N*OH*OW): row i
  * holds K = KH*KW*Cg elements, k = (ky*KW + kx)*Cg + c; padded taps are filled with pad_byte
  * (the zero point for q8, 0 for float32 whose zero is all-zero bytes). */

@@ -20,24 +20,6 @@ static pool_shape pool_shape_of(const int32_t *geo) {
   return s;
 }
 
-/* The input pixels (NHWC rows of C values) of output pixel (n, oy, ox) that are not padding;
- * returns how many were written to `taps` (at most KH*KW). */
-static int32_t window_taps(const pool_shape *s, const uint8_t *input, int32_t n, int32_t oy,
-                           int32_t ox, const uint8_t **taps) {
-  const int32_t *geo = s->geo;
-  int32_t count = 0;
-  for (int32_t ky = 0; ky < s->KH; ky++) {
-    int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
-    if (iy < 0 || iy >= s->H) continue;
-    for (int32_t kx = 0; kx < s->KW; kx++) {
-      int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
-      if (ix < 0 || ix >= s->W) continue;
-      taps[count++] = input + (((size_t)n * s->H + iy) * s->W + ix) * s->C;
-    }
-  }
-  return count;
-}
-
 void slimc_avgpool_q8(const int32_t *geo, const void *input, int32_t in_signed,
                       int32_t in_zero_point, int32_t count_include_pad,
                       const int32_t *multipliers, const int32_t *shifts, int32_t out_zero_point,
@@ -50,7 +32,7 @@ void slimc_avgpool_q8(const int32_t *geo, const void *input, int32_t in_signed,
     for (int32_t oy = 0; oy < s.OH; oy++)
       for (int32_t ox = 0; ox < s.OW; ox++) {
         for (int32_t c = 0; c < s.C; c++) sum[c] = 0;
-        int32_t valid = window_taps(&s, input, n, oy, ox, taps);
+        int32_t valid = slimc_window_taps(s.geo, input, 1, n, oy, ox, taps, NULL);
         for (int32_t t = 0; t < valid; t++)
           for (int32_t c = 0; c < s.C; c++) sum[c] += load_q8(taps[t], c, in_signed) - in_zero_point;
         /* padded taps read the zero point, i.e. add 0 to the sum; only the divisor changes */
@@ -73,7 +55,7 @@ void slimc_maxpool_q8(const int32_t *geo, const void *input, int32_t is_signed, 
     for (int32_t oy = 0; oy < s.OH; oy++)
       for (int32_t ox = 0; ox < s.OW; ox++) {
         for (int32_t c = 0; c < s.C; c++) best[c] = INT32_MIN;
-        int32_t valid = window_taps(&s, input, n, oy, ox, taps);
+        int32_t valid = slimc_window_taps(s.geo, input, 1, n, oy, ox, taps, NULL);
         for (int32_t t = 0; t < valid; t++)
           for (int32_t c = 0; c < s.C; c++) best[c] = SLIMC_MAX(best[c], load_q8(taps[t], c, is_signed));
         uint8_t *out = (uint8_t *)output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
