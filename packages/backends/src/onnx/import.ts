@@ -110,7 +110,7 @@ function decodeModel(bytes: Uint8Array, opts: DecodeOptions, modelFile: string |
   }
   const external = new ExternalDataReader(opts.baseDir, modelFile);
   try {
-    const model = new ModelImporter(proto, external, where, collectUnknownFields(bytes)).run();
+    const model = new ModelImporter(proto, external, collectUnknownFields(bytes)).run();
     model.source = opts.source;
     return model;
   } catch (e) {
@@ -158,7 +158,6 @@ class ModelImporter {
   constructor(
     private readonly proto: OnnxTypes.ModelProto,
     private readonly external: ExternalDataReader,
-    private readonly where: ErrorContext,
     private readonly unknown: UnknownFieldTree | undefined,
   ) {}
 
