@@ -165,6 +165,11 @@ export function sizeBetween(shape: readonly number[], from: number, to = shape.l
   return n;
 }
 
+/** A shape seen as [outer, dim, inner] around `axis` (the layout every axis-wise kernel walks). */
+export function axisSplit(shape: readonly number[], axis: number): { outer: number; dim: number; inner: number } {
+  return { outer: sizeBetween(shape, 0, axis), dim: shape[axis]!, inner: sizeBetween(shape, axis + 1) };
+}
+
 /** Integer elements of a shape-like tensor (int64 or int32) as numbers. */
 export function intsOf(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));

@@ -3,10 +3,10 @@
  * ReverseSequence and the Hann/Hamming/Blackman window generators.
  */
 import { makeTensor, type Tensor } from '../../tensor.js';
-import { emptyTensor, intsOf, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
+import { axisSplit, emptyTensor, intsOf, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
 import type { Kernel } from '../kernel.js';
 import { dtypeAttr } from './elementwise.js';
-import { copyRange } from './shape.js';
+import { copyRange, takeAlongAxis } from './shape.js';
 
 /**
  * Dropout is the identity at inference; its mask is all ones. A training-mode Dropout with a
@@ -28,21 +28,9 @@ const compress: Kernel = (ctx, inputs) => {
   let axis = 0;
   if (ctx.has('axis')) axis = ctx.axis(ctx.int('axis', 0), x.shape.length);
   else x = { ...x, shape: [x.data.length] };
-  const dim = x.shape[axis]!;
   const keep: number[] = [];
-  for (let i = 0; i < Math.min(dim, cond.length); i++) if (cond[i]) keep.push(i);
-  const outer = sizeBetween(x.shape, 0, axis);
-  const inner = sizeBetween(x.shape, axis + 1);
-  const shape = x.shape.map((d, a) => (a === axis ? keep.length : d));
-  const out = emptyTensor(x.dtype, shape);
-  let p = 0;
-  for (let o = 0; o < outer; o++) {
-    for (const k of keep) {
-      copyRange(out.data, p, x.data, (o * dim + k) * inner, inner);
-      p += inner;
-    }
-  }
-  return [out];
+  for (let i = 0; i < Math.min(x.shape[axis]!, cond.length); i++) if (cond[i]) keep.push(i);
+  return [takeAlongAxis(x, axis, keep)];
 };
 
 const reverseSequence: Kernel = (ctx, inputs) => {
@@ -87,9 +75,7 @@ const unique: Kernel = (ctx, inputs) => {
   const hasAxis = ctx.has('axis');
   if (!hasAxis) x = { ...x, shape: [x.data.length] };
   const axis = hasAxis ? ctx.axis(ctx.int('axis', 0), x.shape.length) : 0;
-  const dim = x.shape[axis]!;
-  const outer = sizeBetween(x.shape, 0, axis);
-  const inner = sizeBetween(x.shape, axis + 1);
+  const { outer, dim, inner } = axisSplit(x.shape, axis);
   const xv = x.dtype === 'string' || x.dtype === 'int64' ? Array.from(x.data as ArrayLike<unknown>) : Array.from(numbersOf(x));
   // Slice k = every element with coordinate k on `axis`, in row-major order.
   const sliceOf = (k: number) => {
@@ -115,15 +101,7 @@ const unique: Kernel = (ctx, inputs) => {
   const rank = new Map(order.map((k, r) => [keyOf(slices[k]!), r]));
   const inverse = slices.map((s) => rank.get(keyOf(s))!);
   const counts = order.map((_, r) => inverse.filter((v) => v === r).length);
-  const shape = x.shape.map((d, a) => (a === axis ? order.length : d));
-  const y = emptyTensor(x.dtype, shape);
-  let p = 0;
-  for (let o = 0; o < outer; o++) {
-    for (const k of order) {
-      copyRange(y.data, p, x.data, (o * dim + k) * inner, inner);
-      p += inner;
-    }
-  }
+  const y = takeAlongAxis(x, axis, order);
   const i64 = (v: number[]) => makeTensor('int64', [v.length], v.map((n) => BigInt(n)));
   return [y, i64(order), i64(inverse), i64(counts)];
 };

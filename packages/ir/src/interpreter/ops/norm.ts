@@ -8,7 +8,7 @@
  * Statistics accumulate in float64; variance is the biased (population) one, as ONNX specifies.
  */
 import { shapeSize, type Tensor } from '../../tensor.js';
-import { broadcastIndex, numberBuffer, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
+import { axisSplit, broadcastIndex, numberBuffer, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 import { reductionPlan } from './reduce.js';
 
@@ -150,9 +150,7 @@ const lpNorm: Kernel = (ctx, inputs) => {
   const axis = ctx.axis(ctx.int('axis', -1), x.shape.length);
   const p = ctx.int('p', 2);
   if (p !== 1 && p !== 2) throw ctx.error(`p must be 1 or 2, got ${p}`, 'attribute p');
-  const outer = sizeBetween(x.shape, 0, axis);
-  const dim = x.shape[axis]!;
-  const inner = sizeBetween(x.shape, axis + 1);
+  const { outer, dim, inner } = axisSplit(x.shape, axis);
   const xv = numbersOf(x);
   const out = numberBuffer(x.dtype, xv.length);
   for (let o = 0; o < outer; o++) {

@@ -62,6 +62,20 @@ function paramIndex(ctx: KernelContext, xShape: readonly number[], param: Tensor
   return idx;
 }
 
+/** Scale and zero point of element i of x (inputs 1 and 2 of the Q/DQ ops; no zero point means 0). */
+function quantParams(ctx: KernelContext, x: Tensor, scale: Tensor, zp: Tensor | null): { scaleAt: (i: number) => number; zeroPointAt: (i: number) => number } {
+  const axis = ctx.int('axis', 1);
+  const block = ctx.int('block_size', 0);
+  const si = paramIndex(ctx, x.shape, scale, axis, block, 'input 1');
+  const zi = zp ? paramIndex(ctx, x.shape, zp, axis, block, 'input 2') : null;
+  const sv = numbersOf(scale);
+  const zv = zp ? numbersOf(zp) : null;
+  return {
+    scaleAt: (i) => sv[si ? si[i]! : 0]!,
+    zeroPointAt: (i) => (zv ? zv[zi ? zi[i]! : 0]! : 0),
+  };
+}
+
 function checkQuantDtype(ctx: KernelContext, dtype: DType, field: string): void {
   if (!QUANT_DTYPES.includes(dtype)) throw ctx.unsupported(`quantized type ${dtype} is not supported`, field);
 }
@@ -78,21 +92,14 @@ const quantizeLinear: Kernel = (ctx, inputs) => {
   const zpT = inputs[2] ?? null;
   const outDtype = zpT ? zpT.dtype : dtypeAttr(ctx, 'output_dtype', 'uint8');
   checkQuantDtype(ctx, outDtype, zpT ? 'input 2' : 'attribute output_dtype');
-  const axis = ctx.int('axis', 1);
-  const block = ctx.int('block_size', 0);
-  const si = paramIndex(ctx, x.shape, scale, axis, block, 'input 1');
-  const zi = zpT ? paramIndex(ctx, x.shape, zpT, axis, block, 'input 2') : null;
+  const { scaleAt, zeroPointAt } = quantParams(ctx, x, scale, zpT);
   const xv = numbersOf(x);
-  const sv = numbersOf(scale);
-  const zv = zpT ? numbersOf(zpT) : null;
   const [lo, hi] = integerRange(outDtype);
   const n = xv.length;
   const out = numberBuffer(outDtype, n);
   const toScaleType = scale.dtype === 'float32' ? Math.fround : (v: number) => v;
   for (let i = 0; i < n; i++) {
-    const s = sv[si ? si[i]! : 0]!;
-    const zp = zv ? zv[zi ? zi[i]! : 0]! : 0;
-    out[i] = quantizeValue(toScaleType(xv[i]! / s), zp, lo, hi);
+    out[i] = quantizeValue(toScaleType(xv[i]! / scaleAt(i)), zeroPointAt(i), lo, hi);
   }
   return [tensorFrom(outDtype, x.shape, out)];
 };
@@ -103,20 +110,14 @@ const dequantizeLinear: Kernel = (ctx, inputs) => {
   const zpT = inputs[2] ?? null;
   checkQuantDtype(ctx, x.dtype, 'input 0');
   if (zpT && zpT.dtype !== x.dtype) throw ctx.error(`zero point dtype ${zpT.dtype} differs from input ${x.dtype}`, 'input 2');
-  const axis = ctx.int('axis', 1);
-  const block = ctx.int('block_size', 0);
-  const si = paramIndex(ctx, x.shape, scale, axis, block, 'input 1');
-  const zi = zpT ? paramIndex(ctx, x.shape, zpT, axis, block, 'input 2') : null;
+  const { scaleAt, zeroPointAt } = quantParams(ctx, x, scale, zpT);
   const xv = numbersOf(x);
-  const sv = numbersOf(scale);
-  const zv = zpT ? numbersOf(zpT) : null;
   const n = xv.length;
   const out = numberBuffer(scale.dtype, n);
   // q - zp is an exact integer; converting it to float32 first matches the reference for int32 inputs.
   const toFloat = scale.dtype === 'float32' ? Math.fround : (v: number) => v;
   for (let i = 0; i < n; i++) {
-    const zp = zv ? zv[zi ? zi[i]! : 0]! : 0;
-    out[i] = toFloat(xv[i]! - zp) * sv[si ? si[i]! : 0]!;
+    out[i] = toFloat(xv[i]! - zeroPointAt(i)) * scaleAt(i);
   }
   return [tensorFrom(scale.dtype, x.shape, out)];
 };

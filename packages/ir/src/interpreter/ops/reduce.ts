@@ -8,7 +8,7 @@
  */
 import { isFloatDType } from '../../dtype.js';
 import { shapeSize, type Tensor } from '../../tensor.js';
-import { intsOf, numberBuffer, numbersOf, sizeBetween, stridedIndex, stridesOf, tensorFrom } from '../arrays.js';
+import { axisSplit, intsOf, numberBuffer, numbersOf, sizeBetween, stridedIndex, stridesOf, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 
 type ReduceKind = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'l1' | 'l2' | 'logsum' | 'logsumexp' | 'sumsquare';
@@ -119,9 +119,7 @@ function argReduce(largest: boolean): Kernel {
     const axis = ctx.axis(ctx.int('axis', 0), x.shape.length);
     const last = ctx.int('select_last_index', 0) === 1;
     const keep = ctx.int('keepdims', 1) === 1;
-    const outer = sizeBetween(x.shape, 0, axis);
-    const dim = x.shape[axis]!;
-    const inner = sizeBetween(x.shape, axis + 1);
+    const { outer, dim, inner } = axisSplit(x.shape, axis);
     const xv = numbersOf(x);
     const out = new BigInt64Array(outer * inner);
     for (let o = 0; o < outer; o++) {
@@ -199,9 +197,7 @@ const cumSum: Kernel = (ctx, inputs) => {
   const axis = ctx.axis(intsOf(ctx.input(inputs, 1))[0]!, x.shape.length, 'input 1');
   const exclusive = ctx.int('exclusive', 0) === 1;
   const reverse = ctx.int('reverse', 0) === 1;
-  const outer = sizeBetween(x.shape, 0, axis);
-  const dim = x.shape[axis]!;
-  const inner = sizeBetween(x.shape, axis + 1);
+  const { outer, dim, inner } = axisSplit(x.shape, axis);
   const xv = numbersOf(x);
   const out = numberBuffer(x.dtype, xv.length);
   for (let o = 0; o < outer; o++) {

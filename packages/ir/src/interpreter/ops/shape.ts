@@ -10,6 +10,7 @@
 import { allocData, type DType, type TensorData } from '../../dtype.js';
 import { makeTensor, shapeSize, type Tensor } from '../../tensor.js';
 import {
+  axisSplit,
   broadcastIndex,
   broadcastShapes,
   emptyTensor,
@@ -288,24 +289,26 @@ function normalizedIndices(ctx: KernelContext, t: Tensor, dim: number): number[]
   });
 }
 
+/** The slices of `x` at coordinates `picks` along `axis`, in that order (Gather, Compress, Unique). */
+export function takeAlongAxis(x: Tensor, axis: number, picks: readonly number[]): Tensor {
+  const { outer, dim, inner } = axisSplit(x.shape, axis);
+  const out = emptyTensor(x.dtype, x.shape.map((d, a) => (a === axis ? picks.length : d)));
+  let p = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const k of picks) {
+      copyRange(out.data, p, x.data, (o * dim + k) * inner, inner);
+      p += inner;
+    }
+  }
+  return out;
+}
+
 const gather: Kernel = (ctx, inputs) => {
   const x = ctx.input(inputs, 0);
   const indices = ctx.input(inputs, 1);
   const axis = ctx.axis(ctx.int('axis', 0), x.shape.length);
-  const dim = x.shape[axis]!;
-  const idx = normalizedIndices(ctx, indices, dim);
-  const outer = sizeBetween(x.shape, 0, axis);
-  const inner = sizeBetween(x.shape, axis + 1);
-  const shape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
-  const out = emptyTensor(x.dtype, shape);
-  let p = 0;
-  for (let o = 0; o < outer; o++) {
-    for (const i of idx) {
-      copyRange(out.data, p, x.data, (o * dim + i) * inner, inner);
-      p += inner;
-    }
-  }
-  return [out];
+  const taken = takeAlongAxis(x, axis, normalizedIndices(ctx, indices, x.shape[axis]!));
+  return [reshaped(taken, [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)])];
 };
 
 const gatherElementsOp: Kernel = (ctx, inputs) => {
