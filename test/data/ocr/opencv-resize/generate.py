@@ -18,7 +18,7 @@ src = rng.integers(0, 256, size=(47, 61, 3), dtype=np.uint8)
 yy, xx = np.mgrid[0:47, 0:61]
 src[:, :, 0] = ((xx * 4 + yy * 3) % 256).astype(np.uint8)
 np.save(os.path.join(here, 'source.npy'), src)
-# up and down, integer and awkward ratios, one axis only, and the exact 2x shrink OpenCV special-cases
+# up and down, integer and awkward ratios, one axis only, degenerate sizes
 for h, w in [(48, 320), (48, 61), (47, 100), (23, 30), (20, 27), (94, 122), (13, 61), (48, 17), (1, 1), (100, 7)]:
     np.save(os.path.join(here, f'resized-{h}x{w}.npy'), cv2.resize(src, (w, h), interpolation=cv2.INTER_LINEAR))
 print(f'opencv {cv2.__version__}: wrote references to {here}')

@@ -46,8 +46,8 @@ export async function decodeImage(source: string | Uint8Array, name = typeof sou
  *     centres aligned; s in float32 as OpenCV computes it), neighbours clamped at the border, no
  *     low-pass filter when shrinking;
  *   - weights are rounded to 11 fraction bits, ties to even;
- *   - a horizontal pass gives h = p0 * a0 + p1 * a1, and the vertical pass combines two such rows as OpenCV's vector code
- *     does: ((b0 * (h0 >> 4)) >> 16) + ((b1 * (h1 >> 4)) >> 16) + 2 >> 2.
+ *   - a horizontal pass gives h = p0 * a0 + p1 * a1, and the vertical pass combines two such rows
+ *     as OpenCV's vector code does: ((b0 * (h0 >> 4)) >> 16) + ((b1 * (h1 >> 4)) >> 16) + 2 >> 2.
  * This reproduces OpenCV 4's bytes (checked against cv2.resize on x86: see
  * test/data/ocr/opencv-resize); OpenCV's scalar fallback rounds the vertical pass as
  * (b0 * h0 + b1 * h1 + 2^21) >> 22, which can differ by 1 on builds without its vector code.
@@ -62,7 +62,8 @@ export function resizeBilinear(image: RgbImage, width: number, height: number): 
   const src = image.data;
   const out = new Uint8Array(width * height * 3);
   const rowStride = image.width * 3;
-  // horizontal pass of each source row the output needs, computed once per row
+  // horizontal pass of each source row the output needs, computed once per row and dropped once
+  // the output has moved below it (source rows are visited in increasing order)
   const rows = new Map<number, Int32Array>();
   const horizontal = (sy: number): Int32Array => {
     let row = rows.get(sy);
@@ -84,6 +85,7 @@ export function resizeBilinear(image: RgbImage, width: number, height: number): 
     const h1 = horizontal(ys.hi[y]!);
     const b0 = ys.w0[y]!;
     const b1 = ys.w1[y]!;
+    for (const sy of rows.keys()) if (sy < ys.lo[y]!) rows.delete(sy);
     const o = y * width * 3;
     for (let i = 0; i < width * 3; i++) {
       const v = (((b0 * (h0[i]! >> 4)) >> 16) + ((b1 * (h1[i]! >> 4)) >> 16) + 2) >> 2;
