@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { makeTensor, tensorsEqual, SlimcError } from '@slimc/ir';
 import { writeNpy, writeTensorProto } from '@slimc/backends';
 import { collectSamples, loadSamples } from './samples.js';
-import { PADDLE_OCR_REC_PREPROCESS, preprocessImage } from './preprocess.js';
+import { PADDLE_OCR_DET_PREPROCESS, PADDLE_OCR_REC_PREPROCESS, preprocessImage } from './preprocess.js';
 import { decodeImage } from './image.js';
 
 const calibDir = fileURLToPath(new URL('../../../../../test/data/ocr/calib/', import.meta.url));
+const detCalibDir = fileURLToPath(new URL('../../../../../test/data/ocr/det-calib/', import.meta.url));
 
 describe('loadSamples', () => {
   let tmp: string;
@@ -35,6 +36,16 @@ describe('loadSamples', () => {
 
   it('reads every calib image', async () => {
     expect(await collectSamples(calibDir, PADDLE_OCR_REC_PREPROCESS)).toHaveLength(64);
+  });
+
+  it('reads JPEG pages of different sizes for the detector, ignoring the boxes file', async () => {
+    const samples = await collectSamples(detCalibDir, PADDLE_OCR_DET_PREPROCESS);
+    expect(samples).toHaveLength(6);
+    for (const { x } of samples) {
+      const [n, c, h, w] = x!.shape;
+      expect([n, c, h! % 32, w! % 32]).toEqual([1, 3, 0, 0]);
+    }
+    expect(new Set(samples.map((s) => s.x!.shape.join())).size).toBeGreaterThan(1);
   });
 
   it('reads test_data_set_N/input_K.pb in numeric order, naming inputs by the tensor name or position', async () => {
