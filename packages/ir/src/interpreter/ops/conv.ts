@@ -229,29 +229,10 @@ const convTranspose: Kernel = (ctx, inputs) => {
   const cg = inChannels / group;
   const xv = asFloat64(numbersOf(x));
   const wv = numbersOf(w);
-  // target[kp * ipos + ip] = output spatial offset written by input position ip through kernel position kp.
-  const target = new Int32Array(kpos * ipos);
-  const kIdx = new Array<number>(r).fill(0);
-  const iIdx = new Array<number>(r);
-  for (let kp = 0; kp < kpos; kp++) {
-    iIdx.fill(0);
-    for (let ip = 0; ip < ipos; ip++) {
-      let off = 0;
-      for (let d = 0; d < r && off >= 0; d++) {
-        const c = iIdx[d]! * strides[d]! + kIdx[d]! * dilations[d]! - padsBegin[d]!;
-        off = c < 0 || c >= out[d]! ? -1 : off * out[d]! + c;
-      }
-      target[kp * ipos + ip] = off;
-      for (let d = r - 1; d >= 0; d--) {
-        if (++iIdx[d]! < spatial[d]!) break;
-        iIdx[d] = 0;
-      }
-    }
-    for (let d = r - 1; d >= 0; d--) {
-      if (++kIdx[d]! < kernel[d]!) break;
-      kIdx[d] = 0;
-    }
-  }
+  // target[kp * ipos + ip] = output spatial offset written by input position ip through kernel
+  // position kp (negative: cropped by the pads). It is the Conv window table with the roles of
+  // input and output exchanged: output coordinate = ip * stride + kp * dilation - padBegin.
+  const target = windowTable(out, { kernel, strides, dilations, padsBegin, padsEnd: new Array<number>(r).fill(0), out: spatial });
   const result = new Float64Array(batch * outChannels * opos);
   const bias = inputs[2] ? numbersOf(inputs[2]) : null;
   const col = new Float64Array(mg * kpos * ipos);
