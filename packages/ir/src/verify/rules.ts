@@ -246,18 +246,25 @@ const useList: Rule = {
   },
 };
 
+/**
+ * Direct operands must come from earlier nodes. A capture defined too late is dangling-value's
+ * report, but it can close a cycle, so it also triggers the cycle search.
+ */
 const topologicalOrder: Rule = {
   name: 'topological-order',
   check(s, report) {
     for (const g of s.graphs) {
       const late: [Node, Value][] = [];
+      let lateCapture = false;
+      const isLate = (n: Node, v: Value) => {
+        const p = v.producer;
+        return p !== null && p.graph === g && s.position.has(p) && s.position.get(p)! >= s.position.get(n)!;
+      };
       for (const n of linkedNodes(g)) {
-        for (const v of nodeOperandsDeep(n)) {
-          const p = v.producer;
-          if (p && p.graph === g && s.position.has(p) && s.position.get(p)! >= s.position.get(n)!) late.push([n, v]);
-        }
+        for (const v of n.inputs) if (v && isLate(n, v)) late.push([n, v]);
+        if (!lateCapture && n.subgraphs().length) lateCapture = nodeOperandsDeep(n).some((v) => isLate(n, v));
       }
-      if (!late.length) continue;
+      if (!late.length && !lateCapture) continue;
       const cycles = findNodeCycles(g);
       for (const cycle of cycles) {
         report({ ...at(cycle[0]!), message: `cycle through ${cycle.map((n) => `${n.label} (${n.qualifiedOp})`).join(' -> ')}` });
@@ -291,18 +298,34 @@ function findNodeCycles(g: Graph): Node[][] {
   return cycles;
 }
 
+/**
+ * An operand must be defined in the node's graph or an enclosing one. A value captured from an
+ * enclosing graph must also be defined before the node there that holds this subgraph.
+ */
 const danglingValue: Rule = {
   name: 'dangling-value',
   check(s, report) {
-    for (const [g, n] of s.allNodes()) {
-      n.inputs.forEach((v, i) => {
-        if (!v || s.inScope(v, g)) return;
-        const d = s.definitions.get(v)?.[0];
-        const message = d
-          ? `operand is defined in graph ${d.graph.name}, which does not enclose graph ${g.name}`
-          : `operand is not defined in the model (no producer, input or constant defines it)`;
-        report({ ...at(n), value: v.name, field: `input ${i}`, message });
-      });
+    for (const g of s.graphs) {
+      // The node holding `g` (directly or through nested subgraphs) in each enclosing graph.
+      const holder = new Map<Graph, Node>();
+      for (let h: Graph = g; h.parent; h = h.parent.graph) holder.set(h.parent.graph, h.parent);
+      for (const n of linkedNodes(g)) {
+        n.inputs.forEach((v, i) => {
+          if (!v) return;
+          const d = s.definitions.get(v)?.[0];
+          const where = { ...at(n), value: v.name, field: `input ${i}` };
+          if (!d) {
+            report({ ...where, message: 'operand is not defined in the model (no producer, input or constant defines it)' });
+          } else if (!g.isWithin(d.graph)) {
+            report({ ...where, message: `operand is defined in graph ${d.graph.name}, which does not enclose graph ${g.name}` });
+          } else if (d.node && d.graph !== g) {
+            const h = holder.get(d.graph)!;
+            if (s.position.get(d.node)! >= s.position.get(h)!) {
+              report({ ...where, message: `captured operand is produced by ${d.node.label} after ${h.label} (${h.qualifiedOp}), which holds this subgraph` });
+            }
+          }
+        });
+      }
     }
   },
 };

@@ -118,6 +118,41 @@ describe('verify: one test per rule', () => {
     expect(verify(model)).toContainEqual(expect.objectContaining({ rule: 'dangling-value', node: 'add', op: 'Add', value: 'w', field: 'input 1' }));
   });
 
+  test('dangling-value: a subgraph capturing an outer value produced after the node holding it', () => {
+    const { model, g, x, relu } = smallModel();
+    const body = new Graph('then', g.names);
+    const neg = body.addNode({ op: 'Neg', name: 'neg', inputs: [x], outputs: ['n'] });
+    body.addOutput(neg.output(0));
+    const elseBody = new Graph('else', g.names);
+    elseBody.addOutput(elseBody.addNode({ op: 'Abs', inputs: [x], outputs: ['a'] }).output(0));
+    const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
+    const ifNode = g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: elseBody } } });
+    ifNode.moveBefore(relu);
+    neg.setInput(0, relu.output(0));
+    expect(verify(model).map((d) => [d.rule, d.node, d.value])).toEqual([['dangling-value', 'neg', 'y']]);
+    // Moving the If after its capture's producer makes the model valid again.
+    ifNode.moveAfter(relu);
+    expect(verify(model)).toEqual([]);
+  });
+
+  test('topological-order: a cycle closed through a subgraph capture is named', () => {
+    const { model, g, x, relu } = smallModel();
+    const body = new Graph('then', g.names);
+    const neg = body.addNode({ op: 'Neg', name: 'neg', inputs: [x], outputs: ['n'] });
+    body.addOutput(neg.output(0));
+    const elseBody = new Graph('else', g.names);
+    elseBody.addOutput(elseBody.addNode({ op: 'Abs', inputs: [x], outputs: ['a'] }).output(0));
+    const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
+    const ifNode = g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: elseBody } } });
+    // relu consumes the If result while the If's branch captures relu's output.
+    ifNode.moveBefore(relu);
+    relu.setInput(0, ifNode.output(0));
+    neg.setInput(0, relu.output(0));
+    const order = verify(model).filter((d) => d.rule === 'topological-order');
+    expect(order).toHaveLength(1);
+    expect(order[0]!.message).toMatch(/cycle through (if \(If\) -> relu \(Relu\)|relu \(Relu\) -> if \(If\))/);
+  });
+
   test('graph-output-defined: an output defined in a different graph', () => {
     const { model, g } = smallModel();
     const ghost = new Graph('other', g.names).addInput('ghost', F);
