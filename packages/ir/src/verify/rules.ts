@@ -8,8 +8,8 @@
  *   subgraph-signature    If branches, Loop and Scan bodies have the inputs and outputs their node implies
  *   single-definition     each value is defined once: as a graph input, a constant, or output k of the node whose outputs[k] it is
  *   use-list              every operand and graph output appears exactly once in its value's use list, and every use is real
- *   topological-order     operands (subgraph captures included) are defined before the node using them; cycles are named
- *   dangling-value        operands are defined in the node's graph or an enclosing one (subgraph capture rules)
+ *   topological-order     operands are produced by earlier nodes; cycles (through captures too) are named
+ *   dangling-value        operands are defined in the node's graph or an enclosing one, captures before the holding node
  *   graph-output-defined  graph outputs are defined in the graph or an enclosing one
  *   op-arity              known ops have an allowed number of operands/results, required ones present
  *   attribute-required    required attributes are present
