@@ -1,14 +1,18 @@
 /*
  * int8/uint8 x int8 GEMM with int32 accumulation.
  *
- * Layout. B is packed once into 8-column tiles; inside a tile, for each pair of k values
- * (k, k+1), 16 int16: [n0k0 n0k1 n1k0 n1k1 ... n7k0 n7k1] holding (b - zb). A is packed per call
- * into 4-row panels; for each k pair, 8 int16: [r0k0 r0k1 r1k0 r1k1 r2k0 r2k1 r3k0 r3k1] holding
- * (a - za). Padding rows/columns/k are zero, so they add nothing.
+ * Layout. B is packed once into 8-column tiles of (b - zb) as int16, A per call into 4-row
+ * panels of (a - za) as int16; padding rows/columns/k are zero, so they add nothing.
+ * SIMD build: for each pair of k values (k, k+1), a B tile holds 16 int16
+ * [n0k0 n0k1 n1k0 n1k1 ... n7k0 n7k1] and an A panel 8 int16 [r0k0 r0k1 r1k0 r1k1 ... r3k1].
+ * Portable build: each column of the tile / row of the panel is contiguous along k (see
+ * packed_index).
  *
- * Micro-kernel 4x8: per k pair, splat each row's (k, k+1) pair to all four 32-bit lanes and
+ * SIMD micro-kernel 4x8: per k pair, splat each row's (k, k+1) pair to all four 32-bit lanes and
  * `i32x4.dot_i16x8_s` it with the two B vectors: 8 dots give the 4x8 tile 2 more k steps.
  * Products of int16 values in [-255, 255] and their pair sums fit int32, so the dot is exact.
+ * Portable micro-kernel: per A row, eight dot products over k sharing each load of the row;
+ * gcc -O3 vectorizes them into pmaddwd reductions.
  *
  * Blocking: A is packed in blocks of rows sized to stay in L2; for each block the B tiles are
  * walked in order, and each B tile (K x 8 int16) is reused by all panels of the block from L1.
@@ -20,15 +24,17 @@
 #define NR 8
 #define A_BLOCK_BYTES (96 * 1024)
 
-/* Position of (column j, k = 2p + half) inside one k pair of a packed B tile. The SIMD kernel
- * wants the pair interleaved per column (the operand order of i32x4.dot_i16x8_s); the portable
- * kernel wants the 8 even-k values then the 8 odd-k values, so its column loop is a plain
- * 8-lane multiply-add that compilers vectorize. Packed sizes are the same. */
-static inline int32_t pair_offset(int32_t j, int32_t half) {
+/* Where element (row or column j, k) of a packed panel of `width` rows/columns lives.
+ * SIMD build: per k pair, the pair of every row/column side by side (the operand order of
+ * i32x4.dot_i16x8_s with a broadcast pair). Portable build: each row/column's k values contiguous
+ * (k padded to even), so the kernel is 32 plain dot products, which compilers turn into
+ * multiply-add-pairs instructions (pmaddwd) on their own. Packed sizes are the same. */
+static inline size_t packed_index(int32_t j, int32_t k, int32_t width, int32_t kp) {
 #ifdef SLIMC_SIMD
-  return 2 * j + half;
+  (void)kp;
+  return (size_t)(k / 2) * 2 * width + 2 * j + (k & 1);
 #else
-  return half * NR + j;
+  return (size_t)j * 2 * kp + k;
 #endif
 }
 
@@ -45,21 +51,17 @@ void slimc_pack_b_q8(int32_t K, int32_t N, const void *B, int32_t stride_k, int3
   int16_t *out = packed;
   int32_t kp = packed_k_pairs(K);
   for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
-    for (int32_t p = 0; p < kp; p++) {
-      for (int32_t j = 0; j < NR; j++) {
-        int32_t n = tile * NR + j;
-        int32_t zero_point =
-            b_zero_points ? b_zero_points[zp_per_channel ? SLIMC_MIN(n, N - 1) : 0] : 0;
-        for (int32_t half = 0; half < 2; half++) {
-          int32_t k = 2 * p + half;
-          int32_t value = 0;
-          if (n < N && k < K)
-            value = load_q8(B, k * stride_k + n * stride_n, b_signed) - zero_point;
-          out[pair_offset(j, half)] = (int16_t)value;
-        }
+    for (int32_t j = 0; j < NR; j++) {
+      int32_t n = tile * NR + j;
+      int32_t zero_point =
+          b_zero_points ? b_zero_points[zp_per_channel ? SLIMC_MIN(n, N - 1) : 0] : 0;
+      for (int32_t k = 0; k < 2 * kp; k++) {
+        int32_t value = 0;
+        if (n < N && k < K) value = load_q8(B, k * stride_k + n * stride_n, b_signed) - zero_point;
+        out[packed_index(j, k, NR, kp)] = (int16_t)value;
       }
-      out += 2 * NR;
     }
+    out += (size_t)kp * 2 * NR;
   }
 }
 
@@ -91,14 +93,11 @@ static void pack_a_panel(int32_t rows, int32_t K, const uint8_t *A, int32_t lda,
   }
 #endif
   int32_t kp = packed_k_pairs(K);
-  for (int32_t p = k / 2; p < kp; p++) {
-    for (int32_t r = 0; r < MR; r++) {
-      for (int32_t half = 0; half < 2; half++) {
-        int32_t kk = 2 * p + half;
-        int32_t value = 0;
-        if (r < rows && kk < K) value = load_q8(A, r * lda + kk, a_signed) - a_zero_point;
-        panel[p * 2 * MR + r * 2 + half] = (int16_t)value;
-      }
+  for (int32_t r = 0; r < MR; r++) {
+    for (int32_t kk = k; kk < 2 * kp; kk++) {
+      int32_t value = 0;
+      if (r < rows && kk < K) value = load_q8(A, r * lda + kk, a_signed) - a_zero_point;
+      panel[packed_index(r, kk, MR, kp)] = (int16_t)value;
     }
   }
 }
@@ -179,22 +178,27 @@ static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int
                        int32_t rows, int32_t cols, const requant_plan *plan, int32_t plan_channel,
                        void *C, int32_t ldc) {
   int32_t acc[MR][NR];
-  for (int32_t r = 0; r < MR; r++)
-    for (int32_t c = 0; c < NR; c++) acc[r][c] = (bias && c < cols) ? bias[c] : 0;
-  for (int32_t p = 0; p < kp; p++) {
-    /* widened copies keep the column loop a plain 8-lane int32 multiply-add for the vectorizer */
-    int32_t b_even[NR], b_odd[NR];
-    for (int32_t c = 0; c < NR; c++) {
-      b_even[c] = b[c];
-      b_odd[c] = b[NR + c];
+  int32_t k_padded = 2 * kp;
+  for (int32_t r = 0; r < MR; r++) {
+    const int16_t *a_row = a + (size_t)r * k_padded;
+    /* the eight dot products of a row share each load of the A row */
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (int32_t k = 0; k < k_padded; k++) {
+      int32_t x = a_row[k];
+      s0 += x * b[k];
+      s1 += x * b[k_padded + k];
+      s2 += x * b[2 * k_padded + k];
+      s3 += x * b[3 * k_padded + k];
+      s4 += x * b[4 * k_padded + k];
+      s5 += x * b[5 * k_padded + k];
+      s6 += x * b[6 * k_padded + k];
+      s7 += x * b[7 * k_padded + k];
     }
-    for (int32_t r = 0; r < MR; r++) {
-      int32_t a_even = a[2 * r], a_odd = a[2 * r + 1];
-      for (int32_t c = 0; c < NR; c++) acc[r][c] += a_even * b_even[c] + a_odd * b_odd[c];
-    }
-    a += 2 * MR;
-    b += 2 * NR;
+    acc[r][0] = s0; acc[r][1] = s1; acc[r][2] = s2; acc[r][3] = s3;
+    acc[r][4] = s4; acc[r][5] = s5; acc[r][6] = s6; acc[r][7] = s7;
   }
+  for (int32_t r = 0; r < MR; r++)
+    for (int32_t c = 0; c < cols; c++) acc[r][c] += bias ? bias[c] : 0;
   store_tile((const int32_t(*)[NR])acc, rows, cols, plan, plan_channel, C, ldc);
 }
 #endif
