@@ -105,7 +105,7 @@ async function main() {
     console.log(row(['model', 'size MB', 'load MB/s', 'enc MB/s', 'save MB/s', 'load RSS MB', 'enc RSS MB', 'save RSS MB'], widths));
     for (const [name, path] of models) {
       const size = statSync(path).size;
-      const repeat = size > 100 * MB ? 1 : 5;
+      const repeat = size > 100 * MB ? 1 : 20;
       const load = runChild('load', path, '', repeat);
       const enc = runChild('encode', path, '', repeat);
       const save = runChild('save', path, join(tmp, 'out.onnx'), repeat);
@@ -117,7 +117,7 @@ async function main() {
         ),
       );
     }
-    console.log('(MB/s of model file size, best of 5 in-process runs below 100 MB; encode/save RSS include the load before them)');
+    console.log('(MB/s of model file size, best of 20 in-process runs below 100 MB; encode/save RSS include the load before them)');
 
     if (!quick) {
       const big = join(tmp, 'generated-1gib.onnx');
