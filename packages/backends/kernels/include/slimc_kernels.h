@@ -58,7 +58,8 @@ void slimc_requantize(int32_t rows, int32_t cols, const int32_t *src, int32_t sr
 
 /* ---------- int8 GEMM: C[M][N] = sum_k (A[m][k] - za) * (B[k][n] - zb[n]) + bias[n] ---------- */
 
-/* Size in bytes of B (K x N) packed into the micro-kernel layout. */
+/* Size in bytes of B (K x N) packed into the micro-kernel layout. Packed layouts are private to
+ * a build (the wasm and the native build differ); always pack with the library that runs. */
 int32_t slimc_packed_b_size_q8(int32_t K, int32_t N);
 
 /* Packs B, element (k, n) at B[k * stride_k + n * stride_n] (a K x N row-major matrix has
