@@ -10,7 +10,7 @@
  *   use-list              every operand and graph output appears exactly once in its value's use list, and every use is real
  *   topological-order     operands are produced by earlier nodes; cycles (through captures too) are named
  *   dangling-value        operands are defined in the node's graph or an enclosing one, captures before the holding node
- *   graph-output-defined  graph outputs are defined in the graph or an enclosing one
+ *   graph-output-defined  graph outputs are defined in the graph or an enclosing one (captures as for dangling-value)
  *   op-arity              known ops have an allowed number of operands/results, required ones present
  *   attribute-required    required attributes are present
  *   attribute-kind        attributes have the schema's kind
@@ -299,33 +299,31 @@ function findNodeCycles(g: Graph): Node[][] {
 }
 
 /**
- * An operand must be defined in the node's graph or an enclosing one. A value captured from an
- * enclosing graph must also be defined before the node there that holds this subgraph.
+ * Why `v`, used in graph `g`, is not available there: not defined at all, defined in a graph that
+ * does not enclose `g`, or captured from an enclosing graph but produced after the node there that
+ * holds `g`. Undefined when it is available.
  */
+function unavailableReason(s: VerifyScope, v: Value, g: Graph): string | undefined {
+  const d = s.definitions.get(v)?.[0];
+  if (!d) return 'not defined in the model (no producer, input or constant defines it)';
+  if (!g.isWithin(d.graph)) return `defined in graph ${d.graph.name}, which does not enclose graph ${g.name}`;
+  if (!d.node || d.graph === g) return undefined;
+  let holder: Node | null = g.parent;
+  while (holder && holder.graph !== d.graph) holder = holder.graph.parent;
+  if (holder && s.position.get(d.node)! >= s.position.get(holder)!) {
+    return `captured, but produced by ${d.node.label} after ${holder.label} (${holder.qualifiedOp}), which holds this subgraph`;
+  }
+  return undefined;
+}
+
 const danglingValue: Rule = {
   name: 'dangling-value',
   check(s, report) {
-    for (const g of s.graphs) {
-      // The node holding `g` (directly or through nested subgraphs) in each enclosing graph.
-      const holder = new Map<Graph, Node>();
-      for (let h: Graph = g; h.parent; h = h.parent.graph) holder.set(h.parent.graph, h.parent);
-      for (const n of linkedNodes(g)) {
-        n.inputs.forEach((v, i) => {
-          if (!v) return;
-          const d = s.definitions.get(v)?.[0];
-          const where = { ...at(n), value: v.name, field: `input ${i}` };
-          if (!d) {
-            report({ ...where, message: 'operand is not defined in the model (no producer, input or constant defines it)' });
-          } else if (!g.isWithin(d.graph)) {
-            report({ ...where, message: `operand is defined in graph ${d.graph.name}, which does not enclose graph ${g.name}` });
-          } else if (d.node && d.graph !== g) {
-            const h = holder.get(d.graph)!;
-            if (s.position.get(d.node)! >= s.position.get(h)!) {
-              report({ ...where, message: `captured operand is produced by ${d.node.label} after ${h.label} (${h.qualifiedOp}), which holds this subgraph` });
-            }
-          }
-        });
-      }
+    for (const [g, n] of s.allNodes()) {
+      n.inputs.forEach((v, i) => {
+        const reason = v && unavailableReason(s, v, g);
+        if (reason) report({ ...at(n), value: v!.name, field: `input ${i}`, message: `operand is ${reason}` });
+      });
     }
   },
 };
@@ -335,7 +333,8 @@ const graphOutputDefined: Rule = {
   check(s, report) {
     for (const g of s.graphs) {
       g.outputs.forEach((v, i) => {
-        if (!s.inScope(v, g)) report({ value: v.name, field: `output ${i} of graph ${g.name}`, message: 'graph output is not defined in the graph or an enclosing one' });
+        const reason = unavailableReason(s, v, g);
+        if (reason) report({ value: v.name, field: `output ${i} of graph ${g.name}`, message: `graph output is ${reason}` });
       });
     }
   },

@@ -130,6 +130,13 @@ describe('verify: one test per rule', () => {
     ifNode.moveBefore(relu);
     neg.setInput(0, relu.output(0));
     expect(verify(model).map((d) => [d.rule, d.node, d.value])).toEqual([['dangling-value', 'neg', 'y']]);
+    // The same for a branch that returns the late value itself.
+    body.setOutput(0, relu.output(0));
+    expect(verify(model).map((d) => [d.rule, d.value, d.field])).toEqual([
+      ['dangling-value', 'y', 'input 0'],
+      ['graph-output-defined', 'y', 'output 0 of graph then'],
+    ]);
+    body.setOutput(0, neg.output(0));
     // Moving the If after its capture's producer makes the model valid again.
     ifNode.moveAfter(relu);
     expect(verify(model)).toEqual([]);
