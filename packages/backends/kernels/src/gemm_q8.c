@@ -210,7 +210,7 @@ void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t 
   if (M <= 0 || N <= 0) return;
   int32_t kp = packed_k_pairs(K);
   size_t panel_elems = (size_t)kp * 2 * MR;
-  int32_t block_rows = (int32_t)(A_BLOCK_BYTES / (panel_elems * sizeof(int16_t))) * MR;
+  int32_t block_rows = (int32_t)(A_BLOCK_BYTES / (SLIMC_MAX(panel_elems, 1) * sizeof(int16_t))) * MR;
   block_rows = SLIMC_MAX(block_rows, MR);
   block_rows = SLIMC_MIN(block_rows, (M + MR - 1) / MR * MR);
   int16_t *packed_a = slimc_scratch(SCRATCH_PACKED_A, panel_elems * (size_t)(block_rows / MR) *

@@ -506,6 +506,13 @@ describe('loader', () => {
     packed.dispose();
   });
 
+  test('degenerate shapes: K = 0 gives the bias, M = 0 an empty result', () => {
+    const packed = lib.packB(new Int8Array(0), 0, 3);
+    expect(Array.from(lib.gemmS8(new Int8Array(0), 2, packed, { bias: Int32Array.of(5, -6, 7) }))).toEqual([5, -6, 7, 5, -6, 7]);
+    expect(lib.gemmS8(new Int8Array(0), 0, packed).length).toBe(0);
+    packed.dispose();
+  });
+
   test('rejects mismatched arguments with a SlimcError naming the field', () => {
     expect(() => lib.packB(Int8Array.from([1, 2, 3]), 2, 2)).toThrow(/packB: expected 2x2/);
     const packed = lib.packB(Int8Array.from([1, 2, 3, 4]), 2, 2);
