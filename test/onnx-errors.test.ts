@@ -81,6 +81,24 @@ describe('structure', () => {
     );
   });
 
+  test('cycles closed through subgraph captures', () => {
+    const AT_GRAPH = 5;
+    const branch = (uses: string) => ({ name: `uses_${uses}`, node: [node('Identity', [uses], [`id_${uses}`])], output: [valueInfo(`id_${uses}`)] });
+    const ifNode = (name: string, uses: string, out: string) =>
+      node('If', ['c'], [out], { name, attribute: [{ name: 'then_branch', type: AT_GRAPH, g: branch(uses) }, { name: 'else_branch', type: AT_GRAPH, g: branch(uses) }] });
+    const inputs = [valueInfo('c', tensorType(9, []))];
+    // An If whose branch reads the If's own output.
+    expectInvalid({ inputs, outputs: [valueInfo('y')], nodes: [ifNode('self', 'y', 'y')] }, { node: 'self', op: 'If' }, /cycle/);
+    // Two nodes, one edge through a capture.
+    const e = expectInvalid(
+      { inputs, outputs: [valueInfo('z')], nodes: [ifNode('reads_z', 'z', 'y'), node('Neg', ['y'], ['z'], { name: 'neg' })] },
+      { field: 'node inputs' },
+      /cycle/,
+    );
+    expect(e.message).toContain('"reads_z"');
+    expect(e.message).toContain('"neg"');
+  });
+
   test('missing initializer', () => {
     const spec = tinyModel();
     spec.initializers = [];

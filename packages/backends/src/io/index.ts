@@ -1,2 +1,2 @@
-export { writeFileAtomic } from './atomic-write.js';
+export { stageFile, writeFileAtomic, type FileContents, type StagedFile } from './atomic-write.js';
 export { readNpy, writeNpy } from './npy.js';

@@ -440,8 +440,9 @@ function isEmptyType(tp: OnnxTypes.ITypeProto): boolean {
 
 /** Sorts `graph` topologically; a cycle becomes an error naming the nodes on it. */
 function sortGraph(graph: Graph): void {
+  // A node using its own output (directly or from a subgraph) is a cycle the sort does not see.
   for (const n of graph.nodes()) {
-    if (n.inputs.some((v) => v?.producer === n)) throw cycleError(graph, [n]);
+    if (nodeOperandsDeep(n).some((v) => v.producer === n)) throw cycleError(graph, [n]);
   }
   try {
     graph.sortTopologically();
