@@ -14,3 +14,4 @@ export * from './canonicalize/index.js';
 export * from './upgrade-opset/index.js';
 export * from './builtin.js';
 export * from './compile.js';
+export * from './quantize/index.js';

@@ -128,17 +128,19 @@ function coerceOption(pass: string, key: string, spec: OptionSpec, value: unknow
   });
 }
 
-/** Levenshtein distance (for "did you mean" hints). */
+/** Levenshtein distance over Unicode code points (insert, delete, substitute: cost 1 each). */
 export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  const x = Array.from(a);
+  const y = Array.from(b);
+  let row = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= y.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
     }
-    prev = row;
+    row = next;
   }
-  return prev[b.length]!;
+  return row[y.length]!;
 }
 
 /** The candidate closest to `name`, if it is close enough to be a plausible typo. */

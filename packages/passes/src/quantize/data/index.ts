@@ -14,7 +14,6 @@ export {
   ctcCharsetFromKeys,
   readCtcCharset,
   ctcGreedyDecode,
-  editDistance,
   compareTexts,
   argmaxRows,
   labelAgreement,

@@ -7,7 +7,6 @@ import {
   compareTexts,
   ctcCharsetFromKeys,
   ctcGreedyDecode,
-  editDistance,
   labelAgreement,
   maskCoverage,
   maskIoU,
@@ -15,6 +14,7 @@ import {
   rasterizeBoxes,
   readCtcCharset,
 } from './ocr-metrics.js';
+import { editDistance } from '../../core/options.js';
 import { PADDLE_KEYS } from '../../../../../test/fixtures/models.js';
 
 /** Scores [1, T, C] with a 0.9 peak on the given class at each step (the rest spread evenly). */

@@ -13,6 +13,7 @@
  * - Detector: the probability map binarized at a threshold (DB post-processing uses 0.3), compared by
  *   intersection over union.
  */
+import { editDistance } from '../../core/options.js';
 import { readFileSync } from 'node:fs';
 import { SlimcError, toFloat64, type Tensor } from '@slimc/ir';
 
@@ -77,21 +78,6 @@ export function ctcGreedyDecode(output: Tensor, charset: CtcCharset): DecodedLin
     lines.push({ text, confidence: kept ? scoreSum / kept : 0 });
   }
   return lines;
-}
-
-/** Levenshtein distance over Unicode code points (insert, delete, substitute: cost 1 each). */
-export function editDistance(a: string, b: string): number {
-  const x = Array.from(a);
-  const y = Array.from(b);
-  let row = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= y.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[y.length]!;
 }
 
 export interface TextAgreement {
