@@ -17,6 +17,7 @@ import { reduceKernels } from './ops/reduce.js';
 import { resizeKernels } from './ops/resize.js';
 import { rnnKernels } from './ops/rnn.js';
 import { shapeKernels } from './ops/shape.js';
+import { signalKernels } from './ops/signal.js';
 
 const KERNELS = new Map<string, Kernel>(
   Object.entries({
@@ -34,6 +35,7 @@ const KERNELS = new Map<string, Kernel>(
     ...miscKernels,
     ...lossKernels,
     ...linalgKernels,
+    ...signalKernels,
   }),
 );
 

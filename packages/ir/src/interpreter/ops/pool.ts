@@ -4,7 +4,7 @@
  * count toward an average's divisor only with count_include_pad=1 (ceil_mode overhang never does).
  */
 import { shapeSize } from '../../tensor.js';
-import { numberBuffer, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
+import { numberBuffer, numbersOf, sizeBetween, stridesOf, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 import { IN_PADDING, resolveWindow, windowTable } from './conv.js';
 
@@ -109,6 +109,42 @@ function globalPool(kind: PoolKind): Kernel {
   };
 }
 
+/**
+ * MaxUnpool: zeros of the unpooled shape with each X value written at its MaxPool index (a flat
+ * index over the whole output). The shape is output_shape when given, else
+ * (in - 1) * stride + kernel - pad_begin - pad_end per spatial axis.
+ */
+const maxUnpool: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  poolInput(ctx, x.shape);
+  const indices = ctx.input(inputs, 1);
+  const kernel = ctx.ints('kernel_shape');
+  if (!kernel) throw ctx.error('missing required attribute', 'attribute kernel_shape');
+  const r = kernel.length;
+  const strides = ctx.ints('strides') ?? new Array<number>(r).fill(1);
+  const pads = ctx.ints('pads') ?? new Array<number>(2 * r).fill(0);
+  const natural = [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map((d, i) => (d - 1) * strides[i]! + kernel[i]! - pads[i]! - pads[i + r]!)];
+  const shape = inputs[2] ? Array.from(inputs[2].data as ArrayLike<number | bigint>, Number) : natural;
+  const xv = numbersOf(x);
+  const idx = indices.data as ArrayLike<number | bigint>;
+  const out = numberBuffer(x.dtype, shapeSize(shape));
+  const naturalStrides = stridesOf(natural);
+  const outStrides = stridesOf(shape);
+  for (let i = 0; i < xv.length; i++) {
+    // Indices address the natural shape; a larger output_shape keeps each element's coordinates.
+    let rem = Number(idx[i]);
+    let k = 0;
+    for (let a = 0; a < natural.length; a++) {
+      const c = Math.floor(rem / naturalStrides[a]!);
+      rem -= c * naturalStrides[a]!;
+      if (c >= shape[a]!) throw ctx.error(`index ${Number(idx[i])} is outside the output shape`, 'input 1');
+      k += c * outStrides[a]!;
+    }
+    out[k] = xv[i]!;
+  }
+  return [tensorFrom(x.dtype, shape, out)];
+};
+
 export const poolKernels: Record<string, Kernel> = {
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
@@ -116,4 +152,5 @@ export const poolKernels: Record<string, Kernel> = {
   GlobalMaxPool: globalPool('max'),
   GlobalAveragePool: globalPool('avg'),
   GlobalLpPool: globalPool('lp'),
+  MaxUnpool: maxUnpool,
 };
