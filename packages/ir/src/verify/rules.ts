@@ -88,12 +88,6 @@ export class VerifyScope {
     else this.definitions.set(v, [d]);
   }
 
-  /** True when `v` is defined in `g` or a graph enclosing `g`. */
-  inScope(v: Value, g: Graph): boolean {
-    const d = this.definitions.get(v)?.[0];
-    return d !== undefined && g.isWithin(d.graph);
-  }
-
   schemaOf(n: Node): OpSchema | undefined {
     const opset = this.opsetOf(n.domain);
     return opset === undefined ? undefined : getSchema(n.op, n.domain, opset);
