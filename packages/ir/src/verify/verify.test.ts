@@ -20,6 +20,20 @@ function smallModel() {
   return { model, g, x, w, add, relu };
 }
 
+/** smallModel plus an If (at the end) whose branches capture x: then = Neg "neg", else = Abs. */
+function smallModelWithIf() {
+  const m = smallModel();
+  const { g, x } = m;
+  const body = new Graph('then', g.names);
+  const neg = body.addNode({ op: 'Neg', name: 'neg', inputs: [x], outputs: ['n'] });
+  body.addOutput(neg.output(0));
+  const elseBody = new Graph('else', g.names);
+  elseBody.addOutput(elseBody.addNode({ op: 'Abs', inputs: [x], outputs: ['a'] }).output(0));
+  const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
+  const ifNode = g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: elseBody } } });
+  return { ...m, body, elseBody, cond, ifNode, neg };
+}
+
 const rulesOf = (ds: Diagnostic[]) => [...new Set(ds.map((d) => d.rule))];
 
 describe('verify: one test per rule', () => {
@@ -35,17 +49,11 @@ describe('verify: one test per rule', () => {
   });
 
   test('subgraph-parent: a subgraph whose parent is not its owner', () => {
-    const { model, g, x } = smallModel();
-    const body = new Graph('then', g.names);
-    body.addOutput(body.addNode({ op: 'Neg', inputs: [x], outputs: ['neg'] }).output(0));
-    const elseBody = new Graph('else', g.names);
-    elseBody.addOutput(elseBody.addNode({ op: 'Abs', inputs: [x], outputs: ['abs'] }).output(0));
-    const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
-    g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: elseBody } } });
+    const { model, g, body, elseBody, cond, ifNode } = smallModelWithIf();
     expect(verify(model)).toEqual([]);
     body.parent = null;
     expect(verify(model)).toContainEqual(expect.objectContaining({ rule: 'subgraph-parent', node: 'if', field: 'attribute then_branch' }));
-    body.parent = g.nodeList().find((n) => n.op === 'If')!;
+    body.parent = ifNode;
     // One graph held by two nodes: the second holder is not its parent.
     const twin = g.addNode({ op: 'If', name: 'twin', inputs: [cond], outputs: ['r2'] });
     twin.attrs.set('then_branch', { kind: 'graph', value: body });
@@ -119,14 +127,7 @@ describe('verify: one test per rule', () => {
   });
 
   test('dangling-value: a subgraph capturing an outer value produced after the node holding it', () => {
-    const { model, g, x, relu } = smallModel();
-    const body = new Graph('then', g.names);
-    const neg = body.addNode({ op: 'Neg', name: 'neg', inputs: [x], outputs: ['n'] });
-    body.addOutput(neg.output(0));
-    const elseBody = new Graph('else', g.names);
-    elseBody.addOutput(elseBody.addNode({ op: 'Abs', inputs: [x], outputs: ['a'] }).output(0));
-    const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
-    const ifNode = g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: elseBody } } });
+    const { model, relu, ifNode, body, neg } = smallModelWithIf();
     ifNode.moveBefore(relu);
     neg.setInput(0, relu.output(0));
     expect(verify(model).map((d) => [d.rule, d.node, d.value])).toEqual([['dangling-value', 'neg', 'y']]);
@@ -143,14 +144,7 @@ describe('verify: one test per rule', () => {
   });
 
   test('topological-order: a cycle closed through a subgraph capture is named', () => {
-    const { model, g, x, relu } = smallModel();
-    const body = new Graph('then', g.names);
-    const neg = body.addNode({ op: 'Neg', name: 'neg', inputs: [x], outputs: ['n'] });
-    body.addOutput(neg.output(0));
-    const elseBody = new Graph('else', g.names);
-    elseBody.addOutput(elseBody.addNode({ op: 'Abs', inputs: [x], outputs: ['a'] }).output(0));
-    const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
-    const ifNode = g.addNode({ op: 'If', name: 'if', inputs: [cond], outputs: ['r'], attrs: { then_branch: { kind: 'graph', value: body }, else_branch: { kind: 'graph', value: elseBody } } });
+    const { model, relu, ifNode, body, neg } = smallModelWithIf();
     // relu consumes the If result while the If's branch captures relu's output.
     ifNode.moveBefore(relu);
     relu.setInput(0, ifNode.output(0));
