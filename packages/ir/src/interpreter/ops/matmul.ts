@@ -12,7 +12,7 @@ import type { Kernel, KernelContext } from '../kernel.js';
 /**
  * c[cOff + i*n + j] += sum_k a[aOff + i*k + kk] * b[bOff + kk*n + j]  (row-major).
  *
- * Four rows of C at a time share each loaded element of B (4 multiply-adds per load), over column
+ * Four rows of C at a time share each loaded element of B, two rows of B per pass, over column
  * blocks of B small enough to stay in cache. Operands are Float64Arrays so the hot loops see one
  * array type (see `asFloat64`).
  */
@@ -37,7 +37,29 @@ export function gemmAccumulate(
       const c2 = c1 + n;
       const c3 = c2 + n;
       const a0 = aOff + i * k;
-      for (let kk = 0; kk < k; kk++) {
+      let kk = 0;
+      // Two rows of B per pass: 8 multiply-adds per 2 loads of B and 4 of C.
+      for (; kk + 2 <= k; kk += 2) {
+        const x0 = a[a0 + kk]!;
+        const x1 = a[a0 + k + kk]!;
+        const x2 = a[a0 + 2 * k + kk]!;
+        const x3 = a[a0 + 3 * k + kk]!;
+        const y0 = a[a0 + kk + 1]!;
+        const y1 = a[a0 + k + kk + 1]!;
+        const y2 = a[a0 + 2 * k + kk + 1]!;
+        const y3 = a[a0 + 3 * k + kk + 1]!;
+        const br = bOff + kk * n;
+        const br2 = br + n;
+        for (let j = j0; j < j1; j++) {
+          const bv = b[br + j]!;
+          const bw = b[br2 + j]!;
+          c[c0 + j] += x0 * bv + y0 * bw;
+          c[c1 + j] += x1 * bv + y1 * bw;
+          c[c2 + j] += x2 * bv + y2 * bw;
+          c[c3 + j] += x3 * bv + y3 * bw;
+        }
+      }
+      if (kk < k) {
         const x0 = a[a0 + kk]!;
         const x1 = a[a0 + k + kk]!;
         const x2 = a[a0 + 2 * k + kk]!;
