@@ -494,6 +494,12 @@ describe('float32', () => {
 });
 
 describe('loader', () => {
+  test('async load instantiates an independent library', async () => {
+    const other = await KernelLibrary.load();
+    expect(other.exports.memory).not.toBe(lib.exports.memory);
+    expect(other.multiplyByQuantizedMultiplier(1000, 2 ** 30, -1)).toBe(250);
+  });
+
   test('typed-array views survive memory growth', () => {
     const before = lib.exports.memory.buffer.byteLength;
     const big = lib.alloc(before + 16 * 1024 * 1024); // forces memory.grow
