@@ -1,9 +1,10 @@
 /**
  * canonicalize: the default cleanup pipeline, run to a fixpoint.
  *
- * One round is: shape inference (so Shape-based folds see every static dim), the greedy driver over one pattern set (dead-node erasure, constant folding,
- * identity elimination, BatchNormalization and per-channel Mul/Add folding, plus whatever plugins add
- * through the `patterns` hook for pass `canonicalize`), then constant and node deduplication. Merging
+ * One round is: shape inference (so Shape-based folds see every static dim); the greedy driver,
+ * which erases dead nodes as it goes, over one pattern set (constant folding, identity elimination,
+ * BatchNormalization and per-channel Mul/Add folding, plus whatever plugins add through the
+ * `patterns` hook for pass `canonicalize`); then constant and node deduplication. Merging
  * nodes can expose new pattern matches (two users of one value, a newly single-use Conv), so rounds
  * repeat until deduplication finds nothing, at most `maxRounds` times. A final dead-code sweep
  * removes constants nothing uses.
@@ -18,7 +19,7 @@ import type { Model } from '@slimc/ir';
 import { definePass, type PassContext } from '../core/pass.js';
 import { PatternSet, applyPatternsGreedily } from '../core/pattern.js';
 import { DEFAULT_FOLD_SIZE_LIMIT, foldConstantPattern, refreshShapes } from '../fold-constants/index.js';
-import { eliminateDeadCode, eraseDeadNode } from '../eliminate-dead-code/index.js';
+import { eliminateDeadCode } from '../eliminate-dead-code/index.js';
 import { eliminateIdentityPattern } from '../eliminate-identity/index.js';
 import { foldBatchNormIntoConv, foldBatchNormIntoGemm, foldScaleShiftIntoConv } from '../fold-batchnorm/index.js';
 import { deduplicate } from '../deduplicate/index.js';
@@ -26,7 +27,6 @@ import { deduplicate } from '../deduplicate/index.js';
 /** The pattern set of one canonicalize round, before plugins add theirs. */
 export function canonicalizePatterns(sizeLimit = DEFAULT_FOLD_SIZE_LIMIT): PatternSet {
   return PatternSet.of(
-    eraseDeadNode,
     foldConstantPattern(sizeLimit),
     eliminateIdentityPattern,
     foldBatchNormIntoConv,
@@ -46,6 +46,7 @@ export function runCanonicalize(model: Model, ctx: PassContext, options: { sizeL
     if (options.inferShapes) refreshShapes(model, ctx.warn);
     const r = applyPatternsGreedily(model, set, { pass: ctx.pass, opset: ctx.opset });
     for (const [k, n] of Object.entries(r.fired)) add(k, n);
+    add('dead-nodes-erased', r.deadErased);
     const d = deduplicate(model);
     add('constants-merged', d.constants);
     add('nodes-merged', d.nodes);

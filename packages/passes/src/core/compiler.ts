@@ -250,7 +250,10 @@ async function runPass(step: PipelineStep, model: Model, ctx: PassContext): Prom
     pass: pass.name,
     maxRewrites: budgetPerNode * countNodes(model) + 64,
   });
-  return { changed: r.changed, stats: { ...r.fired, ...(r.constantsRemoved ? { 'constants-removed': r.constantsRemoved } : {}) } };
+  const stats: Record<string, number> = { ...r.fired };
+  if (r.deadErased) stats['dead-nodes-erased'] = r.deadErased;
+  if (r.constantsRemoved) stats['constants-removed'] = r.constantsRemoved;
+  return { changed: r.changed, stats };
 }
 
 function asPassError(e: unknown, pass: string, model: Model): SlimcError {

@@ -102,7 +102,7 @@ export function deduplicateConstants(g: Graph): number {
 /** Merges nodes of `g` that compute the same thing (not its subgraphs). */
 export function eliminateCommonSubexpressions(g: Graph): number {
   const seen = new Map<string, Node>();
-  let merged = 0;
+  const merged: Node[] = [];
   for (const n of g.nodes()) {
     if (!isMergeable(n)) continue;
     const key = nodeKey(n);
@@ -115,10 +115,12 @@ export function eliminateCommonSubexpressions(g: Graph): number {
     const pairs = n.outputs.map((o, i) => [o, first.outputs[i] ?? null] as const);
     if (pairs.some(([o, f]) => o && o.hasUses && (!f || !canReplaceValue(o, f)))) continue;
     for (const [o, f] of pairs) if (o && f && o.hasUses) replaceValue(o, f);
-    n.erase();
-    merged++;
+    merged.push(n);
   }
-  return merged;
+  // Erased last to first: each drops its uses from the end of its operands' use lists (O(1) each,
+  // where erasing in graph order would rescan a widely used operand's whole list every time).
+  for (let i = merged.length - 1; i >= 0; i--) merged[i]!.erase();
+  return merged.length;
 }
 
 export function deduplicate(model: Model): DeduplicateStats {

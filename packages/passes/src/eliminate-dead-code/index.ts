@@ -9,13 +9,16 @@
  * inputs are fixed by If/Loop/Scan), initializers that are also graph inputs (IR < 4 defaults), and
  * nodes of unknown domains (a custom op may have effects).
  *
+ * (The greedy pattern driver erases dead nodes as it meets them too; this pass is the whole-model
+ * sweep that also removes unused constants.)
+ *
  * One reverse sweep per graph suffices: nodes are in topological order, so every user of a value is
  * visited before its producer; a node holding subgraphs is cleaned inside first, which may release
  * outer values whose producers come earlier and are visited later.
  */
 import type { Graph, Model } from '@slimc/ir';
 import { definePass } from '../core/pass.js';
-import { definePattern, filterInPlace } from '../core/pattern.js';
+import { filterInPlace } from '../core/pattern.js';
 import { isRemovableWhenDead } from '../core/op-traits.js';
 
 export interface DeadCodeStats {
@@ -42,15 +45,6 @@ export function eliminateDeadCodeIn(g: Graph, stats: DeadCodeStats = { nodes: 0,
 export function eliminateDeadCode(model: Model): DeadCodeStats {
   return eliminateDeadCodeIn(model.graph);
 }
-
-/** Erases a node whose outputs are all unused (the greedy-driver form of this pass). */
-export const eraseDeadNode = definePattern({
-  name: 'erase-dead-node',
-  root: '*',
-  benefit: 10,
-  match: (node, m) => (node.isDead && isRemovableWhenDead(node) ? {} : m.fail('an output is used')),
-  rewrite: (node, _c, rw) => rw.eraseNode(node),
-});
 
 export const eliminateDeadCodePass = definePass({
   name: 'eliminate-dead-code',

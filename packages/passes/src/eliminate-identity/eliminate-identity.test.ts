@@ -64,9 +64,9 @@ describe('eliminate-identity', () => {
     await run(m);
     expect(printGraph(m.graph)).toMatchInlineSnapshot(`
       "graph main(%x: float32[2]) -> (%y, %passthrough, %z) {
-        %y: ? = Relu(%x)
+        %z: ? = Relu(%x)
+        %y: ? = Identity(%z)
         %passthrough: ? = Identity(%x)
-        %z: ? = Identity(%y)
         return %y, %passthrough, %z
       }
       "
