@@ -150,10 +150,24 @@ export function convolve(geo: ConvGeometry, xIn: ArrayLike<number>, wIn: ArrayLi
   const pointwise =
     kpos === 1 && window.strides.every((s) => s === 1) && window.padsBegin.every((p) => p === 0) && window.padsEnd.every((p) => p === 0);
   const table = pointwise ? null : windowTable(spatial, window);
-  const col = pointwise ? null : new Float64Array(kdim * opos);
+  const col = pointwise || (cg === 1 && mg === 1) ? null : new Float64Array(kdim * opos);
   for (let b = 0; b < batch; b++) {
     for (let g = 0; g < group; g++) {
       const xBase = (b * inChannels + g * cg) * ipos;
+      const outOff = (b * outChannels + g * mg) * opos;
+      if (bias) for (let m = 0; m < mg; m++) out.fill(bias[g * mg + m]!, outOff + m * opos, outOff + (m + 1) * opos);
+      if (table && cg === 1 && mg === 1) {
+        // Depthwise: one input and one output channel per group, so accumulate straight from the table.
+        for (let kp = 0; kp < kpos; kp++) {
+          const wk = w[g * kpos + kp]!;
+          const t = kp * opos;
+          for (let op = 0; op < opos; op++) {
+            const off = table[t + op]!;
+            if (off >= 0) out[outOff + op] += wk * x[xBase + off]!;
+          }
+        }
+        continue;
+      }
       let src = x;
       let srcOff = xBase;
       if (table && col) {
@@ -171,8 +185,6 @@ export function convolve(geo: ConvGeometry, xIn: ArrayLike<number>, wIn: ArrayLi
         src = col;
         srcOff = 0;
       }
-      const outOff = (b * outChannels + g * mg) * opos;
-      if (bias) for (let m = 0; m < mg; m++) out.fill(bias[g * mg + m]!, outOff + m * opos, outOff + (m + 1) * opos);
       gemmAccumulate(mg, opos, kdim, w, g * mg * kdim, src, srcOff, out, outOff);
     }
   }

@@ -290,8 +290,20 @@ const clip: Kernel = (ctx, inputs) => {
       return [mapUnary(x, (v) => v, x.dtype, (v) => (bl !== null && v < bl ? bl : bh !== null && v > bh ? bh : v))];
     }
   }
-  return [mapUnary(x, (v) => (v < lo ? lo : v > hi ? hi : v))];
+  return [clampTensor(x, lo, hi)];
 };
+
+/** min(max(x, lo), hi) elementwise; float32 gets its own loop (Clip and Relu are hot in real models). */
+function clampTensor(x: Tensor, lo: number, hi: number): Tensor {
+  if (x.dtype !== 'float32') return mapUnary(x, (v) => (v < lo ? lo : v > hi ? hi : v));
+  const src = x.data as Float32Array;
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    out[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+  return { dtype: 'float32', shape: [...x.shape], data: out };
+}
 
 const where: Kernel = (ctx, inputs) => {
   const c = ctx.input(inputs, 0);
@@ -385,7 +397,10 @@ export const elementwiseKernels: Record<string, Kernel> = {
   Floor: unary(Math.floor),
   Ceil: unary(Math.ceil),
   Round: unary(roundHalfEven),
-  Relu: unary((x) => (x > 0 ? x : 0), (v) => (v > 0n ? v : 0n)),
+  Relu: (ctx, inputs) => {
+    const x = ctx.input(inputs, 0);
+    return [x.dtype === 'float32' ? clampTensor(x, 0, Infinity) : mapUnary(x, (v) => (v > 0 ? v : 0), x.dtype, (v) => (v > 0n ? v : 0n))];
+  },
   Sigmoid: unary(sigmoid),
   Tanh: unary(Math.tanh),
   Erf: unary(erf),
