@@ -260,3 +260,26 @@ describe('interpret', () => {
     expect(hasKernel('Conv', 'com.example')).toBe(false);
   });
 });
+
+describe('dtypes', () => {
+  it('computes float16 tensors through float and rounds once on output', () => {
+    const a = makeTensor('float16', [1, 2], [1.5, 2]);
+    const b = makeTensor('float16', [2, 1], [0.25, 3]);
+    const y = one('MatMul', [a, b]);
+    expect(y.dtype).toBe('float16');
+    expect(values(one('Cast', [y], { to: int(1) }))).toEqual([6.375]);
+  });
+
+  it('compares int64 exactly and returns bool', () => {
+    const big = 2n ** 62n;
+    const y = one('Equal', [makeTensor('int64', [2], [big, big + 1n]), makeTensor('int64', [1], [big + 1n])]);
+    expect(y.dtype).toBe('bool');
+    expect(values(y)).toEqual([0, 1]);
+  });
+
+  it('moves strings through data-movement ops unchanged', () => {
+    const s = makeTensor('string', [2, 2], ['a', 'b', 'c', 'd']);
+    expect(Array.from(one('Transpose', [s]).data as string[])).toEqual(['a', 'c', 'b', 'd']);
+    expect(Array.from(one('Gather', [s, i64([1], [1])], { axis: int(0) }).data as string[])).toEqual(['c', 'd']);
+  });
+});
