@@ -62,6 +62,20 @@ for (const size of sizes.length ? sizes : [10_000, 100_000, 1_000_000]) {
       ` + ${stats['constants-merged'] ?? 0} constants, dead ${(stats['dead-nodes-erased'] ?? 0) + (stats['nodes-removed'] ?? 0)}, rounds ${stats.rounds})`,
   );
 }
+// A value with many users that all die: erasing them must not rescan the value's use list each time.
+{
+  const users = 200_000;
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const x = g.addInput('x', { dtype: 'float32', shape: [4] });
+  for (let i = 0; i < users; i++) g.addNode({ op: 'Relu', inputs: [x], outputs: ['r'] });
+  g.addOutput(g.addNode({ op: 'Neg', inputs: [x], outputs: ['y'] }).output(0));
+  const t0 = performance.now();
+  await new Compiler({ verifyEach: false }).use(builtinPlugin).run(model, 'canonicalize');
+  console.log(`fan-out: ${users} dead users of one value erased in ${(performance.now() - t0).toFixed(0)} ms`);
+}
+
 const big = results.find((r) => r.nodes >= 900_000);
 const mid = results.find((r) => r.nodes >= 90_000 && r.nodes < 900_000);
 if (big && mid) {
