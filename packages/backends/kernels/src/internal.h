@@ -40,23 +40,27 @@ static inline int32_t clamp_i32(int32_t v, int32_t lo, int32_t hi) {
  *   clamping x first instead gives 2^31 - 2^left rather than 2^31 - 1 on positive overflow, but then
  *   |high-mul| >= 2^29 either way (multiplier >= 2^30) and the final clamp to an 8-bit range makes
  *   the outputs identical (multiplier 0 gives 0 in both).
- *   left_factor = 2^left;  rounding = 2^(right-1) or 0;  negative_adjust = -1 if right > 0 else 0;
- *   descale = 2^(31-right), so RoundingDivideByPOT(h, right) = floor((h + rounding + (h < 0 ?
- *   negative_adjust : 0)) * descale / 2^31)  — exact in int64, no variable shift needed. */
+ *   left_factor = 2^left;
+ *   right_shift, remainder_mask = 2^right - 1, half_mask = remainder_mask >> 1: the terms of
+ *   RoundingDivideByPOT(h, right) = (h >> right) + ((h & mask) > half_mask + (h < 0));
+ *   right_factor = 2^(31 - right) (right >= 1) and unshifted = -1 where right == 0 let the SIMD
+ *   path shift each lane by its own amount: h >> right = high 32 bits of 2 * h * right_factor. */
 typedef struct {
   int32_t channels;       /* entries in each array (padded to a multiple of 8) */
   int32_t *input_min;
   int32_t *input_max;
   int32_t *left_factor;
   int32_t *multiplier;
-  int64_t *rounding;
-  int64_t *negative_adjust;
-  int64_t *descale;
+  int32_t *right_shift;
+  int32_t *right_factor;
+  int32_t *unshifted;
+  int32_t *remainder_mask;
+  int32_t *half_mask;
   /* y + zero_point is clamped to [out_min, out_max] as clamp(y, out_min - zp, out_max - zp) + zp,
    * which cannot overflow int32 */
   int32_t zero_point, out_min, out_max, out_signed;
-  /* all channels share one shift <= 0 (always so per tensor): the SIMD path then rounds with
-   * plain 32-bit shifts instead of the int64 descale products */
+  /* all channels share one shift <= 0 (always so per tensor): the SIMD path then skips the left
+   * shift and shifts right by a constant */
   int32_t uniform_right_shift; /* the shared right shift, or -1 */
 } requant_plan;
 
@@ -69,9 +73,9 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
 static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, int32_t acc) {
   int32_t clamped = clamp_i32(acc, plan->input_min[c], plan->input_max[c]);
   int32_t x = (int32_t)((uint32_t)clamped * (uint32_t)plan->left_factor[c]);
-  int64_t h = ((int64_t)x * plan->multiplier[c] + (1LL << 30)) >> 31;
-  int64_t t = h + plan->rounding[c] + (h < 0 ? plan->negative_adjust[c] : 0);
-  int32_t y = (int32_t)((t * plan->descale[c]) >> 31);
+  int32_t h = (int32_t)(((int64_t)x * plan->multiplier[c] + (1LL << 30)) >> 31);
+  int32_t y = (h >> plan->right_shift[c]) +
+              ((h & plan->remainder_mask[c]) > plan->half_mask[c] + (h < 0 ? 1 : 0) ? 1 : 0);
   return clamp_i32(y, plan->out_min - plan->zero_point, plan->out_max - plan->zero_point) +
          plan->zero_point;
 }
@@ -94,26 +98,27 @@ static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v1
   p_lo = wasm_i64x2_add(wasm_i64x2_add(p_lo, p_lo), bias31);
   p_hi = wasm_i64x2_add(wasm_i64x2_add(p_hi, p_hi), bias31);
   v128_t h = wasm_i32x4_shuffle(p_lo, p_hi, 1, 3, 5, 7);
-  v128_t y;
+  v128_t shifted, remainder_mask, half_mask;
   if (plan->uniform_right_shift >= 0) {
-    /* RoundingDivideByPOT as written: (h >> right) + ((h & mask) > (mask >> 1) + (h < 0)) */
     int32_t right = plan->uniform_right_shift;
-    v128_t mask = wasm_i32x4_splat((int32_t)((1u << right) - 1));
-    v128_t threshold = wasm_i32x4_sub(wasm_i32x4_shr(mask, 1), wasm_i32x4_shr(h, 31));
-    v128_t round_up = wasm_i32x4_gt(wasm_v128_and(h, mask), threshold); /* -1 where true */
-    y = wasm_i32x4_sub(wasm_i32x4_shr(h, right), round_up);
+    shifted = wasm_i32x4_shr(h, right);
+    remainder_mask = wasm_i32x4_splat((int32_t)((1u << right) - 1));
+    half_mask = wasm_i32x4_shr(remainder_mask, 1);
   } else {
-    v128_t h_lo = wasm_i64x2_extend_low_i32x4(h), h_hi = wasm_i64x2_extend_high_i32x4(h);
-    v128_t t_lo = wasm_i64x2_add(wasm_i64x2_add(h_lo, wasm_v128_load(plan->rounding + c)),
-                                 wasm_v128_and(wasm_i64x2_shr(h_lo, 63),
-                                               wasm_v128_load(plan->negative_adjust + c)));
-    v128_t t_hi = wasm_i64x2_add(wasm_i64x2_add(h_hi, wasm_v128_load(plan->rounding + c + 2)),
-                                 wasm_v128_and(wasm_i64x2_shr(h_hi, 63),
-                                               wasm_v128_load(plan->negative_adjust + c + 2)));
-    v128_t y_lo = wasm_i64x2_shr(wasm_i64x2_mul(t_lo, wasm_v128_load(plan->descale + c)), 31);
-    v128_t y_hi = wasm_i64x2_shr(wasm_i64x2_mul(t_hi, wasm_v128_load(plan->descale + c + 2)), 31);
-    y = wasm_i32x4_shuffle(y_lo, y_hi, 0, 2, 4, 6);
+    v128_t factor = wasm_v128_load(plan->right_factor + c);
+    v128_t q_lo = wasm_i64x2_extmul_low_i32x4(h, factor);
+    v128_t q_hi = wasm_i64x2_extmul_high_i32x4(h, factor);
+    q_lo = wasm_i64x2_add(q_lo, q_lo);
+    q_hi = wasm_i64x2_add(q_hi, q_hi);
+    shifted = wasm_v128_bitselect(h, wasm_i32x4_shuffle(q_lo, q_hi, 1, 3, 5, 7),
+                                  wasm_v128_load(plan->unshifted + c));
+    remainder_mask = wasm_v128_load(plan->remainder_mask + c);
+    half_mask = wasm_v128_load(plan->half_mask + c);
   }
+  /* RoundingDivideByPOT: (h >> right) + ((h & mask) > (mask >> 1) + (h < 0)) */
+  v128_t threshold = wasm_i32x4_sub(half_mask, wasm_i32x4_shr(h, 31));
+  v128_t round_up = wasm_i32x4_gt(wasm_v128_and(h, remainder_mask), threshold); /* -1 if true */
+  v128_t y = wasm_i32x4_sub(shifted, round_up);
   y = wasm_i32x4_max(y, wasm_i32x4_splat(plan->out_min - plan->zero_point));
   y = wasm_i32x4_min(y, wasm_i32x4_splat(plan->out_max - plan->zero_point));
   return wasm_i32x4_add(y, wasm_i32x4_splat(plan->zero_point));

@@ -47,18 +47,16 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
                                  int32_t out_min, int32_t out_max, int32_t out_signed) {
   /* padded so 8-wide SIMD reads past the last (or a group's last) channel stay inside */
   int32_t padded = ((channels + 7) & ~7) + 8;
-  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * (4 * 4 + 3 * 8);
+  enum { PLAN_ARRAYS = 9 };
+  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * PLAN_ARRAYS * sizeof(int32_t);
   uint8_t *base = slimc_scratch(SCRATCH_REQUANT_PLAN, bytes);
   requant_plan *plan = (requant_plan *)base;
-  uint8_t *arrays = base + ((sizeof(requant_plan) + 15) & ~(size_t)15);
+  int32_t *arrays = (int32_t *)(base + ((sizeof(requant_plan) + 15) & ~(size_t)15));
+  int32_t **fields[PLAN_ARRAYS] = {&plan->input_min, &plan->input_max, &plan->left_factor,
+                                   &plan->multiplier, &plan->right_shift, &plan->right_factor,
+                                   &plan->unshifted, &plan->remainder_mask, &plan->half_mask};
+  for (int i = 0; i < PLAN_ARRAYS; i++) *fields[i] = arrays + (size_t)i * padded;
   plan->channels = padded;
-  plan->rounding = (int64_t *)arrays;
-  plan->negative_adjust = plan->rounding + padded;
-  plan->descale = plan->negative_adjust + padded;
-  plan->input_min = (int32_t *)(plan->descale + padded);
-  plan->input_max = plan->input_min + padded;
-  plan->left_factor = plan->input_max + padded;
-  plan->multiplier = plan->left_factor + padded;
   plan->zero_point = zero_point;
   plan->out_min = out_min;
   plan->out_max = out_max;
@@ -73,9 +71,11 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
     plan->input_max[c] = INT32_MAX >> left;
     plan->left_factor[c] = (int32_t)(1u << left);
     plan->multiplier[c] = multipliers[source];
-    plan->rounding[c] = right > 0 ? (1LL << (right - 1)) : 0;
-    plan->negative_adjust[c] = right > 0 ? -1 : 0;
-    plan->descale[c] = 1LL << (31 - right);
+    plan->right_shift[c] = right;
+    plan->right_factor[c] = right > 0 ? (int32_t)(1u << (31 - right)) : 0;
+    plan->unshifted[c] = right == 0 ? -1 : 0;
+    plan->remainder_mask[c] = (int32_t)((1ull << right) - 1);
+    plan->half_mask[c] = plan->remainder_mask[c] >> 1;
     if (shift != shifts[0]) plan->uniform_right_shift = -1;
   }
   return plan;
