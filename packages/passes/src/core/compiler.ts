@@ -10,7 +10,7 @@
  * | pipeline        | SyncWaterfallHook    | once per run, after the spec is parsed and validated, before any pass: taps may add, drop or reorder steps |
  * | beforePass      | SyncHook             | before each step runs (after the previous step's afterPass)                                |
  * | patterns        | SyncWaterfallHook    | when a pattern pass (or a composite such as canonicalize) gathers its set: taps add or remove patterns |
- * | executor        | SyncBailHook         | whenever a pass needs a graph run (constant evaluation, calibration); first tap to return an Executor wins, else the reference interpreter |
+ * | executor        | SyncBailHook         | whenever a pass needs a whole graph run (calibration, evaluation); first tap to return an Executor wins, else the reference interpreter. (fold-constants evaluates single nodes with the interpreter's runNode: folding must mean the reference semantics) |
  * | calibrationData | AsyncSeriesBailHook  | when a pass needs sample inputs; first tap to return samples wins, else the pass reports none |
  * | afterPass       | SyncHook             | after each step ran and (with verifyEach) the IR was verified                              |
  * | beforeEmit      | AsyncSeriesHook      | after the last pass, before the model is lowered to a backend or encoded (called by `compile`) |

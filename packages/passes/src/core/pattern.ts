@@ -8,10 +8,9 @@
  * of values that lost a use are re-queued (they may now be dead), and so is the last user of a
  * value that is down to one use (single-use fusions may now apply); erased nodes are dropped.
  *
- * Like MLIR's greedy driver, it erases a visited node whose outputs are all unused (and that has no
- * effects) before trying patterns on it, so no pattern fires on dead code.
- *
- * The driver is a worklist over every node of the model (subgraphs included). Each pop costs the
+ * The driver is a worklist over every node of the model (subgraphs included), first visited last to
+ * first. Like MLIR's greedy driver, it erases a visited node whose outputs are all unused (and that
+ * has no effects) before trying patterns on it, so no pattern fires on dead code. Each pop costs the
  * patterns registered for the node's op, so a sweep is O(nodes + rewrites x local work); there is
  * no rescan of the graph. A guard stops a set that never converges (more than
  * `maxRewrites` rewrites, default 8 per node + 64) and throws naming the patterns that kept firing.
