@@ -1,7 +1,7 @@
 /**
  * canonicalize on every real model: onnxruntime gives the same outputs (within 1e-5 relative,
  * |a - b| <= 1e-5 * max(1, |b|) elementwise) on the canonicalized model as on the original, the
- * node count drops, and the IR verifies after every pass.
+ * node count drops, the IR verifies after every pass, and a second run changes nothing.
  *
  * The reference is the original model run by onnxruntime with its own graph optimizations on: ORT
  * then folds constants too, so both models run the same kernels. With optimizations off, ORT picks
@@ -52,6 +52,8 @@ describe.each(REAL_MODELS.map((m) => [m.id, m] as const))('%s', (id, fixture) =>
     expect(worst(actual, unoptimized)).toBeLessThanOrEqual(Math.max(1e-5, ortSpread));
     const { nodesBefore, nodesAfter } = report.totals;
     expect(nodesAfter).toBeLessThan(nodesBefore);
+    const again = await compile(model, { pipeline: 'canonicalize' });
+    expect(again.report.totals.changed).toBe(false);
     const stats = Object.entries(report.passes[0]!.stats)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
