@@ -145,6 +145,86 @@ const maxUnpool: Kernel = (ctx, inputs) => {
   return [tensorFrom(x.dtype, shape, out)];
 };
 
+/**
+ * RoiAlign: each ROI (x1, y1, x2, y2, scaled by spatial_scale, shifted by -0.5 with half_pixel)
+ * is split into output_height x output_width bins; each bin averages (or, as onnxruntime does,
+ * takes the max of the weighted corners of) sampling_ratio^2 bilinear samples, or
+ * ceil(roi size / bins) per axis when sampling_ratio is 0. Samples beyond one pixel outside the
+ * image contribute 0.
+ */
+const roiAlign: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  if (x.shape.length !== 4) throw ctx.error('input must be N x C x H x W', 'input 0');
+  const rois = numbersOf(ctx.input(inputs, 1));
+  const batchIndex = Array.from(ctx.input(inputs, 2).data as ArrayLike<number | bigint>, Number);
+  const [, c, h, w] = x.shape as [number, number, number, number];
+  const ph = ctx.int('output_height', 1);
+  const pw = ctx.int('output_width', 1);
+  const ratio = ctx.int('sampling_ratio', 0);
+  const scale = ctx.float('spatial_scale', 1);
+  const max = ctx.string('mode', 'avg') === 'max';
+  const halfPixel = ctx.opset >= 16 && ctx.string('coordinate_transformation_mode', 'half_pixel') === 'half_pixel';
+  const offset = halfPixel ? 0.5 : 0;
+  const xv = numbersOf(x);
+  const count = batchIndex.length;
+  const out = new Float64Array(count * c * ph * pw);
+  for (let r = 0; r < count; r++) {
+    const [x1, y1, x2, y2] = [0, 1, 2, 3].map((k) => rois[r * 4 + k]! * scale - offset) as [number, number, number, number];
+    const roiW = halfPixel ? x2 - x1 : Math.max(x2 - x1, 1);
+    const roiH = halfPixel ? y2 - y1 : Math.max(y2 - y1, 1);
+    const binH = roiH / ph;
+    const binW = roiW / pw;
+    const gridH = ratio > 0 ? ratio : Math.ceil(roiH / ph);
+    const gridW = ratio > 0 ? ratio : Math.ceil(roiW / pw);
+    const samples = Math.max(gridH * gridW, 1);
+    const base = batchIndex[r]! * c * h * w;
+    for (let ch = 0; ch < c; ch++) {
+      const plane = base + ch * h * w;
+      for (let i = 0; i < ph; i++) {
+        for (let j = 0; j < pw; j++) {
+          let acc = max ? -Infinity : 0;
+          for (let iy = 0; iy < gridH; iy++) {
+            const yy = y1 + i * binH + ((iy + 0.5) * binH) / gridH;
+            for (let ix = 0; ix < gridW; ix++) {
+              const xx = x1 + j * binW + ((ix + 0.5) * binW) / gridW;
+              if (yy < -1 || yy > h || xx < -1 || xx > w) {
+                if (max) acc = Math.max(acc, 0);
+                continue;
+              }
+              let y0 = Math.floor(Math.max(yy, 0));
+              let x0 = Math.floor(Math.max(xx, 0));
+              let yc = Math.max(yy, 0);
+              let xc = Math.max(xx, 0);
+              let yh = y0 + 1;
+              let xh = x0 + 1;
+              if (y0 >= h - 1) {
+                yh = y0 = h - 1;
+                yc = y0;
+              }
+              if (x0 >= w - 1) {
+                xh = x0 = w - 1;
+                xc = x0;
+              }
+              const ly = yc - y0;
+              const lx = xc - x0;
+              const terms = [
+                (1 - ly) * (1 - lx) * xv[plane + y0 * w + x0]!,
+                (1 - ly) * lx * xv[plane + y0 * w + xh]!,
+                ly * (1 - lx) * xv[plane + yh * w + x0]!,
+                ly * lx * xv[plane + yh * w + xh]!,
+              ];
+              if (max) acc = Math.max(acc, ...terms);
+              else acc += terms[0]! + terms[1]! + terms[2]! + terms[3]!;
+            }
+          }
+          out[((r * c + ch) * ph + i) * pw + j] = max ? acc : acc / samples;
+        }
+      }
+    }
+  }
+  return [tensorFrom(x.dtype, [count, c, ph, pw], out)];
+};
+
 export const poolKernels: Record<string, Kernel> = {
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
@@ -153,4 +233,5 @@ export const poolKernels: Record<string, Kernel> = {
   GlobalAveragePool: globalPool('avg'),
   GlobalLpPool: globalPool('lp'),
   MaxUnpool: maxUnpool,
+  RoiAlign: roiAlign,
 };
