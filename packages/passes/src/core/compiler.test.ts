@@ -194,6 +194,25 @@ describe('Compiler', () => {
     expect(Array.from(out.relu!.data as Float32Array)).toEqual([0, 2]);
   });
 
+  test('a plugin whose apply throws is named in the error', () => {
+    const bad = definePlugin({
+      name: 'bad-apply',
+      apply: () => {
+        throw new Error('missing dependency');
+      },
+    });
+    expect(() => new Compiler().use(bad)).toThrow('plugin bad-apply failed to apply: missing dependency');
+  });
+
+  test('an invalid input model is reported as invalid-model before any pass runs', async () => {
+    const m = negChain(1);
+    m.graph.first!.setInput(0, m.graph.first!.output(0)); // a cycle
+    const err = await new Compiler().use(builtinPlugin).run(m, 'eliminate-dead-code').catch((e) => e);
+    expect(err).toBeInstanceOf(SlimcError);
+    expect(err.kind).toBe('invalid-model');
+    expect(err.context.pass).toBeUndefined();
+  });
+
   test('registerPass refuses a second pass with the same name', () => {
     const compiler = new Compiler().use(builtinPlugin);
     const clash = definePass({ name: 'deduplicate', description: 'x', kind: 'graph', options: {}, run: () => ({ changed: false }) });
