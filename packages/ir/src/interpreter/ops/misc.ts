@@ -1,6 +1,7 @@
 /**
  * Small ops that fit no larger family: Dropout (inference, or training with ratio 0), Compress,
- * ReverseSequence and the Hann/Hamming/Blackman window generators.
+ * ReverseSequence, Unique, NonMaxSuppression, StringNormalizer and the window and mel-filter
+ * generators.
  */
 import { makeTensor, type Tensor } from '../../tensor.js';
 import { axisSplit, emptyTensor, intsOf, numbersOf, sizeBetween, tensorFrom } from '../arrays.js';
@@ -151,12 +152,57 @@ const nonMaxSuppression: Kernel = (ctx, inputs) => {
   return [makeTensor('int64', [selected.length / 3, 3], selected.map((v) => BigInt(v)))];
 };
 
+/**
+ * MelWeightMatrix [dft_length/2 + 1, num_mel_bins]: triangular filters between num_mel_bins + 2
+ * points equally spaced on the mel scale (mel = 2595 log10(1 + f / 700)) from lower to upper
+ * edge, each point mapped to the spectrogram bin floor((dft_length + 1) * f / sample_rate).
+ */
+const melWeightMatrix: Kernel = (ctx, inputs) => {
+  const [bins, dftLength, sampleRate] = [0, 1, 2].map((i) => intsOf(ctx.input(inputs, i))[0]!) as [number, number, number];
+  const [lower, upper] = [3, 4].map((i) => numbersOf(ctx.input(inputs, i))[0]!) as [number, number];
+  const spectrogramBins = Math.floor(dftLength / 2) + 1;
+  const toMel = (f: number) => 2595 * Math.log10(1 + f / 700);
+  const lowMel = toMel(lower);
+  const step = (toMel(upper) - lowMel) / (bins + 2);
+  const points = Array.from({ length: bins + 2 }, (_, i) => {
+    const hz = 700 * (Math.pow(10, (i * step + lowMel) / 2595) - 1);
+    return Math.floor(((dftLength + 1) * hz) / sampleRate);
+  });
+  const out = new Float64Array(spectrogramBins * bins);
+  for (let i = 0; i < bins; i++) {
+    const [left, center, right] = [points[i]!, points[i + 1]!, points[i + 2]!];
+    if (center === left) out[center * bins + i] = 1;
+    else for (let j = left; j <= center; j++) out[j * bins + i] = (j - left) / (center - left);
+    for (let j = center; j < right; j++) out[j * bins + i] = (right - j) / (right - center);
+  }
+  return [tensorFrom(dtypeAttr(ctx, 'output_datatype', 'float32'), [spectrogramBins, bins], out)];
+};
+
+/** StringNormalizer: drops stopwords (optionally case-insensitively), then changes case. */
+const stringNormalizer: Kernel = (ctx, inputs) => {
+  const x = ctx.input(inputs, 0);
+  if (x.dtype !== 'string') throw ctx.error('input must be a string tensor', 'input 0');
+  const caseSensitive = ctx.int('is_case_sensitive', 0) === 1;
+  const action = ctx.string('case_change_action', 'NONE');
+  const fold = (w: string) => (caseSensitive ? w : w.toLowerCase());
+  const stop = new Set((ctx.strings('stopwords') ?? []).map(fold));
+  let kept = (x.data as string[]).filter((w) => !stop.has(fold(w)));
+  if (action === 'LOWER') kept = kept.map((w) => w.toLowerCase());
+  else if (action === 'UPPER') kept = kept.map((w) => w.toUpperCase());
+  // An input emptied by the stopwords becomes a single empty string.
+  if (!kept.length) kept = [''];
+  const shape = x.shape.length === 2 ? [1, kept.length] : [kept.length];
+  return [makeTensor('string', shape, kept)];
+};
+
 export const miscKernels: Record<string, Kernel> = {
   Dropout: dropout,
   Compress: compress,
   ReverseSequence: reverseSequence,
   Unique: unique,
   NonMaxSuppression: nonMaxSuppression,
+  MelWeightMatrix: melWeightMatrix,
+  StringNormalizer: stringNormalizer,
   HannWindow: cosineWindow([0.5, -0.5]),
   HammingWindow: cosineWindow([25 / 46, -21 / 46]),
   BlackmanWindow: cosineWindow([0.42, -0.5, 0.08]),
