@@ -1,4 +1,3 @@
 /** The reference interpreter: `interpret` a graph, `runNode` one node, and the op coverage. */
 export { interpret, runNode, runOp, DEFAULT_OPSET, type InterpretOptions, type RunOpOptions } from './interpret.js';
 export { hasKernel, supportedOps } from './registry.js';
-export { KernelContext, type Kernel } from './kernel.js';
