@@ -13,8 +13,8 @@ import { emptyTensor, intsOf, numbersOf } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 import { concat, reshaped, split, transpose } from './shape.js';
 
-function truthy(t: Tensor): boolean {
-  if (t.data.length !== 1) throw new Error(`condition must have one element, got ${t.data.length}`);
+function truthy(ctx: KernelContext, t: Tensor): boolean {
+  if (t.data.length !== 1) throw ctx.error(`condition must have one element, got ${t.data.length}`, 'condition');
   return isBigIntDType(t.dtype) ? (t.data as BigInt64Array)[0] !== 0n : numbersOf(t)[0] !== 0;
 }
 
@@ -32,7 +32,7 @@ function emptyStack(ctx: KernelContext, declared: { dtype: Tensor['dtype']; shap
 
 const ifOp: Kernel = (ctx, inputs) => {
   const cond = ctx.input(inputs, 0);
-  const branch = ctx.graph(truthy(cond) ? 'then_branch' : 'else_branch');
+  const branch = ctx.graph(truthy(ctx, cond) ? 'then_branch' : 'else_branch');
   const outs = ctx.runSubgraph(branch, []);
   if (outs.length !== ctx.node.outputs.length) throw ctx.error(`branch has ${outs.length} outputs, node has ${ctx.node.outputs.length}`, 'attribute then_branch');
   return outs;
@@ -41,7 +41,7 @@ const ifOp: Kernel = (ctx, inputs) => {
 const loop: Kernel = (ctx, inputs) => {
   const body = ctx.graph('body');
   const maxTrips = inputs[0] && inputs[0].data.length ? intsOf(inputs[0])[0]! : Infinity;
-  let cond = inputs[1] && inputs[1].data.length ? truthy(inputs[1]) : true;
+  let cond = inputs[1] && inputs[1].data.length ? truthy(ctx, inputs[1]) : true;
   let carried = inputs.slice(2).map((t, i) => {
     if (!t) throw ctx.error('missing loop-carried initial value', `input ${i + 2}`);
     return t;
@@ -55,7 +55,7 @@ const loop: Kernel = (ctx, inputs) => {
     const iter = makeTensor('int64', [], [BigInt(i)]);
     const outs = ctx.runSubgraph(body, [iter, condValue, ...carried]);
     condValue = outs[0]!;
-    cond = truthy(condValue);
+    cond = truthy(ctx, condValue);
     carried = outs.slice(1, 1 + nCarried);
     outs.slice(1 + nCarried).forEach((t, k) => scans[k]!.push(t));
   }

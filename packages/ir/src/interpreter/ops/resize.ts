@@ -14,6 +14,9 @@ import type { Tensor } from '../../tensor.js';
 import { intsOf, numbersOf, roundHalfEven, sizeBetween, tensorFrom } from '../arrays.js';
 import type { Kernel, KernelContext } from '../kernel.js';
 
+const COORDINATE_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'];
+const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil', 'simple'];
+
 interface ResizeSpec {
   mode: 'nearest' | 'linear' | 'cubic';
   coordinateMode: string;
@@ -206,6 +209,8 @@ const resize: Kernel = (ctx, inputs) => {
     extrapolation: ctx.float('extrapolation_value', 0),
     antialias: ctx.int('antialias', 0) === 1,
   };
+  if (!COORDINATE_MODES.includes(spec.coordinateMode)) throw ctx.error(`unknown mode ${spec.coordinateMode}`, 'attribute coordinate_transformation_mode');
+  if (!NEAREST_MODES.includes(spec.nearestMode)) throw ctx.error(`unknown mode ${spec.nearestMode}`, 'attribute nearest_mode');
   const scalesInput = legacy ? inputs[1] : inputs[2];
   const sizesInput = legacy ? null : inputs[3];
   const axes = ctx.ints('axes')?.map((a) => ctx.axis(a, rank, 'attribute axes')) ?? Array.from({ length: rank }, (_, i) => i);
