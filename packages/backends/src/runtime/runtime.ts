@@ -1,0 +1,595 @@
+/**
+ * The slimc runtime: runs a lowered plan (plan.ts) with the WebAssembly kernels.
+ *
+ * Memory: weights are packed once at load into their own WebAssembly allocations (packed layouts
+ * are private to the kernel build, so the .slimc file stores them unpacked). Every activation of
+ * a numeric type lives in one activation region of the same WebAssembly memory, placed by the
+ * best-fit `ArenaAllocator` and released after its last reader; the region grows (moving its
+ * contents, offsets are relative) when a run needs more. String tensors stay on the JS heap.
+ *
+ * Layout: the model is NCHW; the convolution and pooling kernels are NHWC, so those steps
+ * transpose their input into a scratch buffer and their output back (scratch comes from the same
+ * allocator and is released at once).
+ *
+ * Interpreter steps read their inputs as views of WebAssembly memory (no copy) and their outputs
+ * are copied in.
+ */
+import {
+  SlimcError,
+  dataFromBytes,
+  dtypeByteSize,
+  integerRange,
+  isSlimcError,
+  runNode,
+  shapeSize,
+  toFloat64,
+  type DType,
+  type Model,
+  type Tensor,
+  type TypedArray,
+} from '@slimc/ir';
+import { GEOMETRY_LENGTH } from '../wasm/exports.js';
+import { KernelLibrary } from '../wasm/kernel-library.js';
+import { ArenaAllocator } from './arena.js';
+import { loadCompiled } from './format.js';
+import { lowerModel, planError, stepInputs, stepOutputs, type Clamp, type KernelStep, type LowerOptions, type Plan, type PlanStep, type QuantOperand, type WindowAttrs } from './plan.js';
+import { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
+
+/** Where a value lives during a run. */
+interface ArenaSlot {
+  readonly offset: number;
+  readonly bytes: number;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+type Slot = ArenaSlot | { readonly host: Tensor };
+
+export interface RuntimeMemory {
+  /** Bytes of WebAssembly memory holding packed weights and kernel parameters. */
+  weights: number;
+  /** Bytes of the activation region (the most any run needed). */
+  peakActivations: number;
+  /** The largest total size of activations live at the same time (a lower bound on peakActivations). */
+  largestLiveSet: number;
+  /** Size of the WebAssembly memory at its largest. */
+  wasmPeak: number;
+}
+
+export interface RuntimeOptions extends LowerOptions {
+  /** A kernel library to share (default: a fresh instance, so runtimes never share scratch). */
+  library?: KernelLibrary;
+}
+
+/** Load-time state of a kernel step: packed weights and encoded parameters (pointers into wasm). */
+interface Prepared {
+  weights: number;
+  bias: number;
+  multipliers: number;
+  shifts: number;
+  perChannel: number;
+  /** Output channels (conv, gemm) and reduction length (gemm). */
+  N: number;
+  K: number;
+  /** add-q8 / pooling parameters, computed at load. */
+  params: number[];
+}
+
+const NHWC_FROM_NCHW = 0;
+const NCHW_FROM_NHWC = 1;
+
+export class Runtime {
+  private readonly allocator = new ArenaAllocator();
+  private arenaBase = 0;
+  private arenaCapacity = 0;
+  /** Scratch int32[16] for conv/pool geometry. */
+  private readonly geometryPtr: number;
+  private readonly prepared = new Map<KernelStep, Prepared>();
+  private readonly ownedPointers: number[] = [];
+  private weightBytes = 0;
+  private wasmPeak = 0;
+  private disposed = false;
+  /** For each step, the values whose last reader it is. */
+  private readonly releaseAfter: string[][];
+
+  private constructor(
+    readonly plan: Plan,
+    private readonly library: KernelLibrary,
+  ) {
+    this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
+    for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
+    this.releaseAfter = lastReaders(plan);
+    this.noteWasmSize();
+  }
+
+  /** Lowers an IR model, or reads a compiled `.slimc` file, and packs its weights. */
+  static async load(source: Model | Uint8Array, options: RuntimeOptions = {}): Promise<Runtime> {
+    const library = options.library ?? (await KernelLibrary.load());
+    const plan = source instanceof Uint8Array ? loadCompiled(source) : lowerModel(source, options);
+    return new Runtime(plan, library);
+  }
+
+  /** Synchronous `load` for an already lowered plan. */
+  static fromPlan(plan: Plan, library: KernelLibrary = KernelLibrary.loadSync()): Runtime {
+    return new Runtime(plan, library);
+  }
+
+  /** Ops that run in the reference interpreter, each once, sorted. */
+  get fallbacks(): string[] {
+    return [...new Set(this.plan.steps.flatMap((s) => (s.kind === 'interp' ? [s.node.qualifiedOp] : [])))].sort();
+  }
+
+  /** Steps per kind (`interp` and the kernel kinds), for reports. */
+  get stepCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const s of this.plan.steps) counts[s.kind] = (counts[s.kind] ?? 0) + 1;
+    return counts;
+  }
+
+  get memory(): RuntimeMemory {
+    return {
+      weights: this.weightBytes,
+      peakActivations: this.allocator.highWater,
+      largestLiveSet: this.allocator.peakLiveBytes,
+      wasmPeak: this.wasmPeak,
+    };
+  }
+
+  /**
+   * Runs the plan. `observe` sees every value a step produces (before it may be released); the
+   * tensor it gets is a copy.
+   */
+  run(inputs: Record<string, Tensor>, observe?: (name: string, t: Tensor) => void): Record<string, Tensor> {
+    if (this.disposed) throw new SlimcError('invalid-argument', 'runtime used after dispose()');
+    const slots = new Map<string, Slot>();
+    this.allocator.reset();
+    try {
+      for (const input of this.plan.inputs) {
+        const t = inputs[input.name];
+        if (!t) throw new SlimcError('invalid-argument', 'no tensor given for graph input', { value: input.name });
+        if (t.dtype !== input.dtype) throw new SlimcError('invalid-argument', `expected ${input.dtype}, got ${t.dtype}`, { value: input.name });
+        slots.set(input.name, this.store(t));
+      }
+      this.plan.steps.forEach((step, i) => {
+        try {
+          this.execute(step, slots);
+        } catch (e) {
+          if (isSlimcError(e)) throw e.withContext(step.kind === 'interp' ? { node: step.node.label, op: step.node.qualifiedOp } : { node: step.node, op: step.kind });
+          throw new SlimcError('internal', `runtime step failed: ${(e as Error).message}`, step.kind === 'interp' ? { node: step.node.label } : { node: step.node }, { cause: e });
+        }
+        if (observe) for (const name of stepOutputs(step)) observe(name, this.read(slots, name, step, true));
+        for (const name of this.releaseAfter[i]!) this.release(slots, name);
+      });
+      const result: Record<string, Tensor> = {};
+      for (const name of this.plan.outputs) result[name] = this.read(slots, name, undefined, true);
+      return result;
+    } finally {
+      for (const name of [...slots.keys()]) this.release(slots, name);
+      this.noteWasmSize();
+    }
+  }
+
+  /** Frees the packed weights and the activation region. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const ptr of this.ownedPointers) this.library.free(ptr);
+    if (this.arenaBase) this.library.free(this.arenaBase);
+    this.arenaBase = 0;
+  }
+
+  // ---- load time ----
+
+  private own(bytes: number): number {
+    const ptr = this.library.alloc(bytes);
+    this.ownedPointers.push(ptr);
+    return ptr;
+  }
+
+  /** Copies `data` into wasm memory owned by the runtime; counts it as weights. */
+  private ownData(data: Float32Array | Int32Array): number {
+    const ptr = this.own(data.byteLength);
+    this.library.write(ptr, data);
+    this.weightBytes += data.byteLength;
+    return ptr;
+  }
+
+  private constant(name: string, step: PlanStep): Tensor {
+    const t = this.plan.constants.get(name);
+    if (!t) throw planError('a kernel operand must be a constant', step, name);
+    return t;
+  }
+
+  private prepare(step: KernelStep): void {
+    const exp = this.library.exports;
+    const p: Prepared = { weights: 0, bias: 0, multipliers: 0, shifts: 0, perChannel: 0, N: 0, K: 0, params: [] };
+    switch (step.kind) {
+      case 'conv-f32': {
+        const w = this.constant(step.weight, step);
+        const [cout, cg, kh, kw] = w.shape as [number, number, number, number];
+        const g = step.window.group;
+        const size = exp.slimc_conv_packed_weights_size_f32(cg * g, cout, kh, kw, g);
+        p.weights = this.own(size);
+        this.weightBytes += size;
+        const src = this.library.alloc(w.data.length * 4);
+        this.library.write(src, w.data as Float32Array);
+        exp.slimc_conv_pack_weights_f32(cg * g, cout, kh, kw, g, src, p.weights);
+        this.library.free(src);
+        if (step.bias) p.bias = this.ownData(Float32Array.from(toFloat64(this.constant(step.bias, step))));
+        p.N = cout;
+        break;
+      }
+      case 'gemm-f32': {
+        const w = this.constant(step.weight, step);
+        const [K, N] = step.transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+        const data = step.alpha === 1 ? (w.data as Float32Array) : Float32Array.from(w.data as Float32Array, (v) => v * step.alpha);
+        const size = exp.slimc_packed_b_size_f32(K, N);
+        p.weights = this.own(size);
+        this.weightBytes += size;
+        const src = this.library.alloc(data.byteLength);
+        this.library.write(src, data);
+        exp.slimc_pack_b_f32(K, N, src, step.transB ? 1 : N, step.transB ? K : 1, p.weights);
+        this.library.free(src);
+        if (step.bias) {
+          const c = toFloat64(this.constant(step.bias, step));
+          p.bias = this.ownData(Float32Array.from({ length: N }, (_, n) => step.beta * c[c.length === 1 ? 0 : n]!));
+        }
+        p.N = N;
+        p.K = K;
+        break;
+      }
+      case 'conv-q8':
+      case 'gemm-q8': {
+        const w = this.constant(step.weight, step);
+        const signed = w.dtype === 'int8' ? 1 : 0;
+        const zeroPoints = Int32Array.from(step.weightZeroPoints);
+        const zpPtr = this.library.alloc(zeroPoints.byteLength);
+        this.library.write(zpPtr, zeroPoints);
+        const src = this.library.alloc(w.data.length);
+        this.library.write(src, w.data as Int8Array);
+        let size: number;
+        if (step.kind === 'conv-q8') {
+          const [cout, cg, kh, kw] = w.shape as [number, number, number, number];
+          const g = step.window.group;
+          size = exp.slimc_conv_packed_weights_size_q8(cg * g, cout, kh, kw, g);
+          p.weights = this.own(size);
+          exp.slimc_conv_pack_weights_q8(cg * g, cout, kh, kw, g, src, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
+          p.N = cout;
+        } else {
+          const [K, N] = step.transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+          size = exp.slimc_packed_b_size_q8(K, N);
+          p.weights = this.own(size);
+          exp.slimc_pack_b_q8(K, N, src, step.transB ? 1 : N, step.transB ? K : 1, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
+          p.N = N;
+          p.K = K;
+        }
+        this.weightBytes += size;
+        this.library.free(src);
+        this.library.free(zpPtr);
+        if (step.bias) p.bias = this.ownData(Int32Array.from(toFloat64(this.constant(step.bias, step))));
+        const q = encodeMultipliers(step.multipliers);
+        p.multipliers = this.ownData(q.multipliers);
+        p.shifts = this.ownData(q.shifts);
+        p.perChannel = step.multipliers.length > 1 ? 1 : 0;
+        break;
+      }
+      case 'add-q8': {
+        // TFLite quantized add: both sides rescaled to 2·max(s_a, s_b) with 20 bits of headroom
+        const leftShift = 20;
+        const twiceMax = 2 * Math.max(step.aQuant.scale, step.bQuant.scale);
+        const a = encodeMultiplier(step.aQuant.scale / twiceMax);
+        const b = encodeMultiplier(step.bQuant.scale / twiceMax);
+        const out = encodeMultiplier(twiceMax / (2 ** leftShift * step.outputQuant.scale));
+        p.params = [a.multiplier, a.shift, b.multiplier, b.shift, leftShift, out.multiplier, out.shift];
+        break;
+      }
+      case 'pool-q8': {
+        if (step.pool === 'average') {
+          const [kh, kw] = step.window!.kernel;
+          const reals = Array.from({ length: kh * kw }, (_, c) => step.inputQuant.scale / (step.outputQuant.scale * (c + 1)));
+          const q = encodeMultipliers(reals);
+          p.multipliers = this.ownData(q.multipliers);
+          p.shifts = this.ownData(q.shifts);
+        }
+        break;
+      }
+    }
+    this.prepared.set(step, p);
+  }
+
+  // ---- run time: slots ----
+
+  private noteWasmSize(): void {
+    this.wasmPeak = Math.max(this.wasmPeak, this.library.exports.memory.buffer.byteLength);
+  }
+
+  /** A region of `bytes` in the activation arena (which grows, keeping its contents, if needed). */
+  private allocate(bytes: number): number {
+    const offset = this.allocator.allocate(bytes);
+    if (this.allocator.highWater > this.arenaCapacity) {
+      const capacity = Math.max(this.allocator.highWater, Math.ceil(this.arenaCapacity * 1.5));
+      const base = this.library.alloc(capacity);
+      if (this.arenaBase) {
+        const heap = this.library.heapU8;
+        heap.copyWithin(base, this.arenaBase, this.arenaBase + this.arenaCapacity);
+        this.library.free(this.arenaBase);
+      }
+      this.arenaBase = base;
+      this.arenaCapacity = capacity;
+      this.noteWasmSize();
+    }
+    return offset;
+  }
+
+  private newSlot(dtype: DType, shape: readonly number[]): ArenaSlot {
+    const bytes = shapeSize(shape) * dtypeByteSize(dtype);
+    return { offset: this.allocate(bytes), bytes, dtype, shape: [...shape] };
+  }
+
+  /** A tensor into a fresh slot (copied), strings kept on the host. */
+  private store(t: Tensor): Slot {
+    if (t.dtype === 'string') return { host: t };
+    const data = t.data as TypedArray;
+    // a view of wasm memory would be detached by a growth during allocate: copy it out first
+    const src = data.buffer === this.library.exports.memory.buffer ? data.slice() : data;
+    const slot = this.newSlot(t.dtype, t.shape);
+    this.library.heapU8.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), this.arenaBase + slot.offset);
+    return slot;
+  }
+
+  private release(slots: Map<string, Slot>, name: string): void {
+    const slot = slots.get(name);
+    if (!slot) return;
+    slots.delete(name);
+    if ('offset' in slot) this.allocator.release(slot.offset, slot.bytes);
+  }
+
+  private slotOf(slots: Map<string, Slot>, name: string, step: PlanStep | undefined): Slot {
+    const slot = slots.get(name);
+    if (slot) return slot;
+    const c = this.plan.constants.get(name);
+    if (c) return { host: c };
+    throw planError('value has no tensor (not computed before its use)', step, name);
+  }
+
+  /** A view (or, with `copy`, a copy) of a value; views are valid until the next allocation. */
+  private read(slots: Map<string, Slot>, name: string, step: PlanStep | undefined, copy = false): Tensor {
+    const slot = this.slotOf(slots, name, step);
+    if ('host' in slot) return slot.host;
+    const bytes = this.library.heapU8.subarray(this.arenaBase + slot.offset, this.arenaBase + slot.offset + slot.bytes);
+    return { dtype: slot.dtype, shape: slot.shape, data: dataFromBytes(slot.dtype, bytes, shapeSize(slot.shape), copy) };
+  }
+
+  /** The arena slot of an activation (kernels cannot read host tensors). */
+  private arenaSlot(slots: Map<string, Slot>, name: string, step: PlanStep, dtypes: readonly DType[]): ArenaSlot {
+    let slot = this.slotOf(slots, name, step);
+    if ('host' in slot) {
+      // a constant activation operand: place it in the arena for this run
+      slot = this.store(slot.host);
+      slots.set(name, slot);
+    }
+    if (!('offset' in slot)) throw planError('string tensor given to a kernel', step, name);
+    if (!dtypes.includes(slot.dtype)) throw planError(`expected ${dtypes.join(' or ')}, got ${slot.dtype}`, step, name);
+    return slot;
+  }
+
+  private ptr(slot: { offset: number }): number {
+    return this.arenaBase + slot.offset;
+  }
+
+  // ---- run time: steps ----
+
+  private execute(step: PlanStep, slots: Map<string, Slot>): void {
+    switch (step.kind) {
+      case 'interp':
+        return this.runInterpreted(step, slots);
+      case 'conv-f32':
+      case 'conv-q8':
+        return this.runConv(step, slots);
+      case 'gemm-f32':
+      case 'gemm-q8':
+        return this.runGemm(step, slots);
+      case 'add-q8':
+        return this.runAdd(step, slots);
+      case 'pool-q8':
+        return this.runPool(step, slots);
+    }
+  }
+
+  private runInterpreted(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): void {
+    const ins = step.node.inputs.map((_, i) => {
+      const name = step.inputs[i];
+      return name ? this.read(slots, name, step) : null;
+    });
+    const captured = new Map<string, Tensor>();
+    for (const name of step.inputs.slice(step.node.inputs.length)) if (name) captured.set(name, this.read(slots, name, step));
+    const outs = runNode(step.node, ins, this.plan.opset, (v) => captured.get(v.name));
+    step.outputs.forEach((name, i) => {
+      const t = outs[i];
+      if (!name) return;
+      if (!t) throw new SlimcError('internal', `kernel produced no output ${i}`);
+      slots.set(name, this.store(t));
+    });
+  }
+
+  /** Writes the NCHW geometry of a conv/pool step into the scratch geometry array; returns output H, W. */
+  private writeGeometry(shape: readonly number[], outChannels: number, window: WindowAttrs, step: PlanStep): [number, number] {
+    if (shape.length !== 4) throw planError(`expected a 4-D NCHW input, got [${shape.join(',')}]`, step);
+    const [n, c, h, w] = shape as [number, number, number, number];
+    const [kh, kw] = window.kernel;
+    const [sh, sw] = window.strides;
+    const [dh, dw] = window.dilations;
+    let [pt, pl, pb, pr] = window.pads;
+    if (window.autoPad === 'VALID') pt = pl = pb = pr = 0;
+    if (window.autoPad === 'SAME_UPPER' || window.autoPad === 'SAME_LOWER') {
+      const same = (size: number, k: number, s: number, d: number): [number, number] => {
+        const total = Math.max(0, (Math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size);
+        const small = Math.floor(total / 2);
+        return window.autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+      };
+      [pt, pb] = same(h, kh, sh, dh);
+      [pl, pr] = same(w, kw, sw, dw);
+    }
+    const oh = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+    const ow = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+    if (oh < 1 || ow < 1) throw planError(`window does not fit the input [${shape.join(',')}]`, step);
+    if (c % window.group !== 0) throw planError(`${window.group} groups do not divide ${c} channels`, step);
+    const geometry = [n, h, w, c, outChannels, kh, kw, window.group, sh, sw, dh, dw, pt, pl, pb, pr];
+    this.library.view(Int32Array, this.geometryPtr, GEOMETRY_LENGTH).set(geometry);
+    return [oh, ow];
+  }
+
+  /** NCHW <-> NHWC between two arena slots of 4-byte or 1-byte elements. */
+  private transpose(src: { offset: number }, dst: { offset: number }, shape: readonly number[], elementBytes: number, direction: number): void {
+    const [n, c, h, w] = shape as [number, number, number, number];
+    const hw = h * w;
+    const buffer = this.library.exports.memory.buffer;
+    const Ctor = elementBytes === 4 ? Int32Array : Uint8Array;
+    const size = n * c * hw;
+    const from = new Ctor(buffer, this.ptr(src), size);
+    const to = new Ctor(buffer, this.ptr(dst), size);
+    for (let b = 0; b < n; b++) {
+      const base = b * c * hw;
+      if (direction === NHWC_FROM_NCHW) {
+        for (let ch = 0; ch < c; ch++) {
+          const row = base + ch * hw;
+          for (let p = 0; p < hw; p++) to[base + p * c + ch] = from[row + p]!;
+        }
+      } else {
+        for (let ch = 0; ch < c; ch++) {
+          const row = base + ch * hw;
+          for (let p = 0; p < hw; p++) to[row + p] = from[base + p * c + ch]!;
+        }
+      }
+    }
+  }
+
+  private runConv(step: Extract<KernelStep, { kind: 'conv-f32' | 'conv-q8' }>, slots: Map<string, Slot>): void {
+    const p = this.prepared.get(step)!;
+    const isFloat = step.kind === 'conv-f32';
+    const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
+    const [oh, ow] = this.writeGeometry(x.shape, p.N, step.window, step);
+    const [n] = x.shape as [number];
+    const outType: DType = isFloat ? 'float32' : step.outputQuant.type;
+    const elementBytes = isFloat ? 4 : 1;
+    const nhwcIn = this.newSlot(x.dtype, [n, x.shape[2]!, x.shape[3]!, x.shape[1]!]);
+    const nhwcOut = this.newSlot(outType, [n, oh, ow, p.N]);
+    const out = this.newSlot(outType, [n, p.N, oh, ow]);
+    this.transpose(x, nhwcIn, x.shape, elementBytes, NHWC_FROM_NCHW);
+    if (isFloat) {
+      const [lo, hi] = floatClamp(step.clamp);
+      this.library.exports.slimc_conv_f32(this.geometryPtr, this.ptr(nhwcIn), p.weights, p.bias, lo, hi, this.ptr(nhwcOut));
+    } else {
+      const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+      this.library.exports.slimc_conv_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint,
+        p.weights, p.bias, p.multipliers, p.shifts, p.perChannel, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
+        this.ptr(nhwcOut));
+    }
+    this.transpose(nhwcOut, out, [n, p.N, oh, ow], elementBytes, NCHW_FROM_NHWC);
+    this.allocator.release(nhwcIn.offset, nhwcIn.bytes);
+    this.allocator.release(nhwcOut.offset, nhwcOut.bytes);
+    slots.set(step.output, out);
+  }
+
+  private runGemm(step: Extract<KernelStep, { kind: 'gemm-f32' | 'gemm-q8' }>, slots: Map<string, Slot>): void {
+    const p = this.prepared.get(step)!;
+    const isFloat = step.kind === 'gemm-f32';
+    const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
+    if (x.shape.length < 2 || x.shape[x.shape.length - 1] !== p.K) {
+      throw planError(`input [${x.shape.join(',')}] does not end in K = ${p.K}`, step, step.input);
+    }
+    const M = shapeSize(x.shape) / p.K;
+    const outShape = [...x.shape.slice(0, -1), p.N];
+    const out = this.newSlot(isFloat ? 'float32' : step.outputQuant.type, outShape);
+    const exp = this.library.exports;
+    if (isFloat) {
+      const [lo, hi] = floatClamp(step.clamp);
+      exp.slimc_gemm_f32(M, p.N, p.K, this.ptr(x), p.K, p.weights, p.bias, lo, hi, this.ptr(out), p.N);
+    } else {
+      const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+      exp.slimc_gemm_q8(M, p.N, p.K, this.ptr(x), p.K, signed(step.inputQuant), step.inputQuant.zeroPoint, p.weights, p.bias,
+        p.multipliers, p.shifts, p.perChannel, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out), p.N);
+    }
+    slots.set(step.output, out);
+  }
+
+  private runAdd(step: Extract<KernelStep, { kind: 'add-q8' }>, slots: Map<string, Slot>): void {
+    const p = this.prepared.get(step)!;
+    let a = this.arenaSlot(slots, step.a, step, [step.aQuant.type]);
+    let b = this.arenaSlot(slots, step.b, step, [step.bQuant.type]);
+    let [aq, bq] = [step.aQuant, step.bQuant];
+    let [am, as, bm, bs] = p.params as [number, number, number, number];
+    // the kernel broadcasts only its second operand: addition commutes, so swap a scalar a
+    if (a.bytes < b.bytes) {
+      [a, b, aq, bq, am, as, bm, bs] = [b, a, bq, aq, bm, bs, am, as];
+    }
+    const n = shapeSize(a.shape);
+    const nb = shapeSize(b.shape);
+    if (nb !== n && nb !== 1) throw planError(`cannot add [${b.shape.join(',')}] to [${a.shape.join(',')}]`, step);
+    const out = this.newSlot(step.outputQuant.type, a.shape.length >= b.shape.length ? a.shape : b.shape);
+    const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+    const [, , , , leftShift, om, os] = p.params as number[];
+    this.library.exports.slimc_add_q8(n, this.ptr(a), signed(aq), aq.zeroPoint, am, as, this.ptr(b), nb === n ? 1 : 0, signed(bq),
+      bq.zeroPoint, bm, bs, leftShift!, om!, os!, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
+    slots.set(step.output, out);
+  }
+
+  private runPool(step: Extract<KernelStep, { kind: 'pool-q8' }>, slots: Map<string, Slot>): void {
+    const p = this.prepared.get(step)!;
+    const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type]);
+    if (x.shape.length !== 4) throw planError(`expected a 4-D NCHW input, got [${x.shape.join(',')}]`, step, step.input);
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const exp = this.library.exports;
+    const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+    const nhwcIn = this.newSlot(x.dtype, [n, h, w, c]);
+    this.transpose(x, nhwcIn, x.shape, 1, NHWC_FROM_NCHW);
+    let out: ArenaSlot;
+    if (step.pool === 'global-average') {
+      out = this.newSlot(step.outputQuant.type, [n, c, 1, 1]);
+      const q = encodeMultiplier(step.inputQuant.scale / (step.outputQuant.scale * h * w));
+      exp.slimc_global_avgpool_q8(n, h * w, c, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint, q.multiplier,
+        q.shift, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
+    } else {
+      const [oh, ow] = this.writeGeometry(x.shape, c, { ...step.window!, group: 1 }, step);
+      const nhwcOut = this.newSlot(step.outputQuant.type, [n, oh, ow, c]);
+      out = this.newSlot(step.outputQuant.type, [n, c, oh, ow]);
+      if (step.pool === 'max') exp.slimc_maxpool_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), this.ptr(nhwcOut));
+      else {
+        exp.slimc_avgpool_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint,
+          step.countIncludePad ? 1 : 0, p.multipliers, p.shifts, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
+          this.ptr(nhwcOut));
+      }
+      this.transpose(nhwcOut, out, [n, c, oh, ow], 1, NCHW_FROM_NHWC);
+      this.allocator.release(nhwcOut.offset, nhwcOut.bytes);
+    }
+    this.allocator.release(nhwcIn.offset, nhwcIn.bytes);
+    slots.set(step.output, out);
+  }
+}
+
+function signed(q: QuantOperand): number {
+  return q.type === 'int8' ? 1 : 0;
+}
+
+function floatClamp(clamp: Clamp): [number, number] {
+  return [clamp[0] ?? -Infinity, clamp[1] ?? Infinity];
+}
+
+function quantClamp(clamp: Clamp, q: QuantOperand): [number, number] {
+  const [typeMin, typeMax] = integerRange(q.type);
+  return [Math.max(clamp[0] ?? typeMin, typeMin), Math.min(clamp[1] ?? typeMax, typeMax)];
+}
+
+/** For each step, the activations it is the last reader of (graph outputs are never released early). */
+function lastReaders(plan: Plan): string[][] {
+  const last = new Map<string, number>();
+  plan.inputs.forEach((v) => last.set(v.name, -1));
+  plan.steps.forEach((step, i) => {
+    for (const name of [...stepInputs(step), ...stepOutputs(step)]) last.set(name, i);
+  });
+  for (const name of plan.outputs) last.delete(name);
+  const out: string[][] = plan.steps.map(() => []);
+  for (const [name, i] of last) if (i >= 0) out[i]!.push(name);
+  // a graph input nobody reads is released after the first step
+  for (const [name, i] of last) if (i < 0 && out.length) out[0]!.push(name);
+  return out;
+}
