@@ -16,6 +16,7 @@
  *
  * Blocking: A is packed in blocks of rows sized to stay in L2; for each block the B tiles are
  * walked in order, and each B tile (K x 8 int16) is reused by all panels of the block from L1.
+ * With a small packed B, blocks are single panels (the panel stays in L1, B streams from L2).
  */
 #include <string.h>
 #include "internal.h"
@@ -23,6 +24,7 @@
 #define MR 4
 #define NR 8
 #define A_BLOCK_BYTES (96 * 1024)
+#define SMALL_B_BYTES (96 * 1024)
 
 /* Where element (row or column j, k) of a packed panel of `width` rows/columns lives.
  * SIMD build: per k pair, the pair of every row/column side by side (the operand order of
@@ -211,6 +213,10 @@ void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t 
   int32_t kp = packed_k_pairs(K);
   size_t panel_elems = (size_t)kp * 2 * MR;
   int32_t block_rows = (int32_t)(A_BLOCK_BYTES / (SLIMC_MAX(panel_elems, 1) * sizeof(int16_t))) * MR;
+  /* with a small B (few output channels), one panel at a time does better: the panel is reused
+   * from L1 by every B tile while B streams from L2 (measured: +3% at 3136x64x576, -3% at 256^3
+   * where B is 128 KB) */
+  if ((size_t)slimc_packed_b_size_q8(K, N) <= SMALL_B_BYTES) block_rows = MR;
   block_rows = SLIMC_MAX(block_rows, MR);
   block_rows = SLIMC_MIN(block_rows, (M + MR - 1) / MR * MR);
   int16_t *packed_a = slimc_scratch(SCRATCH_PACKED_A, panel_elems * (size_t)(block_rows / MR) *
