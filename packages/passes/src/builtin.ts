@@ -9,6 +9,7 @@ import { foldBatchNormPass } from './fold-batchnorm/index.js';
 import { deduplicatePass } from './deduplicate/index.js';
 import { canonicalizePass } from './canonicalize/index.js';
 import { upgradeOpsetPass } from './upgrade-opset/index.js';
+import { quantizePass } from './quantize-model/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -21,6 +22,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   deduplicatePass,
   canonicalizePass,
   upgradeOpsetPass,
+  quantizePass,
 ]);
 
 export const builtinPlugin = definePlugin({

@@ -1,0 +1,135 @@
+/**
+ * QDQ emission: QuantizeLinear / DequantizeLinear pairs around the quantized operands.
+ *
+ *   before:  %y = Conv(%x, %w, %b)                                  (w, b float constants)
+ *   after:   %x_q = QuantizeLinear(%x_float, %x_scale, %x_zero_point)
+ *            %x   = DequantizeLinear(%x_q, %x_scale, %x_zero_point)
+ *            %w   = DequantizeLinear(%w_quantized: int8, %w_scale, %w_zero_point) {axis=0}
+ *            %b   = DequantizeLinear(%b_quantized: int32, %b_scale = x_scale * w_scale, 0) {axis=0}
+ *            %y_float = Conv(%x, %w, %b);  %y_q = QuantizeLinear(%y_float, ...);  %y = DequantizeLinear(%y_q, ...)
+ *
+ * Names: a dequantized value takes the float value's name and the float value becomes
+ * `<name>_float`, so the quantized model's `x` is the float model's `x` brought onto the grid
+ * (what `compareModels` matches for per-layer SQNR). Graph inputs and outputs keep their names
+ * and stay float: their dequantized twin is `<name>_dequantized`, and a graph output is the float
+ * value itself (its consumers inside the graph read the dequantized one).
+ *
+ * Every value on a grid carries `Value.quant`: the integer value and its dequantized twin.
+ */
+import { makeTensor, Node, type Graph, type QuantParams as IrQuantParams, type Value } from '@slimc/ir';
+import { quantizeBias, quantizeTensor, chooseQuantParamsForValues, chooseQuantParamsPerChannel, type PerChannelQuantParams, type QuantDType, type QuantParams } from '../quantize/params.js';
+
+export type AnyQuantParams = QuantParams | PerChannelQuantParams;
+
+/** Where a node that defines from `v` can go: right after v's producer, or at the top of v's graph. */
+function insertAfterDefinition(v: Value, g: Graph): { before?: Node | null; after?: Node | null } {
+  if (v.producer && v.producer.graph === g) return { after: v.producer };
+  return { before: g.first };
+}
+
+export function irQuantParams(p: AnyQuantParams, bits: number): IrQuantParams {
+  if ('scale' in p) return { scale: Float32Array.of(p.scale), zeroPoint: Int32Array.of(p.zeroPoint), dtype: p.dtype, bits };
+  return { scale: Float32Array.from(p.scales), zeroPoint: Int32Array.from(p.zeroPoints), axis: p.axis, dtype: p.dtype, bits };
+}
+
+/** Scale and zero-point constants for `p` (scalars per tensor, 1-D per channel). */
+export function paramConstants(g: Graph, base: string, p: AnyQuantParams): { scale: Value; zeroPoint: Value } {
+  const root = g.root;
+  if ('scale' in p) {
+    return {
+      scale: root.addConstant(`${base}_scale`, makeTensor('float32', [], [p.scale])),
+      zeroPoint: root.addConstant(`${base}_zero_point`, makeTensor(p.dtype, [], [p.zeroPoint])),
+    };
+  }
+  const n = p.scales.length;
+  return {
+    scale: root.addConstant(`${base}_scale`, makeTensor('float32', [n], p.scales)),
+    zeroPoint: root.addConstant(`${base}_zero_point`, makeTensor(p.dtype, [n], p.zeroPoints)),
+  };
+}
+
+function axisAttr(p: AnyQuantParams) {
+  return 'axis' in p ? { axis: { kind: 'int' as const, value: p.axis } } : undefined;
+}
+
+/** Gives `twin` the name of `original` (which becomes `<name>_float`), unless original is a graph input/output. */
+function takeName(original: Value, twin: Value): void {
+  if (original.isGraphInput || original.isGraphOutput) {
+    twin.name = original.graph.names.fresh(`${original.name}_dequantized`);
+    return;
+  }
+  const name = original.name;
+  original.name = original.graph.names.fresh(`${name}_float`);
+  twin.name = name;
+}
+
+/**
+ * Puts activation `v` on the grid of `p`: one QuantizeLinear/DequantizeLinear pair whose output
+ * replaces `v` for every node user (graph-output uses keep the float value). Returns the pair.
+ */
+export function quantizeActivation(v: Value, p: QuantParams, bits: number): { q: Node; dq: Node } {
+  const g = v.graph;
+  const { scale, zeroPoint } = paramConstants(g, v.name, p);
+  const q = g.addNode({ op: 'QuantizeLinear', inputs: [v, scale, zeroPoint], outputs: [{ name: `${v.name}_quantized`, type: { dtype: p.dtype, shape: v.type?.shape } }] }, insertAfterDefinition(v, g));
+  const dq = g.addNode({ op: 'DequantizeLinear', inputs: [q.output(0), scale, zeroPoint], outputs: [{ name: `${v.name}_dq`, type: v.type }] }, { after: q });
+  v.replaceUsesWhere(dq.output(0), (u) => u.user instanceof Node && u.user !== q);
+  // Nodes of subgraphs that capture v keep their place: the pair sits in v's own graph, before any of them.
+  takeName(v, dq.output(0));
+  const quant = irQuantParams(p, bits);
+  q.output(0).quant = quant;
+  dq.output(0).quant = quant;
+  return { q, dq };
+}
+
+export interface WeightQuantOptions {
+  dtype: QuantDType;
+  symmetric: boolean;
+  reduceRange: boolean;
+  perChannel: boolean;
+}
+
+/** The parameters of a constant weight: per channel along `axis` when allowed, else per tensor. */
+export function weightParams(w: Value, axis: number | undefined, o: WeightQuantOptions): AnyQuantParams {
+  const t = w.constant!;
+  const range = { dtype: o.dtype, symmetric: o.symmetric, reduceRange: o.reduceRange };
+  if (o.perChannel && axis !== undefined) return chooseQuantParamsPerChannel(t.data as Float32Array, t.shape, axis, range);
+  return chooseQuantParamsForValues(t.data as Float32Array, range);
+}
+
+/**
+ * Replaces operand `index` of `node` (a float constant) with DequantizeLinear(quantized constant).
+ * The float constant goes away once nothing else reads it.
+ */
+export function quantizeConstantOperand(node: Node, index: number, p: AnyQuantParams, bits: number, data?: ArrayLike<number>): Node {
+  const w = node.input(index)!;
+  const t = w.constant!;
+  const g = node.graph;
+  const q = w.graph.addConstant(`${w.name}_quantized`, makeTensor(p.dtype, t.shape, data ?? quantizeTensor(t.data as Float32Array, t.shape, p)));
+  const { scale, zeroPoint } = paramConstants(g, w.name, p);
+  const dq = g.addNode({ op: 'DequantizeLinear', inputs: [q, scale, zeroPoint], attrs: axisAttr(p), outputs: [{ name: `${w.name}_dq`, type: w.type }] }, { before: node });
+  node.setInput(index, dq.output(0));
+  if (!w.hasUses && !w.isGraphInput) {
+    w.graph.removeConstant(w);
+    dq.output(0).name = w.name;
+  }
+  const quant = irQuantParams(p, bits);
+  q.quant = quant;
+  dq.output(0).quant = quant;
+  return dq;
+}
+
+/** Bias operand `index` of `node` as int32 with scale inputScale * weightScale[c], zero point 0. */
+export function quantizeBiasOperand(node: Node, index: number, inputScale: number, weight: AnyQuantParams): Node {
+  const b = node.input(index)!.constant!;
+  const n = b.data.length;
+  const weightScales = 'scale' in weight ? new Float32Array(n).fill(weight.scale) : weight.scales;
+  const { data, params } = quantizeBias(b.data as Float32Array, inputScale, weightScales);
+  return quantizeConstantOperand(node, index, params, 32, data);
+}
+
+/** The per-tensor parameters of a value quantized by `quantizeActivation` (read back from its DequantizeLinear). */
+export function activationParamsOf(dqOutput: Value): QuantParams | undefined {
+  const q = dqOutput.quant;
+  if (!q || q.axis !== undefined || q.dtype === 'int32') return undefined;
+  return { dtype: q.dtype as QuantDType, scale: q.scale[0]!, zeroPoint: q.zeroPoint[0]! };
+}

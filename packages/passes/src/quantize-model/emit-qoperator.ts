@@ -1,0 +1,89 @@
+/**
+ * QOperator form: the QDQ form with each DequantizeLinear -> op -> QuantizeLinear group fused into
+ * one standard-domain integer operator.
+ *
+ *   before:  %x = DequantizeLinear(%x_q, sx, zx);  %w = DequantizeLinear(%w_q, sw, zw)
+ *            %b = DequantizeLinear(%b_q, sx*sw, 0); %y_float = Conv(%x, %w, %b)
+ *            %y_q = QuantizeLinear(%y_float, sy, zy)
+ *   after:   %y_q = QLinearConv(%x_q, sx, zx, %w_q, sw, zw, sy, zy, %b_q)
+ *
+ *   MatMul likewise becomes QLinearMatMul(%a_q, sa, za, %b_q, sb, zb, sy, zy) (per-column sb for a
+ *   2-D constant b).
+ *
+ * Preconditions: every operand comes from a DequantizeLinear with constant parameters (per tensor
+ * for activations), the op's only user is the QuantizeLinear of its output (an op whose float
+ * output is also a graph output stays in QDQ form), and the bias zero point is 0 with scale
+ * sx * sw. Gemm has no standard integer form and stays in QDQ form; so does any node that does
+ * not fit. DequantizeLinear nodes left without users are erased; the remaining ones are the
+ * float/int boundaries.
+ */
+import type { Node, Value } from '@slimc/ir';
+import type { QuantTarget } from './targets.js';
+
+interface Dequantized {
+  dq: Node;
+  quantized: Value;
+  scale: Value;
+  zeroPoint: Value;
+}
+
+function dequantizedOperand(v: Value | null, perTensor: boolean): Dequantized | undefined {
+  const dq = v?.producer;
+  if (!dq || dq.op !== 'DequantizeLinear' || dq.domain !== '') return undefined;
+  const [quantized, scale, zeroPoint] = [dq.input(0), dq.input(1), dq.input(2)];
+  if (!quantized || !scale?.isConstant || !zeroPoint?.isConstant) return undefined;
+  if (perTensor && scale.constant!.data.length !== 1) return undefined;
+  return { dq, quantized, scale, zeroPoint };
+}
+
+/** The QuantizeLinear that is the only user of `v`, with constant per-tensor parameters. */
+function soleQuantizer(v: Value): Node | undefined {
+  if (v.uses.length !== 1) return undefined;
+  const q = v.userNodes()[0];
+  if (!q || q.op !== 'QuantizeLinear' || q.domain !== '' || q.input(0) !== v) return undefined;
+  const [scale, zeroPoint] = [q.input(1), q.input(2)];
+  if (!scale?.isConstant || !zeroPoint?.isConstant || scale.constant!.data.length !== 1) return undefined;
+  return q;
+}
+
+/** Fuses the QDQ groups of `targets` into QLinearConv / QLinearMatMul; returns how many were fused. */
+export function fuseQOperators(targets: readonly QuantTarget[]): number {
+  let fused = 0;
+  for (const { node } of targets) {
+    if (!node.attached || (node.op !== 'Conv' && node.op !== 'MatMul')) continue;
+    const q = soleQuantizer(node.output(0));
+    const a = dequantizedOperand(node.input(0), true);
+    // Per-channel b only ever comes from a 2-D constant weight (per column), which both ops accept.
+    const b = dequantizedOperand(node.input(1), false);
+    if (!q || !a || !b) continue;
+    let bias: Dequantized | undefined;
+    if (node.input(2)) {
+      bias = dequantizedOperand(node.input(2), false);
+      if (!bias || bias.quantized.type?.dtype !== 'int32' || !bias.quantized.isConstant) continue;
+    }
+    const g = node.graph;
+    const inputs = [a.quantized, a.scale, a.zeroPoint, b.quantized, b.scale, b.zeroPoint, q.input(1), q.input(2)];
+    if (bias) inputs.push(bias.quantized);
+    const fusedNode = g.addNode(
+      {
+        op: node.op === 'Conv' ? 'QLinearConv' : 'QLinearMatMul',
+        inputs,
+        attrs: node.op === 'Conv' ? node.attrs : undefined,
+        outputs: [{ name: `${q.output(0).name}_fused`, type: q.output(0).type }],
+      },
+      { before: node },
+    );
+    const out = fusedNode.output(0);
+    const old = q.output(0);
+    out.quant = old.quant;
+    old.replaceAllUsesWith(out);
+    const name = old.name;
+    q.erase();
+    node.erase();
+    out.name = name;
+    fusedNode.name = node.name;
+    for (const d of [a, b, bias]) if (d && !d.dq.output(0).hasUses) d.dq.erase();
+    fused++;
+  }
+  return fused;
+}
