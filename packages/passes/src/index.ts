@@ -15,3 +15,5 @@ export * from './upgrade-opset/index.js';
 export * from './builtin.js';
 export * from './compile.js';
 export * from './quantize/index.js';
+export * from './quantize-model/index.js';
+export * from './compare/index.js';
