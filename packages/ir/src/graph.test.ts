@@ -79,3 +79,20 @@ describe('graph', () => {
     expect(printGraph(cloneModel(m).graph)).toBe(text);
   });
 });
+
+describe('subgraph adoption', () => {
+  test('a body built with its own names joins the model namespace without collisions', () => {
+    const g = new Graph('main');
+    const c = g.addInput('c', { dtype: 'bool', shape: [] });
+    const x = g.addInput('x', { dtype: 'float32', shape: [2] });
+    const outer = g.addNode({ op: 'Neg', inputs: [x], outputs: ['Neg'] });
+    const body = new Graph('then'); // own NameTable: 'Neg' is free there
+    const inner = body.addNode({ op: 'Neg', inputs: [outer.output(0)], outputs: ['Neg'] });
+    body.addOutput(inner.output(0));
+    const iff = g.addNode({ op: 'If', inputs: [c], outputs: ['r'] });
+    iff.setAttr('then_branch', { kind: 'graph', value: body });
+    expect(inner.output(0).name).not.toBe('Neg');
+    expect(body.names).toBe(g.names);
+    expect(g.names.has(inner.output(0).name)).toBe(true);
+  });
+});

@@ -334,9 +334,23 @@ export class Node {
   }
 }
 
+/**
+ * Attaches `g` under `owner`. A graph built with its own NameTable joins the model's: its names are
+ * claimed there, and a name the model already uses is replaced by a fresh one (values only; uses
+ * point at Value objects, so nothing else changes).
+ */
 function adoptSubgraph(owner: Node, g: Graph): void {
   g.parent = owner;
-  g.names = owner.graph.names;
+  const names = owner.graph.names;
+  if (g.names === names) return;
+  const rename = (h: Graph) => {
+    h.names = names;
+    const defined: Value[] = [...h.inputs, ...h.initializers];
+    for (const n of h.nodes()) for (const o of n.outputs) if (o) defined.push(o);
+    for (const v of new Set(defined)) v.name = names.has(v.name) ? names.fresh(v.name) : (names.claim(v.name), v.name);
+    for (const n of h.nodes()) for (const sg of n.subgraphs()) rename(sg);
+  };
+  rename(g);
 }
 
 function removeUse(v: Value, user: Node | Graph, index: number): void {
