@@ -10,6 +10,7 @@ import { deduplicatePass } from './deduplicate/index.js';
 import { canonicalizePass } from './canonicalize/index.js';
 import { upgradeOpsetPass } from './upgrade-opset/index.js';
 import { quantizePass } from './quantize-model/index.js';
+import { cancelQdqPass } from './cancel-qdq/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -23,6 +24,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   canonicalizePass,
   upgradeOpsetPass,
   quantizePass,
+  cancelQdqPass,
 ]);
 
 export const builtinPlugin = definePlugin({

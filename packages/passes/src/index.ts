@@ -17,3 +17,4 @@ export * from './compile.js';
 export * from './quantize/index.js';
 export * from './quantize-model/index.js';
 export * from './compare/index.js';
+export * from './cancel-qdq/index.js';
