@@ -11,6 +11,7 @@ import { canonicalizePass } from './canonicalize/index.js';
 import { upgradeOpsetPass } from './upgrade-opset/index.js';
 import { quantizePass } from './quantize-model/index.js';
 import { cancelQdqPass } from './cancel-qdq/index.js';
+import { foldFakeQuantPass } from './fold-fake-quant/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -25,6 +26,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   upgradeOpsetPass,
   quantizePass,
   cancelQdqPass,
+  foldFakeQuantPass,
 ]);
 
 export const builtinPlugin = definePlugin({

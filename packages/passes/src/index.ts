@@ -18,3 +18,4 @@ export * from './quantize/index.js';
 export * from './quantize-model/index.js';
 export * from './compare/index.js';
 export * from './cancel-qdq/index.js';
+export * from './fold-fake-quant/index.js';
