@@ -31,6 +31,8 @@ import {
 import { GEOMETRY_LENGTH } from '../wasm/exports.js';
 import { KernelLibrary } from '../wasm/kernel-library.js';
 import { ArenaAllocator } from './arena.js';
+import { depthwiseConvF32 } from './depthwise.js';
+import { BINARY_OPS, binaryF32, blockBroadcast, unaryF32 } from './elementwise.js';
 import { loadCompiled } from './format.js';
 import { lowerModel, planError, stepInputs, stepOutputs, type Clamp, type KernelStep, type LowerOptions, type Plan, type PlanStep, type QuantOperand, type WindowAttrs } from './plan.js';
 import { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
@@ -72,6 +74,8 @@ interface Prepared {
   K: number;
   /** add-q8 / pooling parameters, computed at load. */
   params: number[];
+  /** conv-f32 with one channel per group: weights stay unpacked for `depthwiseConvF32`. */
+  depthwise: boolean;
 }
 
 const NHWC_FROM_NCHW = 0;
@@ -201,19 +205,24 @@ export class Runtime {
 
   private prepare(step: KernelStep): void {
     const exp = this.library.exports;
-    const p: Prepared = { weights: 0, bias: 0, multipliers: 0, shifts: 0, perChannel: 0, N: 0, K: 0, params: [] };
+    const p: Prepared = { weights: 0, bias: 0, multipliers: 0, shifts: 0, perChannel: 0, N: 0, K: 0, params: [], depthwise: false };
     switch (step.kind) {
       case 'conv-f32': {
         const w = this.constant(step.weight, step);
         const [cout, cg, kh, kw] = w.shape as [number, number, number, number];
         const g = step.window.group;
-        const size = exp.slimc_conv_packed_weights_size_f32(cg * g, cout, kh, kw, g);
-        p.weights = this.own(size);
-        this.weightBytes += size;
-        const src = this.library.alloc(w.data.length * 4);
-        this.library.write(src, w.data as Float32Array);
-        exp.slimc_conv_pack_weights_f32(cg * g, cout, kh, kw, g, src, p.weights);
-        this.library.free(src);
+        p.depthwise = cg === 1 && g === cout;
+        if (p.depthwise) {
+          p.weights = this.ownData(w.data as Float32Array);
+        } else {
+          const size = exp.slimc_conv_packed_weights_size_f32(cg * g, cout, kh, kw, g);
+          p.weights = this.own(size);
+          this.weightBytes += size;
+          const src = this.library.alloc(w.data.length * 4);
+          this.library.write(src, w.data as Float32Array);
+          exp.slimc_conv_pack_weights_f32(cg * g, cout, kh, kw, g, src, p.weights);
+          this.library.free(src);
+        }
         if (step.bias) p.bias = this.ownData(Float32Array.from(toFloat64(this.constant(step.bias, step))));
         p.N = cout;
         break;
@@ -396,6 +405,7 @@ export class Runtime {
   }
 
   private runInterpreted(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): void {
+    if (this.runElementwise(step, slots)) return;
     const ins = step.node.inputs.map((_, i) => {
       const name = step.inputs[i];
       return name ? this.read(slots, name, step) : null;
@@ -411,8 +421,61 @@ export class Runtime {
     });
   }
 
-  /** Writes the NCHW geometry of a conv/pool step into the scratch geometry array; returns output H, W. */
-  private writeGeometry(shape: readonly number[], outChannels: number, window: WindowAttrs, step: PlanStep): [number, number] {
+  /** Float elementwise ops of common shapes straight on arena buffers (elementwise.ts); false to use the interpreter. */
+  private runElementwise(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    const output = step.outputs[0];
+    if (!output || step.outputs.length !== 1 || node.domain) return false;
+    const float = (name: string | null | undefined) => {
+      if (!name) return undefined;
+      const slot = this.slotOf(slots, name, step);
+      const t = 'host' in slot ? slot.host : undefined;
+      if ('host' in slot ? t!.dtype !== 'float32' : slot.dtype !== 'float32') return undefined;
+      return { slot, shape: 'host' in slot ? slot.host.shape : slot.shape };
+    };
+    const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
+    if (BINARY_OPS.has(node.op)) {
+      const a = float(step.inputs[0]);
+      const b = float(step.inputs[1]);
+      if (!a || !b || step.inputs.length !== 2) return false;
+      const [na, nb] = [shapeSize(a.shape), shapeSize(b.shape)];
+      const swapped = nb > na || (nb === na && b.shape.length > a.shape.length);
+      const [big, small] = swapped ? [b, a] : [a, b];
+      const layout = blockBroadcast(big.shape, small.shape);
+      if (!layout) return false;
+      const n = Math.max(na, nb);
+      const out = this.newSlot('float32', big.shape);
+      binaryF32(node.op, data(big.slot, n), data(small.slot, Math.min(na, nb)), layout, swapped, data(out, n));
+      slots.set(output, out);
+      return true;
+    }
+    let bounds: [number, number] | undefined;
+    if (node.op === 'Clip') {
+      if (this.plan.opset < 11) bounds = [node.getFloat('min', -Infinity), node.getFloat('max', Infinity)];
+      else {
+        const bound = (i: number, dflt: number) => {
+          const name = step.inputs[i];
+          if (!name) return dflt;
+          const c = this.plan.constants.get(name);
+          return c && c.dtype === 'float32' && c.data.length === 1 ? (c.data as Float32Array)[0]! : undefined;
+        };
+        const [lo, hi] = [bound(1, -Infinity), bound(2, Infinity)];
+        if (lo === undefined || hi === undefined) return false;
+        bounds = [lo, hi];
+      }
+    }
+    const unary = unaryF32(node, bounds);
+    const x = float(step.inputs[0]);
+    if (!unary || !x) return false;
+    const n = shapeSize(x.shape);
+    const out = this.newSlot('float32', x.shape);
+    unary(data(x.slot, n), data(out, n));
+    slots.set(output, out);
+    return true;
+  }
+
+  /** Writes the NCHW geometry of a conv/pool step into the scratch geometry array; returns output H, W and pads top, left. */
+  private writeGeometry(shape: readonly number[], outChannels: number, window: WindowAttrs, step: PlanStep): [number, number, number, number] {
     if (shape.length !== 4) throw planError(`expected a 4-D NCHW input, got [${shape.join(',')}]`, step);
     const [n, c, h, w] = shape as [number, number, number, number];
     const [kh, kw] = window.kernel;
@@ -435,7 +498,7 @@ export class Runtime {
     if (c % window.group !== 0) throw planError(`${window.group} groups do not divide ${c} channels`, step);
     const geometry = [n, h, w, c, outChannels, kh, kw, window.group, sh, sw, dh, dw, pt, pl, pb, pr];
     this.library.view(Int32Array, this.geometryPtr, GEOMETRY_LENGTH).set(geometry);
-    return [oh, ow];
+    return [oh, ow, pt, pl];
   }
 
   /** NCHW <-> NHWC between two arena slots of 4-byte or 1-byte elements. */
@@ -467,8 +530,19 @@ export class Runtime {
     const p = this.prepared.get(step)!;
     const isFloat = step.kind === 'conv-f32';
     const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
-    const [oh, ow] = this.writeGeometry(x.shape, p.N, step.window, step);
-    const [n] = x.shape as [number];
+    const [oh, ow, pt, pl] = this.writeGeometry(x.shape, p.N, step.window, step);
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    if (p.depthwise) {
+      const out = this.newSlot('float32', [n, p.N, oh, ow]);
+      const f32 = (ptr: number, length: number) => this.library.view(Float32Array, ptr, length);
+      const [lo, hi] = floatClamp(step.clamp);
+      depthwiseConvF32(f32(this.ptr(x), n * c * h * w), f32(p.weights, c * step.window.kernel[0] * step.window.kernel[1]),
+        p.bias ? f32(p.bias, c) : null, { batch: n, channels: c, height: h, width: w, outHeight: oh, outWidth: ow,
+          kernel: step.window.kernel, strides: step.window.strides, dilations: step.window.dilations, padBegin: [pt, pl] },
+        lo, hi, f32(this.ptr(out), n * p.N * oh * ow));
+      slots.set(step.output, out);
+      return;
+    }
     const outType: DType = isFloat ? 'float32' : step.outputQuant.type;
     const elementBytes = isFloat ? 4 : 1;
     const nhwcIn = this.newSlot(x.dtype, [n, x.shape[2]!, x.shape[3]!, x.shape[1]!]);

