@@ -12,6 +12,7 @@ import { upgradeOpsetPass } from './upgrade-opset/index.js';
 import { quantizePass } from './quantize-model/index.js';
 import { cancelQdqPass } from './cancel-qdq/index.js';
 import { foldFakeQuantPass } from './fold-fake-quant/index.js';
+import { requantizePass } from './requantize/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -27,6 +28,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   quantizePass,
   cancelQdqPass,
   foldFakeQuantPass,
+  requantizePass,
 ]);
 
 export const builtinPlugin = definePlugin({

@@ -19,3 +19,4 @@ export * from './quantize-model/index.js';
 export * from './compare/index.js';
 export * from './cancel-qdq/index.js';
 export * from './fold-fake-quant/index.js';
+export * from './requantize/index.js';
