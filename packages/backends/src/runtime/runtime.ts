@@ -69,7 +69,7 @@ interface Prepared {
   multipliers: number;
   shifts: number;
   perChannel: number;
-  /** Output channels (conv, gemm) and reduction length (gemm). */
+  /** Output channels (conv, gemm); reduction length (gemm) or input channels (conv). */
   N: number;
   K: number;
   /** add-q8 / pooling parameters, computed at load. */
@@ -151,6 +151,10 @@ export class Runtime {
         const t = inputs[input.name];
         if (!t) throw new SlimcError('invalid-argument', 'no tensor given for graph input', { value: input.name });
         if (t.dtype !== input.dtype) throw new SlimcError('invalid-argument', `expected ${input.dtype}, got ${t.dtype}`, { value: input.name });
+        const dims = input.shape;
+        if (dims && (dims.length !== t.shape.length || dims.some((d, i) => typeof d === 'number' && d !== t.shape[i]))) {
+          throw new SlimcError('invalid-argument', `expected shape [${dims.map((d) => d ?? '?').join(',')}], got [${t.shape.join(',')}]`, { value: input.name });
+        }
         slots.set(input.name, this.store(t));
       }
       this.plan.steps.forEach((step, i) => {
@@ -225,6 +229,7 @@ export class Runtime {
         }
         if (step.bias) p.bias = this.ownData(Float32Array.from(toFloat64(this.constant(step.bias, step))));
         p.N = cout;
+        p.K = cg * g;
         break;
       }
       case 'gemm-f32': {
@@ -263,6 +268,7 @@ export class Runtime {
           p.weights = this.own(size);
           exp.slimc_conv_pack_weights_q8(cg * g, cout, kh, kw, g, src, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
           p.N = cout;
+          p.K = cg * g;
         } else {
           const [K, N] = step.transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
           size = exp.slimc_packed_b_size_q8(K, N);
@@ -530,6 +536,9 @@ export class Runtime {
     const p = this.prepared.get(step)!;
     const isFloat = step.kind === 'conv-f32';
     const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
+    if (x.shape.length !== 4 || x.shape[1] !== p.K) {
+      throw planError(`expected an NCHW input with ${p.K} channels, got [${x.shape.join(',')}]`, step, step.input);
+    }
     const [oh, ow, pt, pl] = this.writeGeometry(x.shape, p.N, step.window, step);
     const [n, c, h, w] = x.shape as [number, number, number, number];
     if (p.depthwise) {

@@ -1,0 +1,38 @@
+import { describe, expect, test } from 'vitest';
+import { binaryF32, blockBroadcast } from './elementwise.js';
+
+describe('blockBroadcast', () => {
+  test.each([
+    [[1, 8, 4, 4], [8, 1, 1], { inner: 16, period: 8 }],
+    [[2, 3, 5], [5], { inner: 1, period: 5 }],
+    [[2, 3, 5], [], { inner: 1, period: 1 }],
+    [[2, 3, 5], [1, 3, 1], { inner: 5, period: 3 }],
+    [[2, 3, 5], [2, 1, 5], null], // two broadcast blocks with a gap
+    [[2, 3], [4, 2, 3], null], // the smaller side has more dims
+    [[2, 3], [2, 4], null],
+  ])('%j against %j', (big, small, want) => {
+    expect(blockBroadcast(big, small)).toEqual(want);
+  });
+});
+
+describe('binaryF32', () => {
+  test('matches elementwise broadcasting for per-channel, scalar and swapped operands', () => {
+    const a = Float32Array.from({ length: 2 * 3 * 40 }, (_, i) => i * 0.5 - 7);
+    const perChannel = Float32Array.from([2, -3, 0.25]);
+    for (const [layout, b, index] of [
+      [{ inner: 40, period: 3 }, perChannel, (i: number) => Math.floor(i / 40) % 3],
+      [{ inner: 1, period: 3 }, perChannel, (i: number) => i % 3],
+      [{ inner: 1, period: 1 }, Float32Array.from([4]), () => 0],
+    ] as const) {
+      for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+        for (const swapped of [false, true]) {
+          const out = new Float32Array(a.length);
+          binaryF32(op, a, b, layout, swapped, out);
+          const f = { Add: (x: number, y: number) => x + y, Sub: (x: number, y: number) => x - y, Mul: (x: number, y: number) => x * y, Div: (x: number, y: number) => x / y }[op]!;
+          const want = Float32Array.from(a, (v, i) => (swapped ? f(b[index(i)]!, v) : f(v, b[index(i)]!)));
+          expect(out).toEqual(want);
+        }
+      }
+    }
+  });
+});
