@@ -76,7 +76,8 @@ for (const m of MODELS) {
     'kernel steps': Object.entries(counts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
     'interp steps': counts.interp ?? 0,
     'weights MiB': (rt.memory.weights / MiB).toFixed(2),
-    'peak act. MiB': (rt.memory.peakActivations / MiB).toFixed(2),
+    'online act. MiB': (rt.memory.onlineActivations / MiB).toFixed(2),
+    'planned act. MiB': (rt.memory.plannedActivations / MiB).toFixed(2),
     'largest live MiB': (rt.memory.largestLiveSet / MiB).toFixed(2),
     'wasm peak MiB': (rt.memory.wasmPeak / MiB).toFixed(2),
   });

@@ -67,6 +67,31 @@ describe('Runtime', () => {
     expect(m.largestLiveSet).toBeLessThanOrEqual(m.peakActivations);
     const allActivations = 4 * (256 + 512 * 2 + 128 * 3 + 10 * 3);
     expect(m.peakActivations).toBeLessThan(allActivations);
+    // the second run with the same shapes follows the offline plan recorded by the first
+    expect(m.plannedActivations).toBe(0);
+    const again = rt.run(inputs);
+    for (const name of Object.keys(want)) expect(maxDiff(again[name]!, got[name]!)).toBe(0);
+    expect(rt.memory.plannedActivations).toBeGreaterThanOrEqual(rt.memory.largestLiveSet);
+    expect(rt.memory.plannedActivations).toBeLessThanOrEqual(rt.memory.onlineActivations);
+  });
+
+  test('a run whose sizes depend on the data leaves the recorded plan and is redone online', async () => {
+    const model = new Model(new Graph('main'));
+    model.opsetImports.set('', 13);
+    const g = model.graph;
+    const x = g.addInput('x', { dtype: 'float32', shape: [64] });
+    const nz = g.addNode({ op: 'NonZero', inputs: [x], outputs: ['nz'] }).output(0);
+    const y = g.addNode({ op: 'Cast', inputs: [nz], attrs: { to: int(1) }, outputs: ['y'] }).output(0);
+    g.outputs.push(y);
+    y.uses.push({ user: g, index: 0 });
+    const rt = await Runtime.load(model, { library });
+    runtimes.push(rt);
+    // 8, 8, 60 and 1 non-zeros: int64 indices of 64, 64, 480 and 8 bytes
+    const pattern = (every: number) => Array.from({ length: 64 }, (_, i) => (i % every === 0 ? i + 1 : 0));
+    for (const values of [pattern(8), pattern(8), pattern(1).map((v, i) => (i < 4 ? 0 : v)), [5, ...new Array<number>(63).fill(0)]]) {
+      const inputs = { x: makeTensor('float32', [64], values) };
+      expect(rt.run(inputs).y).toEqual(interpret(g, inputs, { opset: 13 }).y);
+    }
   });
 
   test('.slimc round trip: same plan kinds, bit-identical outputs; corrupt files are rejected', async () => {

@@ -3,9 +3,13 @@
  *
  * Memory: weights are packed once at load into their own WebAssembly allocations (packed layouts
  * are private to the kernel build, so the .slimc file stores them unpacked). Every activation of
- * a numeric type lives in one activation region of the same WebAssembly memory, placed by the
- * best-fit `ArenaAllocator` and released after its last reader; the region grows (moving its
- * contents, offsets are relative) when a run needs more. String tensors stay on the JS heap.
+ * a numeric type lives in one activation region of the same WebAssembly memory and is released
+ * after its last reader. The first run with given input shapes places buffers online (best fit,
+ * `ArenaAllocator`) and records each buffer's size and live steps; later runs with the same shapes
+ * use the offline plan computed from that record (`planMemory`: largest first, lowest free
+ * offset), which needs less room. Should a run allocate differently (data-dependent shapes), it is
+ * redone online. The region grows (moving its contents; offsets are relative) when a run needs
+ * more. String tensors stay on the JS heap.
  *
  * Layout: the model is NCHW; the convolution and pooling kernels are NHWC, so those steps
  * transpose their input into a scratch buffer and their output back (scratch comes from the same
@@ -30,7 +34,7 @@ import {
 } from '@slimc/ir';
 import { GEOMETRY_LENGTH } from '../wasm/exports.js';
 import { KernelLibrary } from '../wasm/kernel-library.js';
-import { ArenaAllocator } from './arena.js';
+import { ArenaAllocator, alignUp, planMemory, type LiveInterval, type MemoryPlan } from './arena.js';
 import { depthwiseConvF32 } from './depthwise.js';
 import { BINARY_OPS, binaryF32, blockBroadcast, unaryF32 } from './elementwise.js';
 import { loadCompiled } from './format.js';
@@ -49,10 +53,13 @@ type Slot = ArenaSlot | { readonly host: Tensor };
 export interface RuntimeMemory {
   /** Bytes of WebAssembly memory holding packed weights and kernel parameters. */
   weights: number;
-  /** Bytes of the activation region (the most any run needed). */
+  /** Bytes of activation region the runs needed (the most over runs, planned or online). */
   peakActivations: number;
-  /** The largest total size of activations live at the same time (a lower bound on peakActivations). */
+  /** The most bytes of activations live at the same time (a lower bound on any placement). */
   largestLiveSet: number;
+  /** What the online best-fit placement needed, and what the offline plan needs (0 before a second run). */
+  onlineActivations: number;
+  plannedActivations: number;
   /** Size of the WebAssembly memory at its largest. */
   wasmPeak: number;
 }
@@ -78,11 +85,28 @@ interface Prepared {
   depthwise: boolean;
 }
 
+/** A planned run allocated other sizes than the recorded one: redo it online. */
+class PlanMismatch extends Error {}
+
+interface RecordedPlan extends MemoryPlan {
+  sizes: number[];
+}
+
 const NHWC_FROM_NCHW = 0;
 const NCHW_FROM_NHWC = 1;
 
 export class Runtime {
   private readonly allocator = new ArenaAllocator();
+  /** Offline placements by input-shape signature. */
+  private readonly memoryPlans = new Map<string, RecordedPlan>();
+  /** The plan the current run follows, and its next allocation. */
+  private planned: { plan: RecordedPlan; next: number } | null = null;
+  /** The current online run's buffers: size and live steps, plus the open one at each offset. */
+  private recording: { intervals: LiveInterval[]; open: Map<number, number> } | null = null;
+  private currentStep = 0;
+  private peakNeeded = 0;
+  private largestLive = 0;
+  private lastPlanned = 0;
   private arenaBase = 0;
   private arenaCapacity = 0;
   /** Scratch int32[16] for conv/pool geometry. */
@@ -132,8 +156,10 @@ export class Runtime {
   get memory(): RuntimeMemory {
     return {
       weights: this.weightBytes,
-      peakActivations: this.allocator.highWater,
-      largestLiveSet: this.allocator.peakLiveBytes,
+      peakActivations: this.peakNeeded,
+      largestLiveSet: Math.max(this.largestLive, this.allocator.peakLiveBytes),
+      onlineActivations: this.allocator.highWater,
+      plannedActivations: this.lastPlanned,
       wasmPeak: this.wasmPeak,
     };
   }
@@ -144,8 +170,39 @@ export class Runtime {
    */
   run(inputs: Record<string, Tensor>, observe?: (name: string, t: Tensor) => void): Record<string, Tensor> {
     if (this.disposed) throw new SlimcError('invalid-argument', 'runtime used after dispose()');
+    const signature = this.plan.inputs.map((v) => `${v.name}:${inputs[v.name]?.shape.join('x')}`).join(';');
+    const known = this.memoryPlans.get(signature);
+    if (known) {
+      this.planned = { plan: known, next: 0 };
+      try {
+        const result = this.runOnce(inputs, observe);
+        this.peakNeeded = Math.max(this.peakNeeded, known.peak);
+        this.lastPlanned = known.peak;
+        return result;
+      } catch (e) {
+        if (!(e instanceof PlanMismatch)) throw e;
+        this.memoryPlans.delete(signature);
+      } finally {
+        this.planned = null;
+      }
+    }
+    this.recording = { intervals: [], open: new Map() };
+    try {
+      const result = this.runOnce(inputs, observe);
+      this.peakNeeded = Math.max(this.peakNeeded, this.allocator.highWater);
+      const plan = planMemory(this.recording.intervals);
+      this.largestLive = Math.max(this.largestLive, plan.largestLiveSet);
+      this.memoryPlans.set(signature, { ...plan, sizes: this.recording.intervals.map((it) => it.size) });
+      return result;
+    } finally {
+      this.recording = null;
+    }
+  }
+
+  private runOnce(inputs: Record<string, Tensor>, observe?: (name: string, t: Tensor) => void): Record<string, Tensor> {
     const slots = new Map<string, Slot>();
     this.allocator.reset();
+    this.currentStep = 0;
     try {
       for (const input of this.plan.inputs) {
         const t = inputs[input.name];
@@ -158,9 +215,11 @@ export class Runtime {
         slots.set(input.name, this.store(t));
       }
       this.plan.steps.forEach((step, i) => {
+        this.currentStep = i;
         try {
           this.execute(step, slots);
         } catch (e) {
+          if (e instanceof PlanMismatch) throw e;
           if (isSlimcError(e)) throw e.withContext(step.kind === 'interp' ? { node: step.node.label, op: step.node.qualifiedOp } : { node: step.node, op: step.kind });
           throw new SlimcError('internal', `runtime step failed: ${(e as Error).message}`, step.kind === 'interp' ? { node: step.node.label } : { node: step.node }, { cause: e });
         }
@@ -171,6 +230,7 @@ export class Runtime {
       for (const name of this.plan.outputs) result[name] = this.read(slots, name, undefined, true);
       return result;
     } finally {
+      this.currentStep = this.plan.steps.length;
       for (const name of [...slots.keys()]) this.release(slots, name);
       this.noteWasmSize();
     }
@@ -319,9 +379,24 @@ export class Runtime {
 
   /** A region of `bytes` in the activation arena (which grows, keeping its contents, if needed). */
   private allocate(bytes: number): number {
-    const offset = this.allocator.allocate(bytes);
-    if (this.allocator.highWater > this.arenaCapacity) {
-      const capacity = Math.max(this.allocator.highWater, Math.ceil(this.arenaCapacity * 1.5));
+    let offset: number;
+    let needed: number;
+    if (this.planned) {
+      const { plan } = this.planned;
+      const k = this.planned.next++;
+      if (k >= plan.sizes.length || plan.sizes[k] !== alignUp(bytes)) throw new PlanMismatch();
+      offset = plan.offsets[k]!;
+      needed = plan.peak;
+    } else {
+      offset = this.allocator.allocate(bytes);
+      needed = this.allocator.highWater;
+      if (this.recording) {
+        this.recording.open.set(offset, this.recording.intervals.length);
+        this.recording.intervals.push({ size: alignUp(bytes), start: this.currentStep, end: this.currentStep });
+      }
+    }
+    if (needed > this.arenaCapacity) {
+      const capacity = Math.max(needed, Math.ceil(this.arenaCapacity * 1.5));
       const base = this.library.alloc(capacity);
       if (this.arenaBase) {
         const heap = this.library.heapU8;
@@ -355,7 +430,17 @@ export class Runtime {
     const slot = slots.get(name);
     if (!slot) return;
     slots.delete(name);
-    if ('offset' in slot) this.allocator.release(slot.offset, slot.bytes);
+    if ('offset' in slot) this.releaseBuffer(slot);
+  }
+
+  private releaseBuffer(slot: ArenaSlot): void {
+    if (this.planned) return; // planned offsets already account for lifetimes
+    this.allocator.release(slot.offset, slot.bytes);
+    const open = this.recording?.open.get(slot.offset);
+    if (open !== undefined) {
+      this.recording!.intervals[open]!.end = this.currentStep;
+      this.recording!.open.delete(slot.offset);
+    }
   }
 
   private slotOf(slots: Map<string, Slot>, name: string, step: PlanStep | undefined): Slot {
@@ -568,8 +653,8 @@ export class Runtime {
         this.ptr(nhwcOut));
     }
     this.transpose(nhwcOut, out, [n, p.N, oh, ow], elementBytes, NCHW_FROM_NHWC);
-    this.allocator.release(nhwcIn.offset, nhwcIn.bytes);
-    this.allocator.release(nhwcOut.offset, nhwcOut.bytes);
+    this.releaseBuffer(nhwcIn);
+    this.releaseBuffer(nhwcOut);
     slots.set(step.output, out);
   }
 
@@ -642,9 +727,9 @@ export class Runtime {
           this.ptr(nhwcOut));
       }
       this.transpose(nhwcOut, out, [n, c, oh, ow], 1, NCHW_FROM_NHWC);
-      this.allocator.release(nhwcOut.offset, nhwcOut.bytes);
+      this.releaseBuffer(nhwcOut);
     }
-    this.allocator.release(nhwcIn.offset, nhwcIn.bytes);
+    this.releaseBuffer(nhwcIn);
     slots.set(step.output, out);
   }
 }
