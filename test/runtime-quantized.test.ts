@@ -279,6 +279,22 @@ describe('QOperator', () => {
     }
   });
 
+  test.each([['uint8', 'uint8', [-128, 128]], ['int8', 'int8', [-64, 64]]] as const)(
+    'MatMulInteger %s x %s with per-column weight zero points is exact', async (xType, wType, wRange) => {
+      const b = new Builder();
+      const x = b.input(q8(xType, [2, 3, 40], 26));
+      const w = b.constant(q8(wType, [40, 12], 27, wType === 'uint8' ? [0, 256] : [wRange[0], wRange[1]]));
+      const wZp = b.constant(makeTensor(wType, [12], Array.from({ length: 12 }, (_, i) => (wType === 'uint8' ? 120 + i : i - 6))));
+      b.output(b.node('MatMulInteger', [x, w, b.scalar(xType, xType === 'uint8' ? 131 : -3), wZp]));
+      const { ours, reference, rt } = await runAll(b, 'matmul-i32');
+      expect(rt.fallbacks).toEqual([]);
+      const ort = await runOrt(encodeOnnx(b.model), b.inputs);
+      for (const [name, want] of Object.entries(reference)) {
+        expect(compare(ours[name]!, want)).toEqual({ mismatches: 0, maxDiff: 0 });
+        expect(compare(ours[name]!, ort[name]!)).toEqual({ mismatches: 0, maxDiff: 0 });
+      }
+    });
+
   test('QLinearMatMul with uint8 weights and zero points', async () => {
     const b = new Builder();
     const x = b.input(q8('uint8', [3, 40], 24));

@@ -10,6 +10,8 @@
  *   QDQ     Q([Relu|Clip](Add(DQ(a), DQ(b))))   (same static size, or one side a scalar)  ==> add-q8
  *   QDQ     Q(MaxPool | AveragePool | GlobalAveragePool (DQ(x)))                          ==> pool-q8
  *   QOperator QLinearConv / QLinearMatMul with constant weights                           ==> conv-q8 / gemm-q8
+ *   MatMulInteger(x, W const 2-D) (int32 out, exact)                                       ==> matmul-i32
+ * (ConvInteger stays in the interpreter: the kernels have no int32-output convolution.)
  * Constant nodes become plan constants. Dequantized operands are read in their integer form; the
  * DequantizeLinear steps themselves survive only if something else reads their float output
  * (dead steps are dropped at the end).
@@ -81,6 +83,9 @@ export type PlanStep =
   | (StepBase & {
       kind: 'gemm-q8'; input: string; inputQuant: QuantOperand; weight: string; weightZeroPoints: number[]; transB: boolean;
       bias: string | null; multipliers: number[]; outputQuant: QuantOperand; clamp: Clamp;
+    })
+  | (StepBase & {
+      kind: 'matmul-i32'; input: string; inputQuant: QuantOperand; weight: string; weightZeroPoints: number[]; bias: null;
     })
   | (StepBase & { kind: 'add-q8'; a: string; aQuant: QuantOperand; b: string; bQuant: QuantOperand; outputQuant: QuantOperand; clamp: Clamp })
   | (StepBase & {
@@ -363,7 +368,27 @@ class Lowering {
 
   // ---- QOperator ----
 
+  /** MatMulInteger(x, W const, [z_x scalar], [z_w scalar or per column]); inputQuant.scale is unused (1). */
+  matchMatMulInteger(n: Node): boolean {
+    const x = n.input(0);
+    const w = this.constantOf(n.input(1));
+    if (!x || !w || w.shape.length !== 2 || (w.dtype !== 'int8' && w.dtype !== 'uint8')) return false;
+    const xType = x.type?.dtype;
+    if ((xType !== 'int8' && xType !== 'uint8') || (x.type?.shape && x.type.shape.length < 2)) return false;
+    const xZp = n.input(2) ? this.constantOf(n.input(2)) : undefined;
+    const wZp = n.input(3) ? this.constantOf(n.input(3)) : undefined;
+    if ((n.input(2) && (!xZp || shapeSize(xZp.shape) !== 1)) || (n.input(3) && !wZp)) return false;
+    const N = w.shape[1]!;
+    const wZeroPoints = wZp ? Array.from(toFloat64(wZp)) : [0];
+    if (wZeroPoints.length !== 1 && (wZeroPoints.length !== N || wZp!.shape.length !== 1)) return false;
+    this.emit([n], { kind: 'matmul-i32', node: n.label, output: n.output(0).name, input: x.name,
+      inputQuant: { scale: 1, zeroPoint: xZp ? toFloat64(xZp)[0]! : 0, type: xType }, weight: n.input(1)!.name,
+      weightZeroPoints: wZeroPoints, bias: null });
+    return true;
+  }
+
   matchQLinear(n: Node): boolean {
+    if (n.op === 'MatMulInteger') return this.matchMatMulInteger(n);
     if (n.op !== 'QLinearConv' && n.op !== 'QLinearMatMul') return false;
     const x = n.input(0);
     const xQuant = this.perTensor(this.constantOf(n.input(1)), this.constantOf(n.input(2)));

@@ -312,7 +312,8 @@ export class Runtime {
         break;
       }
       case 'conv-q8':
-      case 'gemm-q8': {
+      case 'gemm-q8':
+      case 'matmul-i32': {
         const w = this.constant(step.weight, step);
         const signed = w.dtype === 'int8' ? 1 : 0;
         const zeroPoints = Int32Array.from(step.weightZeroPoints);
@@ -330,16 +331,18 @@ export class Runtime {
           p.N = cout;
           p.K = cg * g;
         } else {
-          const [K, N] = step.transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+          const transB = step.kind === 'gemm-q8' && step.transB;
+          const [K, N] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
           size = exp.slimc_packed_b_size_q8(K, N);
           p.weights = this.own(size);
-          exp.slimc_pack_b_q8(K, N, src, step.transB ? 1 : N, step.transB ? K : 1, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
+          exp.slimc_pack_b_q8(K, N, src, transB ? 1 : N, transB ? K : 1, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
           p.N = N;
           p.K = K;
         }
         this.weightBytes += size;
         this.library.free(src);
         this.library.free(zpPtr);
+        if (step.kind === 'matmul-i32') break;
         if (step.bias) p.bias = this.ownData(Int32Array.from(toFloat64(this.constant(step.bias, step))));
         const q = encodeMultipliers(step.multipliers);
         p.multipliers = this.ownData(q.multipliers);
@@ -487,6 +490,7 @@ export class Runtime {
         return this.runConv(step, slots);
       case 'gemm-f32':
       case 'gemm-q8':
+      case 'matmul-i32':
         return this.runGemm(step, slots);
       case 'add-q8':
         return this.runAdd(step, slots);
@@ -658,7 +662,7 @@ export class Runtime {
     slots.set(step.output, out);
   }
 
-  private runGemm(step: Extract<KernelStep, { kind: 'gemm-f32' | 'gemm-q8' }>, slots: Map<string, Slot>): void {
+  private runGemm(step: Extract<KernelStep, { kind: 'gemm-f32' | 'gemm-q8' | 'matmul-i32' }>, slots: Map<string, Slot>): void {
     const p = this.prepared.get(step)!;
     const isFloat = step.kind === 'gemm-f32';
     const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
@@ -667,9 +671,11 @@ export class Runtime {
     }
     const M = shapeSize(x.shape) / p.K;
     const outShape = [...x.shape.slice(0, -1), p.N];
-    const out = this.newSlot(isFloat ? 'float32' : step.outputQuant.type, outShape);
+    const out = this.newSlot(isFloat ? 'float32' : step.kind === 'matmul-i32' ? 'int32' : step.outputQuant.type, outShape);
     const exp = this.library.exports;
-    if (isFloat) {
+    if (step.kind === 'matmul-i32') {
+      exp.slimc_gemm_q8_i32(M, p.N, p.K, this.ptr(x), p.K, signed(step.inputQuant), step.inputQuant.zeroPoint, p.weights, 0, this.ptr(out), p.N);
+    } else if (isFloat) {
       const [lo, hi] = floatClamp(step.clamp);
       exp.slimc_gemm_f32(M, p.N, p.K, this.ptr(x), p.K, p.weights, p.bias, lo, hi, this.ptr(out), p.N);
     } else {
