@@ -4,7 +4,8 @@
  */
 import { type DType, type Graph, type Model, type Tensor, type Value, interpret, makeTensor } from '@slimc/ir';
 import { encodeOnnx } from '@slimc/backends';
-import { runOrt } from './interpreter-oracle.js';
+import * as ort from 'onnxruntime-node';
+import { fromOrt, toOrt } from './interpreter-oracle.js';
 import { int } from './passes-support.js';
 
 export interface GridSpec {
@@ -45,9 +46,26 @@ export function opCounts(m: Model): Record<string, number> {
   return out;
 }
 
+/** Runs encoded model bytes in onnxruntime (optimizations off); float16 outputs keep their bit patterns. */
+export async function runOrtBytes(bytes: Uint8Array, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(inputs)) feeds[k] = toOrt(v);
+    const out = await session.run(feeds);
+    const result: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(out)) {
+      result[k] = v.type === 'float16' ? { dtype: 'float16', shape: v.dims.map(Number), data: v.data as Uint16Array } : fromOrt(v);
+    }
+    return result;
+  } finally {
+    await session.release();
+  }
+}
+
 /** Outputs of the model in the interpreter and in onnxruntime (optimizations off). */
 export async function runBoth(m: Model, inputs: Record<string, Tensor>): Promise<{ interpreter: Record<string, Tensor>; ort: Record<string, Tensor> }> {
-  return { interpreter: interpret(m.graph, inputs, { opset: m.opset }), ort: await runOrt(encodeOnnx(m), inputs) };
+  return { interpreter: interpret(m.graph, inputs, { opset: m.opset }), ort: await runOrtBytes(encodeOnnx(m), inputs) };
 }
 
 /** The largest |a - b| over every element of every output of `b` (Infinity on a missing output or shape mismatch). */

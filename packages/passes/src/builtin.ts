@@ -13,6 +13,7 @@ import { quantizePass } from './quantize-model/index.js';
 import { cancelQdqPass } from './cancel-qdq/index.js';
 import { foldFakeQuantPass } from './fold-fake-quant/index.js';
 import { requantizePass } from './requantize/index.js';
+import { convertFloat16Pass } from './convert-float16/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -29,6 +30,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   cancelQdqPass,
   foldFakeQuantPass,
   requantizePass,
+  convertFloat16Pass,
 ]);
 
 export const builtinPlugin = definePlugin({

@@ -20,3 +20,4 @@ export * from './compare/index.js';
 export * from './cancel-qdq/index.js';
 export * from './fold-fake-quant/index.js';
 export * from './requantize/index.js';
+export * from './convert-float16/index.js';
