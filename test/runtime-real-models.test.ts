@@ -6,8 +6,8 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { Runtime, compileForWasm, loadOnnx } from '@slimc/backends';
-import { tensorsEqual } from '@slimc/ir';
-import { PADDLE_CLS, PADDLE_DET, PADDLE_REC } from './fixtures/models.js';
+import { interpret, tensorsEqual } from '@slimc/ir';
+import { PADDLE_CLS, PADDLE_DET, PADDLE_REC, SILERO_LEGACY, SILERO_V5 } from './fixtures/models.js';
 import { runOrt, worstRelativeError } from './interpreter-oracle.js';
 
 const TOLERANCE = 1e-4;
@@ -44,5 +44,20 @@ describe('runtime on real float models', () => {
       for (const name of Object.keys(ours)) expect(tensorsEqual(fromFile[name]!, ours[name]!)).toBe(true);
       expect(compiled.fallbacks).toEqual(rt.fallbacks);
     }
+  });
+});
+
+describe('runtime on models with control flow', () => {
+  // Silero VAD keeps its network inside If branches: the If steps run in the interpreter and read
+  // the outer values their branches capture from the runtime's buffers.
+  test.each([SILERO_V5, SILERO_LEGACY].map((m) => [m.id, m] as const))('%s equals the interpreter', async (_id, fixture) => {
+    const model = loadOnnx(fixture.path);
+    const rt = await Runtime.load(model);
+    runtimes.push(rt);
+    expect(rt.fallbacks).toContain('If');
+    const inputs = fixture.inputs();
+    const ours = rt.run(inputs);
+    const want = interpret(model.graph, inputs, { opset: model.opset });
+    for (const [name, t] of Object.entries(want)) expect(tensorsEqual(ours[name]!, t), name).toBe(true);
   });
 });

@@ -24,6 +24,7 @@
  */
 import {
   SlimcError,
+  capturedValues,
   integerRange,
   shapeSize,
   toFloat64,
@@ -485,16 +486,10 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
   };
 }
 
+/** Outer values the node's subgraphs read (constants excepted: they resolve by themselves). */
 function captureNames(n: Node): string[] {
   const out = new Set<string>();
-  const visit = (g: ReturnType<Node['subgraphs']>[number]) => {
-    for (const m of g.nodes()) {
-      for (const v of m.inputs) if (v && !v.graph.isWithin(g) && !v.constant) out.add(v.name);
-      for (const s of m.subgraphs()) visit(s);
-    }
-    for (const v of g.outputs) if (!v.graph.isWithin(g) && !v.constant) out.add(v.name);
-  };
-  for (const g of n.subgraphs()) visit(g);
+  for (const g of n.subgraphs()) for (const v of capturedValues(g)) if (!v.constant) out.add(v.name);
   return [...out];
 }
 
