@@ -116,7 +116,8 @@ async function runAll(b: Builder, expectKind: PlanStep['kind']) {
   return { rt, ours, reference };
 }
 
-async function expectCloseToOracles(b: Builder, expectKind: PlanStep['kind']) {
+/** Within 1 LSB of both oracles everywhere, equal on all but `budget` of the elements. */
+async function expectCloseToOracles(b: Builder, expectKind: PlanStep['kind'], budget = 0.01) {
   const { ours, reference, rt } = await runAll(b, expectKind);
   const ort = await runOrt(encodeOnnx(b.model), b.inputs);
   for (const [name, want] of Object.entries(reference)) {
@@ -124,8 +125,8 @@ async function expectCloseToOracles(b: Builder, expectKind: PlanStep['kind']) {
     const vsOrt = compare(ours[name]!, ort[name]!);
     expect(vsInterp.maxDiff, `${name} vs interpreter`).toBeLessThanOrEqual(1);
     expect(vsOrt.maxDiff, `${name} vs onnxruntime`).toBeLessThanOrEqual(1);
-    expect(vsInterp.mismatches, `${name} vs interpreter`).toBeLessThanOrEqual(want.data.length / 100);
-    expect(vsOrt.mismatches, `${name} vs onnxruntime`).toBeLessThanOrEqual(want.data.length / 100);
+    expect(vsInterp.mismatches, `${name} vs interpreter`).toBeLessThanOrEqual(want.data.length * budget);
+    expect(vsOrt.mismatches, `${name} vs onnxruntime`).toBeLessThanOrEqual(want.data.length * budget);
   }
   return rt;
 }
@@ -216,6 +217,30 @@ describe('QDQ matmul, gemm, add and pooling', () => {
       b.output(b.q(b.node('Add', [a, other]), 0.09, 120, 'uint8'));
       await expectCloseToOracles(b, 'add-q8');
     }
+  });
+
+  // Products of two 8-bit operands are small (|acc| < 2^15) and M = 0.031 encodes with shift -5: the
+  // fixed-point high-mul rounds acc * M * 2^5 to an integer before the shift rounds again, so about
+  // 1 element in 2^6 lands one step off (the double rounding of the pooling test below).
+  test('Mul of two activations and of a scalar constant', async () => {
+    for (const scalar of [false, true]) {
+      const b = new Builder();
+      const a = b.qInput(q8('int8', [2, 4, 6, 5], 30), 0.04, 3);
+      const other = scalar
+        ? b.dq(b.constant(makeTensor('int8', [], [-77])), b.scalar('float32', 0.013), b.scalar('int8', 0))
+        : b.qInput(q8('int8', [2, 4, 6, 5], 31), 0.07, -10);
+      b.output(b.q(b.node('Mul', [a, other]), 0.09, 4, 'int8'));
+      const rt = await expectCloseToOracles(b, 'mul-q8', 0.04);
+      expect(rt.fallbacks).toEqual([]);
+    }
+  });
+
+  test.each(['Sigmoid', 'HardSigmoid', 'HardSwish'])('%s as a 256-entry table', async (op) => {
+    const b = new Builder();
+    const x = b.qInput(q8('uint8', [1, 8, 7, 7], 32), 0.06, 128);
+    b.output(b.q(b.node(op, [x], op === 'HardSigmoid' ? { alpha: { kind: 'float', value: 1 / 6 } } : {}), op === 'HardSwish' ? 0.035 : 1 / 255, op === 'HardSwish' ? 10 : 0, 'uint8'));
+    const rt = await expectCloseToOracles(b, 'lut-q8');
+    expect(rt.fallbacks).toEqual([]);
   });
 
   test('MaxPool on the input grid is exact', async () => {

@@ -7,7 +7,8 @@
  *   float   MatMul(x, W const 2-D) / Gemm(x, W const, c const) [-> Relu|Clip] ==> gemm-f32
  *   QDQ     Q([Relu|Clip](Conv(DQ(x), DQ(W const), [DQ(bias int32 const)])))        ==> conv-q8
  *   QDQ     Q([Relu|Clip](MatMul(DQ(x), DQ(W const 2-D)) | Gemm(DQ(x), DQ(W), DQ(b)))) ==> gemm-q8
- *   QDQ     Q([Relu|Clip](Add(DQ(a), DQ(b))))   (same static size, or one side a scalar)  ==> add-q8
+ *   QDQ     Q([Relu|Clip](Add | Mul (DQ(a), DQ(b))))  (same static size, or a scalar side) ==> add-q8 / mul-q8
+ *   QDQ     Q([Relu|Clip](Sigmoid | HardSigmoid | HardSwish (DQ(x))))   (256-entry table)   ==> lut-q8
  *   QDQ     Q(MaxPool | AveragePool | GlobalAveragePool (DQ(x)))                          ==> pool-q8
  *   QOperator QLinearConv / QLinearMatMul with constant weights                           ==> conv-q8 / gemm-q8
  *   MatMulInteger(x, W const 2-D) (int32 out, exact)                                       ==> matmul-i32
@@ -88,7 +89,14 @@ export type PlanStep =
   | (StepBase & {
       kind: 'matmul-i32'; input: string; inputQuant: QuantOperand; weight: string; weightZeroPoints: number[]; bias: null;
     })
-  | (StepBase & { kind: 'add-q8'; a: string; aQuant: QuantOperand; b: string; bQuant: QuantOperand; outputQuant: QuantOperand; clamp: Clamp })
+  | (StepBase & {
+      kind: 'add-q8' | 'mul-q8'; a: string; aQuant: QuantOperand; b: string; bQuant: QuantOperand; outputQuant: QuantOperand;
+      clamp: Clamp;
+    })
+  | (StepBase & {
+      kind: 'lut-q8'; fn: 'sigmoid' | 'hardsigmoid' | 'hardswish'; alpha: number; beta: number; input: string;
+      inputQuant: QuantOperand; outputQuant: QuantOperand; clamp: Clamp;
+    })
   | (StepBase & {
       kind: 'pool-q8'; pool: 'max' | 'average' | 'global-average'; input: string; inputQuant: QuantOperand;
       outputQuant: QuantOperand; window: WindowAttrs | null; countIncludePad: boolean; clamp: Clamp;
@@ -119,8 +127,10 @@ export function stepInputs(step: PlanStep): string[] {
     case 'interp':
       return step.inputs.filter((n): n is string => n !== null);
     case 'add-q8':
+    case 'mul-q8':
       return [step.a, step.b];
     case 'pool-q8':
+    case 'lut-q8':
       return [step.input];
     default:
       return [step.input, step.weight, ...(step.bias ? [step.bias] : [])];
@@ -329,7 +339,16 @@ class Lowering {
         }
         return true;
       }
-      case 'Add': {
+      case 'Sigmoid':
+      case 'HardSigmoid':
+      case 'HardSwish': {
+        const fn = core.op === 'Sigmoid' ? 'sigmoid' : core.op === 'HardSigmoid' ? 'hardsigmoid' : 'hardswish';
+        this.emit(group, { kind: 'lut-q8', ...base, fn, alpha: core.getFloat('alpha', 0.2), beta: core.getFloat('beta', 0.5),
+          input: x.q.name, inputQuant: xQuant });
+        return true;
+      }
+      case 'Add':
+      case 'Mul': {
         const b = this.dequantized(core.input(1));
         const bQuant = b && this.activationQuant(b);
         if (!b || !bQuant) return false;
@@ -341,7 +360,7 @@ class Lowering {
         };
         const [na, nb] = [sizeOf(x.q), sizeOf(b.q)];
         if (na === undefined || nb === undefined || !(na === nb || na === 1 || nb === 1)) return false;
-        this.emit(group, { kind: 'add-q8', ...base, a: x.q.name, aQuant: xQuant, b: b.q.name, bQuant });
+        this.emit(group, { kind: core.op === 'Add' ? 'add-q8' : 'mul-q8', ...base, a: x.q.name, aQuant: xQuant, b: b.q.name, bQuant });
         return true;
       }
       case 'MaxPool':

@@ -360,6 +360,24 @@ export class Runtime {
         p.params = [a.multiplier, a.shift, b.multiplier, b.shift, leftShift, out.multiplier, out.shift];
         break;
       }
+      case 'mul-q8': {
+        const f = Math.fround;
+        const q = encodeMultiplier(f(f(step.aQuant.scale * step.bQuant.scale) / step.outputQuant.scale));
+        p.params = [q.multiplier, q.shift];
+        break;
+      }
+      case 'lut-q8': {
+        const code = { sigmoid: 0, hardsigmoid: 1, hardswish: 2 }[step.fn];
+        p.weights = this.own(256);
+        this.weightBytes += 256;
+        exp.slimc_lut_build_q8(code, step.alpha, step.beta, step.inputQuant.scale, step.inputQuant.zeroPoint, signed(step.inputQuant),
+          step.outputQuant.scale, step.outputQuant.zeroPoint, signed(step.outputQuant), p.weights);
+        // a fused Relu/Clip clamps the table entries (raw bytes, read in the output type)
+        const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+        const table = step.outputQuant.type === 'int8' ? this.library.view(Int8Array, p.weights, 256) : this.library.view(Uint8Array, p.weights, 256);
+        for (let i = 0; i < 256; i++) table[i] = Math.min(hi, Math.max(lo, table[i]!));
+        break;
+      }
       case 'pool-q8': {
         if (step.pool === 'average') {
           const [kh, kw] = step.window!.kernel;
@@ -493,7 +511,15 @@ export class Runtime {
       case 'matmul-i32':
         return this.runGemm(step, slots);
       case 'add-q8':
-        return this.runAdd(step, slots);
+      case 'mul-q8':
+        return this.runBinary(step, slots);
+      case 'lut-q8': {
+        const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type]);
+        const out = this.newSlot(step.outputQuant.type, x.shape);
+        this.library.exports.slimc_lut_apply_q8(shapeSize(x.shape), this.ptr(x), this.prepared.get(step)!.weights, this.ptr(out));
+        slots.set(step.output, out);
+        return;
+      }
       case 'pool-q8':
         return this.runPool(step, slots);
     }
@@ -686,13 +712,13 @@ export class Runtime {
     slots.set(step.output, out);
   }
 
-  private runAdd(step: Extract<KernelStep, { kind: 'add-q8' }>, slots: Map<string, Slot>): void {
+  private runBinary(step: Extract<KernelStep, { kind: 'add-q8' | 'mul-q8' }>, slots: Map<string, Slot>): void {
     const p = this.prepared.get(step)!;
     let a = this.arenaSlot(slots, step.a, step, [step.aQuant.type]);
     let b = this.arenaSlot(slots, step.b, step, [step.bQuant.type]);
     let [aq, bq] = [step.aQuant, step.bQuant];
     let [am, as, bm, bs] = p.params as [number, number, number, number];
-    // the kernel broadcasts only its second operand: addition commutes, so swap a scalar a
+    // the kernels broadcast only their second operand: both ops commute, so swap a scalar a
     if (a.bytes < b.bytes) {
       [a, b, aq, bq, am, as, bm, bs] = [b, a, bq, aq, bm, bs, am, as];
     }
@@ -701,6 +727,13 @@ export class Runtime {
     if (nb !== n && nb !== 1) throw planError(`cannot add [${b.shape.join(',')}] to [${a.shape.join(',')}]`, step);
     const out = this.newSlot(step.outputQuant.type, a.shape.length >= b.shape.length ? a.shape : b.shape);
     const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+    if (step.kind === 'mul-q8') {
+      const [multiplier, shift] = p.params as [number, number];
+      this.library.exports.slimc_mul_q8(n, this.ptr(a), signed(aq), aq.zeroPoint, this.ptr(b), nb === n ? 1 : 0, signed(bq), bq.zeroPoint,
+        multiplier, shift, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
+      slots.set(step.output, out);
+      return;
+    }
     const [, , , , leftShift, om, os] = p.params as number[];
     this.library.exports.slimc_add_q8(n, this.ptr(a), signed(aq), aq.zeroPoint, am, as, this.ptr(b), nb === n ? 1 : 0, signed(bq),
       bq.zeroPoint, bm, bs, leftShift!, om!, os!, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
