@@ -5,7 +5,8 @@
  * Matched (the form onnxruntime's dynamic quantization emits):
  *   %acc: int32 = MatMulInteger(...) | ConvInteger(...)
  *   %f = Cast(%acc, to=float)
- *   %y = Mul(%f, s_acc) | Mul(s_acc, %f)            s_acc a float32 scalar constant (s_a · s_b)
+ *   %y = Mul(%f, s_acc) | Mul(s_acc, %f)            s_acc float32 (s_a · s_b): a constant, or computed at
+ *                                                   run time as onnxruntime's quantize_dynamic does
  * or, when the accumulator carries its grid as `Value.quant` (int32, scale s_acc), the Cast alone.
  * The real value of an accumulator code is acc · s_acc.
  *
@@ -20,6 +21,7 @@
  *   slimc target:  %q = slimc:Requantize(%acc) {M = s_acc / s_y as multiplier/shift, z_y};
  *                  %y' = DequantizeLinear(%q, s_y, z_y)
  *       one integer rescale (requantize/slimc-requantize.ts), within one LSB of the float reference.
+ *       Needs s_acc to be a scalar constant; otherwise the ONNX form is emitted for this target too.
  *
  * Dynamic (no range known, `mode=dynamic` or `auto`): the range is measured per tensor at run time,
  * as QuantizeDownAndShrinkRange does, with standard ops:
@@ -71,7 +73,8 @@ interface AccumulatorChain {
   acc: Value;
   /** The float value acc · s_acc that gets requantized. */
   y: Value;
-  accScale: number;
+  /** s_acc when it is a float32 scalar constant (the slimc form needs it); undefined for a run-time or per-channel scale. */
+  accScale: number | undefined;
   grid: { scale: number; zeroPoint: number } | undefined;
 }
 
@@ -103,8 +106,9 @@ function matchChain(node: Node, m: Matcher, dtype: QuantDType, ranges: Map<strin
   if (node.op === 'Mul') {
     const k = accumulatorOf(node.input(0), m) ? 0 : 1;
     acc = accumulatorOf(node.input(k), m);
-    accScale = scalarConstant(node.input(1 - k), m);
-    if (!acc || accScale === undefined) return m.fail('not Mul(Cast(int32 accumulator), scalar constant)');
+    const scale = node.input(1 - k);
+    if (!acc || !scale || (scale.type && scale.type.dtype !== 'float32')) return m.fail('not Mul(Cast(int32 accumulator), float32 scale)');
+    accScale = scalarConstant(scale, m);
   } else {
     acc = accumulatorOf(node.output(0), m);
     const q = acc?.quant;
@@ -113,7 +117,7 @@ function matchChain(node: Node, m: Matcher, dtype: QuantDType, ranges: Map<strin
     // The Mul form wins when the Cast feeds one.
     if (node.output(0).uses.some((u) => 'op' in u.user && (u.user as Node).op === 'Mul')) return m.fail('handled at the Mul');
   }
-  if (!(accScale > 0) || !Number.isFinite(accScale)) return m.fail(`accumulator scale ${accScale} is not finite and > 0`);
+  if (accScale !== undefined && (!(accScale > 0) || !Number.isFinite(accScale))) return m.fail(`accumulator scale ${accScale} is not finite and > 0`);
   const y = node.output(0);
   if (y.uses.some((u) => 'op' in u.user && (u.user as Node).op === 'QuantizeLinear')) return m.fail('already brought down to 8 bits');
   if (!y.hasUses) return m.fail('unused');
@@ -151,7 +155,7 @@ function emitStatic(node: Node, c: AccumulatorChain, dtype: QuantDType, target: 
   let q: Value;
   let keep: Node[];
   const qType = c.y.type?.shape ? { dtype: dtype as DType, shape: c.y.type.shape } : undefined;
-  if (target === 'slimc') {
+  if (target === 'slimc' && c.accScale !== undefined) {
     const rq = createSlimcRequantize(rw, node, c.acc, integerRescale(c.accScale / scale, 0, zeroPoint, dtype), { name: `${c.y.name}_requantized`, type: qType });
     q = rq.output(0);
     keep = [];
