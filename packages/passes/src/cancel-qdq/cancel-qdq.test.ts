@@ -152,6 +152,33 @@ describe('cancel-qdq: moving DequantizeLinear through data movement', () => {
     expect(maxAbsDiff((await runBoth(m, inputs)).ort, before.ort)).toBe(0);
   });
 
+  test('a DequantizeLinear with other users moves a copy only when the copy cancels', async () => {
+    const grid = { scale: 0.1, zeroPoint: 3 };
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(2, 3));
+      const q = quantize(g, x, grid);
+      const dq = dequantize(g, q, grid);
+      g.addOutput(op(g, 'Relu', [dq], {}, f32Type(2, 3)));
+      const t = op(g, 'Transpose', [dq], { perm: ints(1, 0) }, f32Type(3, 2));
+      g.addOutput(dequantize(g, quantize(g, t, grid), grid, 'same'));
+      const r = op(g, 'Reshape', [dq, g.addConstant('shape', i64([2], [3, 2]))], {}, f32Type(3, 2));
+      g.addOutput(dequantize(g, quantize(g, r, { scale: 0.2, zeroPoint: 3 }), { scale: 0.2, zeroPoint: 3 }, 'other'));
+    });
+    const x = { x: f32([2, 3], seededFloats(6, 4, -1, 1)) };
+    const before = await runBoth(m, x);
+    const report = await run(m);
+    expect(report.passes[0]!.stats['move-dequantize-down']).toBe(1);
+    expect(report.passes[0]!.stats['cancel-dequantize-quantize']).toBe(1);
+    // The Reshape path requantizes (0.1 -> 0.2): the shared DequantizeLinear stays put there.
+    expect(report.passes[0]!.stats['requantize-pairs']).toBe(0);
+    // Q(x) feeds the kept DQ (for Relu and Reshape) and now the Transpose, whose output DQ is the only
+    // one left on that path; the Reshape path keeps its requantizing Q/DQ.
+    expect(opCounts(m)).toEqual({ QuantizeLinear: 2, DequantizeLinear: 3, Relu: 1, Transpose: 1, Reshape: 1 });
+    const after = await runBoth(m, x);
+    expect(maxAbsDiff(after.ort, before.ort)).toBe(0);
+    expect(maxAbsDiff(after.interpreter, before.interpreter)).toBe(0);
+  });
+
   test('nothing moves when no QuantizeLinear waits downstream', async () => {
     const m = buildModel(13, (g) => {
       const q = g.addInput('q', { dtype: 'uint8', shape: [2, 3] });

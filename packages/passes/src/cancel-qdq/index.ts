@@ -18,7 +18,9 @@
  *       for Op in Reshape, Transpose, Squeeze, Unsqueeze, Slice, Flatten, MaxPool, and Concat (every
  *       input a DequantizeLinear with the same parameters). Exact: these ops only move, drop or (for
  *       MaxPool) select elements, and x -> (x - z) · s is monotone increasing (s > 0), so the max
- *       commutes with it. Pre: the DequantizeLinear output has this one use; a chain of single-use
+ *       commutes with it. Pre: the DequantizeLinear output has this one use (or, outside Concat,
+ *       other uses too when the moved copy will cancel downstream: the original stays for the
+ *       others, so the move pays off only then); a chain of single-use
  *       data-movement ops from Op's output reaches a QuantizeLinear (otherwise moving is pointless);
  *       per-tensor parameters, except Transpose (the axis is permuted along) and MaxPool (per-axis on
  *       the channel axis 1, which pooling keeps); MaxPool needs opset 12 for integer inputs and its
@@ -99,17 +101,17 @@ export const dropQuantizeDequantize = definePattern<PairCaptures>({
   rewrite: (dq, { replacement }, rw) => rw.replaceOp(dq, [replacement]),
 });
 
-/** True when a chain of single-use data-movement ops starting at `v` ends in a QuantizeLinear's input 0. */
-function reachesQuantize(v: Value, m: Matcher): boolean {
+/** The QuantizeLinear that a chain of single-use data-movement ops starting at `v` ends in (as its input 0), if any. */
+function quantizeDownstream(v: Value, m: Matcher): Node | null {
   for (let cur = v, steps = 0; steps < 64; steps++) {
-    if (!m.hasOneUse(cur)) return false;
+    if (!m.hasOneUse(cur)) return null;
     const { user, index } = cur.uses[0]! as { user: Node; index: number };
-    if (!isDefaultDomain(user)) return false;
-    if (user.op === 'QuantizeLinear') return index === 0;
-    if (!DATA_MOVEMENT_OPS.includes(user.op) || (user.op !== 'Concat' && index !== 0)) return false;
+    if (!isDefaultDomain(user)) return null;
+    if (user.op === 'QuantizeLinear') return index === 0 ? user : null;
+    if (!DATA_MOVEMENT_OPS.includes(user.op) || (user.op !== 'Concat' && index !== 0)) return null;
     cur = user.output(0);
   }
-  return false;
+  return null;
 }
 
 interface MoveCaptures {
@@ -143,9 +145,14 @@ export const moveDequantizeDown = definePattern<MoveCaptures>({
     if (op.op === 'MaxPool' && m.opset < 12) return m.fail('integer MaxPool needs opset 12');
     const dataInputs = op.op === 'Concat' ? op.inputs : op.inputs.slice(0, 1);
     const dqs: Node[] = [];
+    let shared = false;
     for (const v of dataInputs) {
       const dq = m.producer(v, 'DequantizeLinear');
-      if (!dq || !m.hasOneUse(v!)) return m.fail('a data input is not a single-use DequantizeLinear');
+      if (!dq) return m.fail('a data input is not a DequantizeLinear');
+      if (!m.hasOneUse(v!)) {
+        if (op.op === 'Concat') return m.fail('a Concat input DequantizeLinear has other uses');
+        shared = true;
+      }
       dqs.push(dq);
     }
     if (!dqs.length) return m.fail('no data input');
@@ -162,7 +169,16 @@ export const moveDequantizeDown = definePattern<MoveCaptures>({
       axis = axisAfter(op, params.axis);
       if (axis === undefined) return m.fail(`${op.op} does not keep per-axis parameters`);
     }
-    if (!reachesQuantize(op.output(0), m)) return m.fail('no QuantizeLinear downstream to meet');
+    const q = quantizeDownstream(op.output(0), m);
+    if (!q) return m.fail('no QuantizeLinear downstream to meet');
+    if (shared) {
+      // The DequantizeLinear stays for its other users and a copy moves down: worth it only when the
+      // copy is sure to cancel with the QuantizeLinear it meets.
+      const outer = qdqParams(q, m);
+      if (typeof outer === 'string' || !sameQdqParams({ ...params, axis: axis ?? params.axis }, outer) || !dequantizeQuantizeIsIdentity(params)) {
+        return m.fail('the DequantizeLinear has other uses and would not cancel downstream');
+      }
+    }
     return { dqs, params, axis };
   },
   rewrite(op, { dqs, params, axis }, rw) {
