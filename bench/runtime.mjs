@@ -1,7 +1,9 @@
 // Latency of the float PaddleOCR models (cls, rec, det) in slimc's WebAssembly runtime, in
 // onnxruntime-node (CPU, one intra-op thread) and in onnxruntime-web (wasm backend, one thread),
 // on the same deterministic inputs; plus the runtime's memory figures and how many steps ran on
-// the kernels vs the interpreter.
+// the kernels vs the interpreter. Then the same comparison on a synthetic int8 QDQ network
+// (MobileNet-like: 3x3 conv, depthwise 3x3, pointwise 1x1 blocks with ReLU, 112x112 input), where
+// onnxruntime fuses the QDQ groups into QLinearConv.
 //
 // Run `npx tsc -b` first: this imports the built packages.
 // Usage: node bench/runtime.mjs [--runs N]   (default 10 timed runs after 2 warm-up runs; median reported)
@@ -12,7 +14,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const { Runtime, loadOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
+const { Runtime, loadOnnx, encodeOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
+const { Graph, Model, makeTensor } = await import(join(root, 'packages/ir/dist/index.js'));
 const ortNode = require('onnxruntime-node');
 const ortWeb = await import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.wasm.min.mjs')).href)
   .catch(() => import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.min.mjs')).href));
@@ -85,6 +88,66 @@ for (const m of MODELS) {
   await nodeSession.release();
   await webSession.release();
 }
+/** x (uint8 NCHW) -> stem conv 3x3 s2 -> [depthwise 3x3 (s2 every other) -> pointwise 1x1] x blocks, all QDQ with ReLU. */
+function int8Network(size, blocks) {
+  const model = new Model(new Graph('int8-qdq'));
+  model.opsetImports.set('', 17);
+  const g = model.graph;
+  const x = g.addInput('x', { dtype: 'uint8', shape: [1, 16, size, size] });
+  const constant = (t) => g.addConstant('c', t);
+  const scalar = (dtype, v) => constant(makeTensor(dtype, [], [v]));
+  const node = (op, inputs, attrs = {}) => g.addNode({ op, inputs, attrs, outputs: [op.toLowerCase()] }).output(0);
+  const ints = (...value) => ({ kind: 'ints', value });
+  let seed = 1;
+  const weights = (shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const q = makeTensor('int8', shape, Array.from(randomFloats(n, seed++), (v) => Math.round(v * 100)));
+    const cout = shape[0];
+    return node('DequantizeLinear', [constant(q), constant(makeTensor('float32', [cout], new Array(cout).fill(0.01))),
+      constant(makeTensor('int8', [cout], new Array(cout).fill(0)))], { axis: { kind: 'int', value: 0 } });
+  };
+  let act = x;
+  let channels = 16;
+  const conv = (cout, kernel, stride, group) => {
+    const input = node('DequantizeLinear', [act, scalar('float32', 0.05), scalar('uint8', 0)]);
+    const y = node('Relu', [node('Conv', [input, weights([cout, channels / group, kernel, kernel])],
+      { kernel_shape: ints(kernel, kernel), strides: ints(stride, stride), pads: ints(...new Array(4).fill(kernel >> 1)), group: { kind: 'int', value: group } })]);
+    act = node('QuantizeLinear', [y, scalar('float32', 0.05), scalar('uint8', 0)]);
+    channels = cout;
+  };
+  conv(32, 3, 2, 1);
+  for (let b = 0; b < blocks; b++) {
+    conv(channels, 3, b % 2 ? 1 : 2, channels);
+    conv(Math.min(channels * 2, 256), 1, 1, 1);
+  }
+  g.outputs.push(act);
+  act.uses.push({ user: g, index: 0 });
+  return model;
+}
+
+const int8Model = int8Network(112, 6);
+const int8Input = makeTensor('uint8', [1, 16, 112, 112], Array.from(randomFloats(16 * 112 * 112, 9), (v) => Math.floor((v + 1) * 128)));
+const int8Bytes = encodeOnnx(int8Model);
+const int8Runtime = await Runtime.load(int8Model);
+const int8Slimc = await timeMs(() => int8Runtime.run({ x: int8Input }));
+const int8Node = await ortNode.InferenceSession.create(Buffer.from(int8Bytes), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+const int8NodeMs = await timeMs(() => int8Node.run({ x: new ortNode.Tensor('uint8', int8Input.data, int8Input.shape) }));
+const int8Web = await ortWeb.InferenceSession.create(int8Bytes, { executionProviders: ['wasm'] });
+const int8WebMs = await timeMs(() => int8Web.run({ x: new ortWeb.Tensor('uint8', int8Input.data, int8Input.shape) }));
+rows.push({
+  model: 'int8 QDQ (synthetic)',
+  'slimc ms': int8Slimc.toFixed(1),
+  'ort-node ms': int8NodeMs.toFixed(1),
+  'ort-web ms': int8WebMs.toFixed(1),
+  'kernel steps': Object.entries(int8Runtime.stepCounts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
+  'interp steps': int8Runtime.stepCounts.interp ?? 0,
+  'weights MiB': (int8Runtime.memory.weights / MiB).toFixed(2),
+  'online act. MiB': (int8Runtime.memory.onlineActivations / MiB).toFixed(2),
+  'planned act. MiB': (int8Runtime.memory.plannedActivations / MiB).toFixed(2),
+  'largest live MiB': (int8Runtime.memory.largestLiveSet / MiB).toFixed(2),
+  'wasm peak MiB': (int8Runtime.memory.wasmPeak / MiB).toFixed(2),
+});
+
 console.log(`median of ${RUNS} runs after ${WARMUP} warm-up runs, single thread`);
 console.table(rows);
 const fallbacks = new Set();

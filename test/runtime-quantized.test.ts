@@ -187,6 +187,23 @@ describe('QDQ convolution', () => {
   });
 });
 
+describe('QDQ chains', () => {
+  test('untyped intermediate values: the int8 type comes from the QuantizeLinear zero point', async () => {
+    const b = new Builder();
+    let x = b.qInput(q8('int8', [1, 8, 10, 10], 40), 0.05, 0);
+    for (let i = 0; i < 3; i++) {
+      const y = b.node('Relu', [b.node('Conv', [x, b.weights([8, 8, 3, 3], channelScales(8, 41 + i), 42 + i), null], { pads: ints(1, 1, 1, 1) })]);
+      const q = b.g.addNode({ op: 'QuantizeLinear', inputs: [y, b.scalar('float32', 0.05), b.scalar('int8', -128)], outputs: ['q'] }).output(0);
+      expect(q.type).toBeUndefined();
+      x = i < 2 ? b.dq(q, b.scalar('float32', 0.05), b.scalar('int8', -128)) : q;
+    }
+    b.output(x);
+    // a one-step difference in one layer moves the next layer's sums: the budget grows with depth
+    const rt = await expectCloseToOracles(b, 'conv-q8', 0.03);
+    expect(rt.plan.steps.map((s) => s.kind)).toEqual(['conv-q8', 'conv-q8', 'conv-q8']);
+  });
+});
+
 describe('QDQ matmul, gemm, add and pooling', () => {
   test('MatMul with per-column weights on a 3-D input', async () => {
     const b = new Builder();

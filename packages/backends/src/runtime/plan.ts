@@ -180,11 +180,29 @@ class Lowering {
     const scale = this.constantOf(dq.input(1));
     const zp = dq.input(2) ? this.constantOf(dq.input(2)) : undefined;
     if (!q || !scale || (dq.input(2) && !zp) || dq.getInt('block_size', 0) !== 0) return undefined;
-    const type = q.type?.dtype ?? this.constantOf(q)?.dtype;
+    const type = this.dtypeOf(q);
     if (type !== 'int8' && type !== 'uint8' && type !== 'int32') return undefined;
     const scales = toFloat64(scale);
     const zeroPoints = zp ? Array.from(toFloat64(zp)) : new Array<number>(scales.length).fill(0);
     return { q, scale: scales, zeroPoints, axis: dq.getInt('axis', 1), type: type as Q8Type };
+  }
+
+  /**
+   * Element type of a value: declared, a constant's, or implied by a quantizing producer (imported
+   * models often declare no types for intermediate values).
+   */
+  dtypeOf(v: Value): DType | undefined {
+    const declared = v.type?.dtype ?? this.constantOf(v)?.dtype;
+    if (declared) return declared;
+    const p = v.producer;
+    if (p?.op === 'QuantizeLinear' && (!p.domain || p.domain === 'ai.onnx')) {
+      const zp = p.input(2) ? this.constantOf(p.input(2)) : undefined;
+      if (p.input(2) && !zp) return p.input(2)!.type?.dtype;
+      return zp?.dtype ?? (p.getInt('output_dtype', 0) === 0 ? 'uint8' : undefined);
+    }
+    if ((p?.op === 'QLinearConv' || p?.op === 'QLinearMatMul') && p.input(7)) return this.dtypeOf(p.input(7)!);
+    if (p?.op === 'DynamicQuantizeLinear' && v.producerIndex === 0) return 'uint8';
+    return undefined;
   }
 
   /** Per-tensor quantization of an activation (DQ input or Q output). */
@@ -393,7 +411,7 @@ class Lowering {
     const x = n.input(0);
     const w = this.constantOf(n.input(1));
     if (!x || !w || w.shape.length !== 2 || (w.dtype !== 'int8' && w.dtype !== 'uint8')) return false;
-    const xType = x.type?.dtype;
+    const xType = this.dtypeOf(x);
     if ((xType !== 'int8' && xType !== 'uint8') || (x.type?.shape && x.type.shape.length < 2)) return false;
     const xZp = n.input(2) ? this.constantOf(n.input(2)) : undefined;
     const wZp = n.input(3) ? this.constantOf(n.input(3)) : undefined;
