@@ -260,6 +260,24 @@ describe('QDQ matmul, gemm, add and pooling', () => {
     expect(rt.fallbacks).toEqual([]);
   });
 
+  test.each([1, 3, -1])('Concat on axis %i of inputs on different grids', async (axis) => {
+    const b = new Builder();
+    const shape = (k: number) => [2, axis === 1 ? k : 3, 4, axis === 1 ? 5 : k];
+    const a = b.qInput(q8('uint8', shape(2), 33), 0.04, 128);
+    const c = b.qInput(q8('uint8', shape(3), 34), 0.07, 100);
+    const same = b.qInput(q8('uint8', shape(1), 35), 0.05, 120);
+    b.output(b.q(b.node('Concat', [a, c, same], { axis: int(axis) }), 0.05, 120, 'uint8'));
+    await expectCloseToOracles(b, 'concat-q8');
+  });
+
+  test('Concat of inputs already on the output grid is an exact copy', async () => {
+    const b = new Builder();
+    const parts = [2, 5].map((k, i) => b.qInput(q8('int8', [1, k, 3, 3], 36 + i), 0.05, -4));
+    b.output(b.q(b.node('Concat', parts, { axis: int(1) }), 0.05, -4, 'int8'));
+    const { ours, reference } = await runAll(b, 'concat-q8');
+    for (const [name, want] of Object.entries(reference)) expect(compare(ours[name]!, want)).toEqual({ mismatches: 0, maxDiff: 0 });
+  });
+
   test('MaxPool on the input grid is exact', async () => {
     const b = new Builder();
     const x = b.qInput(q8('int8', [1, 4, 10, 9], 15), 0.05, 1);

@@ -9,6 +9,7 @@
  *   QDQ     Q([Relu|Clip](MatMul(DQ(x), DQ(W const 2-D)) | Gemm(DQ(x), DQ(W), DQ(b)))) ==> gemm-q8
  *   QDQ     Q([Relu|Clip](Add | Mul (DQ(a), DQ(b))))  (same static size, or a scalar side) ==> add-q8 / mul-q8
  *   QDQ     Q([Relu|Clip](Sigmoid | HardSigmoid | HardSwish (DQ(x))))   (256-entry table)   ==> lut-q8
+ *   QDQ     Q(Concat(DQ(x1), DQ(x2), ...))    (each input rescaled to the output grid)          ==> concat-q8
  *   QDQ     Q(MaxPool | AveragePool | GlobalAveragePool (DQ(x)))                          ==> pool-q8
  *   QOperator QLinearConv / QLinearMatMul with constant weights                           ==> conv-q8 / gemm-q8
  *   MatMulInteger(x, W const 2-D) (int32 out, exact)                                       ==> matmul-i32
@@ -93,6 +94,7 @@ export type PlanStep =
       kind: 'add-q8' | 'mul-q8'; a: string; aQuant: QuantOperand; b: string; bQuant: QuantOperand; outputQuant: QuantOperand;
       clamp: Clamp;
     })
+  | (StepBase & { kind: 'concat-q8'; axis: number; inputs: string[]; inputQuants: QuantOperand[]; outputQuant: QuantOperand; clamp: Clamp })
   | (StepBase & {
       kind: 'lut-q8'; fn: 'sigmoid' | 'hardsigmoid' | 'hardswish'; alpha: number; beta: number; input: string;
       inputQuant: QuantOperand; outputQuant: QuantOperand; clamp: Clamp;
@@ -129,6 +131,8 @@ export function stepInputs(step: PlanStep): string[] {
     case 'add-q8':
     case 'mul-q8':
       return [step.a, step.b];
+    case 'concat-q8':
+      return step.inputs;
     case 'pool-q8':
     case 'lut-q8':
       return [step.input];
@@ -355,6 +359,14 @@ class Lowering {
           this.emit(group, { kind: 'gemm-q8', ...base, input: x.q.name, inputQuant: xQuant, weight: w.q.name,
             weightZeroPoints: w.zeroPoints, transB, bias, multipliers });
         }
+        return true;
+      }
+      case 'Concat': {
+        const parts = core.inputs.map((v) => this.dequantized(v));
+        const quants = parts.map((d) => d && this.activationQuant(d));
+        if (quants.some((q) => !q) || quants.some((q) => q!.type !== outQuant.type)) return false;
+        this.emit(group, { kind: 'concat-q8', ...base, axis: core.getInt('axis', 0), inputs: parts.map((d) => d!.q.name),
+          inputQuants: quants as QuantOperand[] });
         return true;
       }
       case 'Sigmoid':

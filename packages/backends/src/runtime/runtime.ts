@@ -360,6 +360,13 @@ export class Runtime {
         p.params = [a.multiplier, a.shift, b.multiplier, b.shift, leftShift, out.multiplier, out.shift];
         break;
       }
+      case 'concat-q8': {
+        for (const q of step.inputQuants) {
+          const e = encodeMultiplier(q.scale / step.outputQuant.scale);
+          p.params.push(e.multiplier, e.shift);
+        }
+        break;
+      }
       case 'mul-q8': {
         const f = Math.fround;
         const q = encodeMultiplier(f(f(step.aQuant.scale * step.bQuant.scale) / step.outputQuant.scale));
@@ -513,6 +520,8 @@ export class Runtime {
       case 'add-q8':
       case 'mul-q8':
         return this.runBinary(step, slots);
+      case 'concat-q8':
+        return this.runConcat(step, slots);
       case 'lut-q8': {
         const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type]);
         const out = this.newSlot(step.outputQuant.type, x.shape);
@@ -737,6 +746,37 @@ export class Runtime {
     const [, , , , leftShift, om, os] = p.params as number[];
     this.library.exports.slimc_add_q8(n, this.ptr(a), signed(aq), aq.zeroPoint, am, as, this.ptr(b), nb === n ? 1 : 0, signed(bq),
       bq.zeroPoint, bm, bs, leftShift!, om!, os!, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
+    slots.set(step.output, out);
+  }
+
+  /** Concatenation as rows x cols copies: rows = product of dims before the axis, cols = the rest. */
+  private runConcat(step: Extract<KernelStep, { kind: 'concat-q8' }>, slots: Map<string, Slot>): void {
+    const p = this.prepared.get(step)!;
+    const parts = step.inputs.map((name, i) => this.arenaSlot(slots, name, step, [step.inputQuants[i]!.type]));
+    const first = parts[0]!.shape;
+    const rank = first.length;
+    const axis = step.axis < 0 ? step.axis + rank : step.axis;
+    if (axis < 0 || axis >= rank) throw planError(`axis ${step.axis} is out of range for rank ${rank}`, step);
+    for (const part of parts) {
+      if (part.shape.length !== rank || part.shape.some((d, i) => i !== axis && d !== first[i])) {
+        throw planError(`cannot concatenate [${part.shape.join(',')}] with [${first.join(',')}] on axis ${axis}`, step);
+      }
+    }
+    const outShape = first.map((d, i) => (i === axis ? parts.reduce((n, part) => n + part.shape[axis]!, 0) : d));
+    const out = this.newSlot(step.outputQuant.type, outShape);
+    const rows = shapeSize(first.slice(0, axis));
+    const totalCols = shapeSize(outShape) / Math.max(rows, 1);
+    const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
+    let column = 0;
+    parts.forEach((part, i) => {
+      const cols = shapeSize(part.shape) / Math.max(rows, 1);
+      const q = step.inputQuants[i]!;
+      if (cols > 0 && rows > 0) {
+        this.library.exports.slimc_rescale_q8(rows, cols, this.ptr(part), cols, signed(q), q.zeroPoint, p.params[2 * i]!, p.params[2 * i + 1]!,
+          this.ptr(out) + column, totalCols, signed(step.outputQuant), step.outputQuant.zeroPoint, lo, hi);
+      }
+      column += cols;
+    });
     slots.set(step.output, out);
   }
 
