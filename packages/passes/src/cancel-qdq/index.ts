@@ -38,9 +38,9 @@ import { definePass } from '../core/pass.js';
 import { type MatchFailure, type Matcher, PatternSet, applyPatternsGreedily, definePattern, isDefaultDomain } from '../core/pattern.js';
 import { countNodes } from '../core/compiler.js';
 import { createSlimcRequantize, integerRescale } from '../requantize/slimc-requantize.js';
-import { type QdqParams, dequantizeQuantizeIsIdentity, qdqParams, sameQdqParams } from './qdq-params.js';
+import { type QdqPair, type QdqParams, dequantizeQuantizeIsIdentity, matchQdqPair, qdqParams, sameQdqParams } from './qdq-params.js';
 
-export { type QdqParams, dequantizeQuantizeIsIdentity, qdqParams, sameQdqParams } from './qdq-params.js';
+export { type QdqPair, type QdqParams, dequantizeQuantizeIsIdentity, matchQdqPair, qdqParams, sameQdqParams } from './qdq-params.js';
 
 /** Ops DequantizeLinear moves through: each maps input elements to output elements without arithmetic. */
 export const DATA_MOVEMENT_OPS: readonly string[] = Object.freeze(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice', 'Flatten', 'MaxPool', 'Concat']);
@@ -55,50 +55,41 @@ interface PairCaptures {
   replacement: Value;
 }
 
+/**
+ * outer(inner(v, s, z), s, z)  ==>  v  for a pair with equal parameters, unless `obstacle` names a
+ * reason to keep it.
+ */
+function pairRemoval(name: string, outerOp: 'QuantizeLinear' | 'DequantizeLinear', obstacle: (pair: QdqPair, v: Value) => string | undefined) {
+  const innerOp = outerOp === 'QuantizeLinear' ? 'DequantizeLinear' : 'QuantizeLinear';
+  return definePattern<PairCaptures>({
+    name,
+    root: outerOp,
+    benefit: 3,
+    match(outer, m) {
+      const pair = matchQdqPair(outer, innerOp, m);
+      if ('failed' in pair) return pair;
+      if (!sameQdqParams(pair.innerParams, pair.outerParams)) return m.fail('scale or zero point differ');
+      const replacement = pair.inner.input(0)!;
+      const why = obstacle(pair, replacement);
+      if (why) return m.fail(why);
+      if (!m.canReplaceValue(outer.output(0), replacement)) return m.fail('graph output name cannot be kept');
+      return { inner: pair.inner, replacement };
+    },
+    rewrite: (outer, { replacement }, rw) => rw.replaceOp(outer, [replacement]),
+  });
+}
+
 /** QuantizeLinear(DequantizeLinear(q, s, z), s, z)  ==>  q. */
-export const cancelDequantizeQuantize = definePattern<PairCaptures>({
-  name: 'cancel-dequantize-quantize',
-  root: 'QuantizeLinear',
-  benefit: 3,
-  match(q, m) {
-    if (!isDefaultDomain(q)) return m.fail('op of another domain');
-    const dq = m.producer(q.input(0), 'DequantizeLinear');
-    if (!dq) return m.fail('input is not a DequantizeLinear');
-    const outer = paramsOrFail(q, m);
-    if ('failed' in outer) return outer;
-    const inner = paramsOrFail(dq, m);
-    if ('failed' in inner) return inner;
-    if (!sameQdqParams(inner, outer)) return m.fail('scale or zero point differ (a requantization)');
-    if (!dequantizeQuantizeIsIdentity(inner)) return m.fail('some code does not survive the round trip');
-    const replacement = dq.input(0)!;
-    if (!m.canReplaceValue(q.output(0), replacement)) return m.fail('graph output name cannot be kept');
-    return { inner: dq, replacement };
-  },
-  rewrite: (q, { replacement }, rw) => rw.replaceOp(q, [replacement]),
-});
+export const cancelDequantizeQuantize = pairRemoval('cancel-dequantize-quantize', 'QuantizeLinear', (pair) =>
+  dequantizeQuantizeIsIdentity(pair.innerParams) ? undefined : 'some code does not survive the round trip',
+);
 
 /** DequantizeLinear(QuantizeLinear(x, s, z), s, z)  ==>  x  (lossy: drops the rounding). */
-export const dropQuantizeDequantize = definePattern<PairCaptures>({
-  name: 'drop-quantize-dequantize',
-  root: 'DequantizeLinear',
-  benefit: 3,
-  match(dq, m) {
-    if (!isDefaultDomain(dq)) return m.fail('op of another domain');
-    const q = m.producer(dq.input(0), 'QuantizeLinear');
-    if (!q) return m.fail('input is not a QuantizeLinear');
-    const outer = paramsOrFail(dq, m);
-    if ('failed' in outer) return outer;
-    const inner = paramsOrFail(q, m);
-    if ('failed' in inner) return inner;
-    if (!sameQdqParams(inner, outer)) return m.fail('scale or zero point differ');
-    const replacement = q.input(0)!;
-    // The float input must have the DequantizeLinear's output type (the scale's float type).
-    const xType = replacement.type?.dtype;
-    if (xType !== undefined && xType !== outer.scale.dtype) return m.fail(`input is ${xType}, output ${outer.scale.dtype}`);
-    if (!m.canReplaceValue(dq.output(0), replacement)) return m.fail('graph output name cannot be kept');
-    return { inner: q, replacement };
-  },
-  rewrite: (dq, { replacement }, rw) => rw.replaceOp(dq, [replacement]),
+export const dropQuantizeDequantize = pairRemoval('drop-quantize-dequantize', 'DequantizeLinear', (pair, x) => {
+  // The float input must have the DequantizeLinear's output type (the scale's float type).
+  const xType = x.type?.dtype;
+  const outType = pair.outerParams.scale.dtype;
+  return xType !== undefined && xType !== outType ? `input is ${xType}, output ${outType}` : undefined;
 });
 
 /** The QuantizeLinear that a chain of single-use data-movement ops starting at `v` ends in (as its input 0), if any. */
@@ -212,14 +203,10 @@ export const lowerRequantizePair = definePattern<{ dq: Node; inner: QdqParams; o
   root: 'QuantizeLinear',
   benefit: 1,
   match(q, m) {
-    if (!isDefaultDomain(q)) return m.fail('op of another domain');
-    const dq = m.producer(q.input(0), 'DequantizeLinear');
-    if (!dq) return m.fail('input is not a DequantizeLinear');
+    const pair = matchQdqPair(q, 'DequantizeLinear', m);
+    if ('failed' in pair) return pair;
     if (!m.hasOneUse(q.input(0)!)) return m.fail('the dequantized value has other uses');
-    const outer = paramsOrFail(q, m);
-    if ('failed' in outer) return outer;
-    const inner = paramsOrFail(dq, m);
-    if ('failed' in inner) return inner;
+    const { inner: dq, innerParams: inner, outerParams: outer } = pair;
     if (inner.axis !== undefined || outer.axis !== undefined) return m.fail('per-axis requantization');
     if (inner.dtype === 'int32' || outer.dtype === 'int32') return m.fail('int32 codes');
     return { dq, inner, outer };

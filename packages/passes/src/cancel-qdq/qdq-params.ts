@@ -9,7 +9,7 @@
  * DequantizeLinear. A missing zero point means 0 of that type.
  */
 import { type DType, type Node, type Tensor, dtypeFromOnnx, integerRange, toFloat64 } from '@slimc/ir';
-import type { Matcher } from '../core/pattern.js';
+import { type MatchFailure, type Matcher, isDefaultDomain } from '../core/pattern.js';
 import { roundHalfToEven } from '../quantize/rounding.js';
 
 export interface QdqParams {
@@ -51,6 +51,25 @@ export function qdqParams(node: Node, m: Matcher): QdqParams | string {
   const rank = node.input(0)?.type?.shape?.length;
   if (axis < 0 && rank !== undefined) axis += rank;
   return { scale, scales, zeroPoints, dtype, axis };
+}
+
+export interface QdqPair {
+  /** The node feeding `outer`'s input 0. */
+  inner: Node;
+  innerParams: QdqParams;
+  outerParams: QdqParams;
+}
+
+/** `outer`'s input 0 produced by an `innerOp` node, with both nodes' parameters, or why not. */
+export function matchQdqPair(outer: Node, innerOp: 'QuantizeLinear' | 'DequantizeLinear', m: Matcher): QdqPair | MatchFailure {
+  if (!isDefaultDomain(outer)) return m.fail('op of another domain');
+  const inner = m.producer(outer.input(0), innerOp);
+  if (!inner) return m.fail(`input is not a ${innerOp}`);
+  const outerParams = qdqParams(outer, m);
+  if (typeof outerParams === 'string') return m.fail(`${outer.op}: ${outerParams}`);
+  const innerParams = qdqParams(inner, m);
+  if (typeof innerParams === 'string') return m.fail(`${inner.op}: ${innerParams}`);
+  return { inner, innerParams, outerParams };
 }
 
 /**

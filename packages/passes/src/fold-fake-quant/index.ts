@@ -25,7 +25,7 @@
 import { type DType, type Node, type QuantParams, type Tensor, type Value, runNode } from '@slimc/ir';
 import { definePass } from '../core/pass.js';
 import { PatternSet, definePattern, isDefaultDomain } from '../core/pattern.js';
-import { type QdqParams, qdqParams, sameQdqParams } from '../cancel-qdq/qdq-params.js';
+import { type QdqParams, matchQdqPair, qdqParams, sameQdqParams } from '../cancel-qdq/qdq-params.js';
 
 const BITS: Partial<Record<DType, number>> = { int8: 8, uint8: 8, int16: 16, uint16: 16, int32: 32 };
 
@@ -87,14 +87,11 @@ function activationPair(drop: boolean) {
     root: 'DequantizeLinear',
     benefit: 1,
     match(dq, m) {
-      if (!isDefaultDomain(dq)) return m.fail('op of another domain');
-      const q = m.producer(dq.input(0), 'QuantizeLinear');
-      if (!q) return m.fail('input is not a QuantizeLinear');
+      const pair = matchQdqPair(dq, 'QuantizeLinear', m);
+      if ('failed' in pair) return pair;
+      const { inner: q, innerParams: inner, outerParams: outer } = pair;
       const x = q.input(0)!;
       if (m.constant(x)) return m.fail('a weight pair (fold-weight-quantize)');
-      const inner = qdqParams(q, m);
-      const outer = qdqParams(dq, m);
-      if (typeof inner === 'string' || typeof outer === 'string') return m.fail(typeof inner === 'string' ? inner : (outer as string));
       const annotation = quantAnnotation(outer);
       const innerAnnotation = quantAnnotation(inner);
       const canDrop = drop && sameQdqParams(inner, outer) && (!x.quant || sameAnnotation(x.quant, annotation)) && m.canReplaceValue(dq.output(0), x);
