@@ -14,7 +14,7 @@
  *    almost all (>= 99%) are equal.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Runtime, encodeOnnx, type PlanStep } from '@slimc/backends';
+import { Runtime, compileForWasm, encodeOnnx, type PlanStep } from '@slimc/backends';
 import { Graph, Model, interpret, makeTensor, type Attribute, type DType, type Tensor, type Value } from '@slimc/ir';
 import { runOrt } from './interpreter-oracle.js';
 import { seededFloats } from './passes-support.js';
@@ -201,6 +201,24 @@ describe('QDQ chains', () => {
     // a one-step difference in one layer moves the next layer's sums: the budget grows with depth
     const rt = await expectCloseToOracles(b, 'conv-q8', 0.03);
     expect(rt.plan.steps.map((s) => s.kind)).toEqual(['conv-q8', 'conv-q8', 'conv-q8']);
+  });
+});
+
+describe('.slimc', () => {
+  test('a quantized plan (conv, a constant concat operand, table) runs the same from its file', async () => {
+    const b = new Builder();
+    const x = b.qInput(q8('uint8', [1, 4, 6, 6], 50), 0.03, 128);
+    const conv = b.q(b.node('Conv', [x, b.weights([6, 4, 3, 3], channelScales(6, 51), 52), null], { pads: ints(1, 1, 1, 1) }), 0.05, 128, 'uint8');
+    const constant = b.dq(b.constant(q8('uint8', [1, 2, 6, 6], 53)), b.scalar('float32', 0.02), b.scalar('uint8', 90));
+    const cat = b.q(b.node('Concat', [b.dq(conv, b.scalar('float32', 0.05), b.scalar('uint8', 128)), constant], { axis: int(1) }), 0.05, 128, 'uint8');
+    b.output(b.q(b.node('Sigmoid', [b.dq(cat, b.scalar('float32', 0.05), b.scalar('uint8', 128))]), 1 / 256, 0, 'uint8'));
+    const direct = await Runtime.load(b.model, { library });
+    const fromFile = await Runtime.load(compileForWasm(b.model), { library });
+    runtimes.push(direct, fromFile);
+    expect(fromFile.plan.steps.map((s) => s.kind)).toEqual(['conv-q8', 'concat-q8', 'lut-q8']);
+    expect(fromFile.plan.steps.map((s) => s.kind)).toEqual(direct.plan.steps.map((s) => s.kind));
+    const [a, c] = [direct.run(b.inputs), fromFile.run(b.inputs)];
+    for (const name of Object.keys(a)) expect(compare(c[name]!, a[name]!)).toEqual({ mismatches: 0, maxDiff: 0 });
   });
 });
 

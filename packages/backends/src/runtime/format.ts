@@ -25,7 +25,7 @@ import {
   type TypedArray,
 } from '@slimc/ir';
 import { alignUp } from './arena.js';
-import { lowerModel, type LowerOptions, type Plan, type PlanStep, type PlanValue } from './plan.js';
+import { lowerModel, stepInputs, type LowerOptions, type Plan, type PlanStep, type PlanValue } from './plan.js';
 
 export const SLIMC_MAGIC = 'SLIMCRT\0';
 export const SLIMC_FORMAT_VERSION = 1;
@@ -78,7 +78,8 @@ export function serializePlan(plan: Plan): Uint8Array {
     return { kind: 'interp', op: step.node.op, domain: step.node.domain, name: step.node.name, attrs, inputs: step.inputs, outputs: step.outputs };
   });
   // only constants some step reads are stored
-  const read = new Set(steps.flatMap((s) => (s.kind === 'interp' ? [...s.inputs, ...Object.values(s.attrs).map((a) => ('constant' in a ? a.constant : null))] : Object.values(s).filter((v) => typeof v === 'string'))));
+  const read = new Set(plan.steps.flatMap(stepInputs));
+  for (const s of steps) if (s.kind === 'interp') for (const a of Object.values(s.attrs)) if ('constant' in a) read.add(a.constant);
   const entries: ConstantEntry[] = [];
   const payloads: Uint8Array[] = [];
   let weightsLength = 0;
