@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { type Model, halfToFloat, interpret, printGraph, verify } from '@slimc/ir';
+import { Graph, type Model, halfToFloat, interpret, makeTensor, printGraph, verify } from '@slimc/ir';
 import { buildModel, f32, f32Type, float, int, ints, maxRelativeDiff, op, seededFloats } from '../../../../test/passes-support.js';
 import { opCounts, runBoth } from '../../../../test/qdq-support.js';
 import { Compiler, builtinPlugin } from '../index.js';
@@ -99,5 +99,27 @@ describe('convert-float16', () => {
     const x = f32([4], [1, -2, 3.3, 1e-3]);
     const y = interpret(m.graph, { x }).y!;
     expect(Array.from(y.data as Float32Array)).toEqual([1, 0, 3.3, 1e-3].map((v) => -halfToFloat(toFloat16Tensor(f32([1], [v])).tensor.data[0] as number)));
+  });
+
+  test('If bodies stay float32: a value they capture is read through a Cast back, with a warning', async () => {
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(3));
+      const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
+      const r = op(g, 'Relu', [x], {}, f32Type(3));
+      const branch = (name: string, opType: string) => {
+        const b = new Graph(name, g.names);
+        b.addOutput(b.addNode({ op: opType, inputs: [r], outputs: [{ name: `${name}_out`, type: f32Type(3) }] }).output(0));
+        return b;
+      };
+      const y = g.addNode({ op: 'If', inputs: [cond], outputs: [{ name: 'y', type: f32Type(3) }], attrs: { then_branch: { kind: 'graph', value: branch('then', 'Neg') }, else_branch: { kind: 'graph', value: branch('else', 'Abs') } } });
+      g.addOutput(y.output(0));
+    });
+    const report = await run(m);
+    expect(report.passes[0]!.warnings).toEqual(['2 nodes inside If/Loop/Scan bodies stay in float32 (subgraphs are not converted)']);
+    expect(verify(m)).toEqual([]);
+    const inputs = { x: f32([3], [-1, 0.5, 2]), cond: makeTensor('bool', [], [1]) };
+    const { ort, interpreter } = await runBoth(m, inputs);
+    expect(Array.from(ort.y!.data as Float32Array)).toEqual([-0, -0.5, -2]);
+    expect(maxRelativeDiff(interpreter, ort)).toBe(0);
   });
 });

@@ -6,7 +6,8 @@
  *            %x: float32 -> Cast(to=float16) -> Conv(., W: float16[...]) -> Relu -> Cast(to=float) -> %y: float32
  *   after (keep-io-types=false): %x and %y are float16 themselves, no boundary Casts.
  *
- * Which nodes run in float16: main-graph nodes of the default domain, not on the deny-list, without
+ * Which nodes run in float16: main-graph nodes of the default domain (If/Loop/Scan bodies are not
+ * converted, and the pass warns about them), not on the deny-list, without
  * subgraphs, whose schema is known and whose operand and result dtypes are all known (shapes are
  * inferred first). Of such a node, every float32 operand or result whose port allows float16 in
  * the schema becomes float16; ports fixed to float32 (Resize `scales`, DequantizeLinear `x_scale`
@@ -292,11 +293,14 @@ export const convertFloat16Pass = definePass({
     'keep-io-types': { type: 'boolean', default: true, description: 'keep float32 graph inputs and outputs, with Casts at the boundary' },
     deny: { type: 'list', default: [], description: 'more op types to keep in float32 (added to the built-in deny-list)' },
   },
-  run(model, _ctx, options) {
+  run(model, ctx, options) {
     inferShapes(model);
     const converter = new Float16Converter(model, options['keep-io-types'], new Set([...FLOAT16_DENY_LIST, ...options.deny]));
     converter.run();
     const stats = { ...converter.stats } as Record<string, number>;
+    let nested = 0;
+    for (const n of model.graph.nodes()) for (const g of n.subgraphs()) for (const _ of g.allNodes()) nested++;
+    if (nested) ctx.warn(`${nested} nodes inside If/Loop/Scan bodies stay in float32 (subgraphs are not converted)`);
     return { changed: stats['nodes-converted']! > 0 || stats['casts-inserted']! > 0, stats };
   },
 });

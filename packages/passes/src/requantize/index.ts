@@ -94,8 +94,10 @@ function scalarConstant(v: Value | null, m: Matcher): number | undefined {
 function staticGrid(y: Value, acc: Value, dtype: QuantDType, ranges: Map<string, { min: number; max: number }>): { scale: number; zeroPoint: number } | undefined {
   const range = ranges.get(y.name) ?? ranges.get(acc.name);
   if (range) return chooseQuantParams({ ...range, dtype });
-  const q = y.quant;
-  if (q && q.dtype === dtype && q.axis === undefined && q.scale.length === 1) return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0]! };
+  // A calibrated 8-bit grid recorded on the rescaled value, or on the accumulator itself.
+  for (const q of [y.quant, acc.quant]) {
+    if (q && q.dtype === dtype && q.axis === undefined && q.scale.length === 1) return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0]! };
+  }
   return undefined;
 }
 
