@@ -122,4 +122,22 @@ describe('convert-float16', () => {
     expect(Array.from(ort.y!.data as Float32Array)).toEqual([-0, -0.5, -2]);
     expect(maxRelativeDiff(interpreter, ort)).toBe(0);
   });
+
+  test('a Constant with value_float stays float32 (its output type comes from the attribute); unrelated constants stay', async () => {
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(2));
+      g.addConstant('unused', f32([1], [1]));
+      const c = g.addNode({ op: 'Constant', attrs: { value_float: float(0.25) }, outputs: [{ name: 'c', type: f32Type() }] }).output(0);
+      const t = g.addNode({ op: 'Constant', attrs: { value: { kind: 'tensor', value: f32([2], [1, 2]) } }, outputs: [{ name: 't', type: f32Type(2) }] }).output(0);
+      g.addOutput(g.addNode({ op: 'Add', inputs: [op(g, 'Mul', [x, c], {}, f32Type(2)), t], outputs: ['y'] }).output(0));
+    });
+    await run(m);
+    expect(verify(m)).toEqual([]);
+    expect(m.graph.initializers.map((v) => v.name)).toContain('unused');
+    const constants = [...m.graph.nodes()].filter((n) => n.op === 'Constant');
+    expect(constants.map((n) => n.output(0).type?.dtype)).toEqual(['float32', 'float16']);
+    const { ort, interpreter } = await runBoth(m, { x: f32([2], [4, 8]) });
+    expect(Array.from(ort.y!.data as Float32Array)).toEqual([2, 4]);
+    expect(maxRelativeDiff(interpreter, ort)).toBe(0);
+  });
 });

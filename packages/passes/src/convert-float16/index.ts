@@ -111,6 +111,8 @@ interface HalfNode {
 /** The schema under which `n` can run in float16, or undefined when it stays in float32. */
 function float16Schema(n: Node, opset: number, deny: ReadonlySet<string>): HalfNode | undefined {
   if (!isDefaultDomain(n) || deny.has(n.op) || n.subgraphs().length) return undefined;
+  // value_float / value_floats make a float32 output whatever the output's type says.
+  if (n.op === 'Constant' && !n.getTensor('value')) return undefined;
   const schema = getSchema(n.op, '', opset);
   if (!schema) return undefined;
   const values = [...n.inputs, ...n.outputs].filter((v): v is Value => v !== null);
@@ -191,7 +193,8 @@ class Float16Converter {
     for (const v of floats) this.fixUses(v);
     for (let i = 0; i < g.outputs.length; i++) this.fixGraphOutput(g, i);
     this.foldCasts(g);
-    removeUnusedConstants(g.initializers.filter((c) => !c.hasUses));
+    // The float32 originals of constants that now only feed float16 users (other unused constants stay).
+    removeUnusedConstants([...this.converted.keys()].filter((v) => v.constant));
   }
 
   /** Rewrites a float32 `value` attribute of a Constant node in float16. */
