@@ -100,6 +100,18 @@ export function sameQdqParams(a: QdqParams, b: QdqParams): boolean {
  */
 export function dequantizeQuantizeIsIdentity(p: QdqParams): boolean {
   if (p.scale.dtype !== 'float32' || p.dtype === 'int32') return false;
+  // The driver may match one node several times; the check runs once per scale constant and grid.
+  let byGrid = identityChecked.get(p.scale);
+  if (!byGrid) identityChecked.set(p.scale, (byGrid = new Map()));
+  const key = `${p.dtype}:${p.zeroPoints.join(',')}`;
+  let ok = byGrid.get(key);
+  if (ok === undefined) byGrid.set(key, (ok = roundTripsEveryCode(p)));
+  return ok;
+}
+
+const identityChecked = new WeakMap<Tensor, Map<string, boolean>>();
+
+function roundTripsEveryCode(p: QdqParams): boolean {
   const [lo, hi] = integerRange(p.dtype);
   const seen = new Set<string>();
   for (let c = 0; c < p.scales.length; c++) {
