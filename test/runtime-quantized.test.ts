@@ -204,6 +204,23 @@ describe('QDQ chains', () => {
   });
 });
 
+describe('NHWC chains', () => {
+  test('conv -> max pool -> average pool -> conv stays NHWC in between and matches the oracles', async () => {
+    const b = new Builder();
+    const requant = (v: Value) => b.dq(b.q(v, 0.05, 128, 'uint8'), b.scalar('float32', 0.05), b.scalar('uint8', 128));
+    const x = b.qInput(q8('uint8', [1, 4, 12, 10], 60), 0.03, 128);
+    let y = requant(b.node('Conv', [x, b.weights([8, 4, 3, 3], channelScales(8, 61), 62), null], { pads: ints(1, 1, 1, 1) }));
+    y = requant(b.node('MaxPool', [y], { kernel_shape: ints(2, 2), strides: ints(2, 2) }));
+    y = requant(b.node('AveragePool', [y], { kernel_shape: ints(3, 3), pads: ints(1, 1, 1, 1) }));
+    b.output(b.q(b.node('Conv', [y, b.weights([6, 8, 1, 1], channelScales(6, 63), 64), null]), 0.1, 128, 'uint8'));
+    // a layout mistake would move values across channels (differences of many steps); the
+    // average pool's double rounding (see below) makes ~1 in 10 of its outputs one step off, and
+    // the 1x1 convolution sums 8 of them, hence the wide equality budget
+    const rt = await expectCloseToOracles(b, 'conv-q8', 0.25);
+    expect(rt.plan.steps.map((s) => s.kind)).toEqual(['conv-q8', 'pool-q8', 'pool-q8', 'conv-q8']);
+  });
+});
+
 describe('.slimc', () => {
   test('a quantized plan (conv, a constant concat operand, table) runs the same from its file', async () => {
     const b = new Builder();

@@ -158,6 +158,32 @@ describe('Runtime', () => {
   });
 });
 
+describe('NHWC between window kernels', () => {
+  test('conv -> conv -> conv keeps intermediates NHWC; observers and outputs still see NCHW', async () => {
+    const model = new Model(new Graph('main'));
+    model.opsetImports.set('', 13);
+    const g = model.graph;
+    let y: Value = g.addInput('x', { dtype: 'float32', shape: [1, 3, 9, 7] });
+    const shapes = [[6, 3, 3, 3], [5, 6, 1, 1], [4, 5, 3, 3]];
+    shapes.forEach((shape, i) => {
+      const w = g.addConstant(`w${i}`, makeTensor('float32', shape, floats(shape.reduce((a, b) => a * b, 1), 10 + i)));
+      y = g.addNode({ op: 'Conv', inputs: [y, w], attrs: { pads: ints(...new Array<number>(4).fill(shape[2]! >> 1)), strides: ints(1, i === 1 ? 2 : 1) }, outputs: [`conv${i}`] }).output(0);
+    });
+    g.outputs.push(y);
+    y.uses.push({ user: g, index: 0 });
+    const inputs = { x: makeTensor('float32', [1, 3, 9, 7], floats(189, 3)) };
+    const rt = await Runtime.load(model, { library });
+    runtimes.push(rt);
+    expect(rt.plan.steps.map((s) => s.kind)).toEqual(['conv-f32', 'conv-f32', 'conv-f32']);
+    const seen = new Map<string, Tensor>();
+    const got = rt.run(inputs, (name, t) => seen.set(name, t));
+    const reference = new Map<string, Tensor>();
+    const want = interpret(g, inputs, { opset: 13, observe: (v, t) => reference.set(v.name, t) });
+    expect(maxDiff(got.conv2!, want.conv2!)).toBeLessThan(1e-5);
+    for (const [name, t] of reference) expect(maxDiff(seen.get(name)!, t), name).toBeLessThan(1e-5);
+  });
+});
+
 describe('wasmExecutor', () => {
   test('observes every node output, as the interpreter does, and caches the lowering per graph', async () => {
     const { model, inputs } = smallFloatModel();

@@ -11,9 +11,10 @@
  * redone online. The region grows (moving its contents; offsets are relative) when a run needs
  * more. String tensors stay on the JS heap.
  *
- * Layout: the model is NCHW; the convolution and pooling kernels are NHWC, so those steps
- * transpose their input into a scratch buffer and their output back (scratch comes from the same
- * allocator and is released at once).
+ * Layout: the model is NCHW; the convolution and pooling kernels are NHWC. A value that a
+ * convolution or pooling step produces and only such steps read stays NHWC (its slot says so;
+ * its shape stays the logical NCHW one); elsewhere those steps transpose their input into a
+ * scratch buffer and their output back (scratch comes from the same allocator, released at once).
  *
  * Interpreter steps read their inputs as views of WebAssembly memory (no copy) and their outputs
  * are copied in.
@@ -46,7 +47,10 @@ interface ArenaSlot {
   readonly offset: number;
   readonly bytes: number;
   readonly dtype: DType;
+  /** Logical NCHW shape. */
   readonly shape: readonly number[];
+  /** Data laid out NHWC (see the module comment). */
+  readonly nhwc?: boolean;
 }
 type Slot = ArenaSlot | { readonly host: Tensor };
 
@@ -118,6 +122,8 @@ export class Runtime {
   private disposed = false;
   /** For each step, the values whose last reader it is. */
   private readonly releaseAfter: string[][];
+  /** Values kept NHWC between window kernels. */
+  private readonly nhwcValues: Set<string>;
 
   private constructor(
     readonly plan: Plan,
@@ -126,7 +132,57 @@ export class Runtime {
     this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
     for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
     this.releaseAfter = lastReaders(plan);
+    this.nhwcValues = this.valuesKeptNhwc();
     this.noteWasmSize();
+  }
+
+  /** Outputs of NHWC kernels read only by NHWC kernels (not graph outputs). */
+  private valuesKeptNhwc(): Set<string> {
+    const windowed = (step: PlanStep) =>
+      (step.kind === 'conv-q8' || (step.kind === 'conv-f32' && !this.prepared.get(step)!.depthwise) || step.kind === 'pool-q8');
+    const readers = new Map<string, PlanStep[]>();
+    for (const step of this.plan.steps) for (const name of stepInputs(step)) readers.set(name, [...(readers.get(name) ?? []), step]);
+    const out = new Set<string>();
+    const outputs = new Set(this.plan.outputs);
+    for (const step of this.plan.steps) {
+      if (!windowed(step) || (step.kind === 'pool-q8' && step.pool === 'global-average')) continue;
+      const name = stepOutputs(step)[0]!;
+      const users = readers.get(name) ?? [];
+      if (!outputs.has(name) && users.length && users.every((u) => windowed(u) && stepInputs(u)[0] === name)) out.add(name);
+    }
+    return out;
+  }
+
+  /** The NHWC form of a 4-D activation: itself when already NHWC, else a transposed scratch copy. */
+  private nhwcOf(x: ArenaSlot, elementBytes: number): { slot: ArenaSlot; scratch: boolean } {
+    if (x.nhwc) return { slot: x, scratch: false };
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const slot = this.newSlot(x.dtype, [n, h, w, c]);
+    this.transpose(x, slot, x.shape, elementBytes, NHWC_FROM_NCHW);
+    return { slot, scratch: true };
+  }
+
+  /**
+   * Where a window kernel writes its NHWC result: the output slot itself when the value stays
+   * NHWC, else scratch; `finish` moves scratch into the NCHW output and releases it.
+   */
+  private nhwcTarget(name: string, dtype: DType, shape: [number, number, number, number], elementBytes: number):
+    { target: ArenaSlot; finish: () => ArenaSlot } {
+    if (this.nhwcValues.has(name)) {
+      const out = { ...this.newSlot(dtype, shape), nhwc: true };
+      return { target: out, finish: () => out };
+    }
+    const [n, c, h, w] = shape;
+    const target = this.newSlot(dtype, [n, h, w, c]);
+    const out = this.newSlot(dtype, shape);
+    return {
+      target,
+      finish: () => {
+        this.transpose(target, out, shape, elementBytes, NCHW_FROM_NHWC);
+        this.releaseBuffer(target);
+        return out;
+      },
+    };
   }
 
   /** Lowers an IR model, or reads a compiled `.slimc` file, and packs its weights. */
@@ -484,7 +540,15 @@ export class Runtime {
     const slot = this.slotOf(slots, name, step);
     if ('host' in slot) return slot.host;
     const bytes = this.library.heapU8.subarray(this.arenaBase + slot.offset, this.arenaBase + slot.offset + slot.bytes);
-    return { dtype: slot.dtype, shape: slot.shape, data: dataFromBytes(slot.dtype, bytes, shapeSize(slot.shape), copy) };
+    const data = dataFromBytes(slot.dtype, bytes, shapeSize(slot.shape), copy || slot.nhwc);
+    if (slot.nhwc) {
+      // an observer looks at a value kept NHWC: give it the logical NCHW layout
+      const [n, c, h, w] = slot.shape as [number, number, number, number];
+      const nchw = (data as Int8Array).slice();
+      for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) nchw[(b * c + ch) * h * w + p] = (data as Int8Array)[(b * h * w + p) * c + ch]!;
+      return { dtype: slot.dtype, shape: slot.shape, data: nchw };
+    }
+    return { dtype: slot.dtype, shape: slot.shape, data };
   }
 
   /** The arena slot of an activation (kernels cannot read host tensors). */
@@ -678,10 +742,9 @@ export class Runtime {
     }
     const outType: DType = isFloat ? 'float32' : step.outputQuant.type;
     const elementBytes = isFloat ? 4 : 1;
-    const nhwcIn = this.newSlot(x.dtype, [n, x.shape[2]!, x.shape[3]!, x.shape[1]!]);
-    const nhwcOut = this.newSlot(outType, [n, oh, ow, p.N]);
-    const out = this.newSlot(outType, [n, p.N, oh, ow]);
-    this.transpose(x, nhwcIn, x.shape, elementBytes, NHWC_FROM_NCHW);
+    const input = this.nhwcOf(x, elementBytes);
+    const nhwcIn = input.slot;
+    const { target: nhwcOut, finish } = this.nhwcTarget(step.output, outType, [n, p.N, oh, ow], elementBytes);
     if (isFloat) {
       const [lo, hi] = floatClamp(step.clamp);
       this.library.exports.slimc_conv_f32(this.geometryPtr, this.ptr(nhwcIn), p.weights, p.bias, lo, hi, this.ptr(nhwcOut));
@@ -691,10 +754,8 @@ export class Runtime {
         p.weights, p.bias, p.multipliers, p.shifts, p.perChannel, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
         this.ptr(nhwcOut));
     }
-    this.transpose(nhwcOut, out, [n, p.N, oh, ow], elementBytes, NCHW_FROM_NHWC);
-    this.releaseBuffer(nhwcIn);
-    this.releaseBuffer(nhwcOut);
-    slots.set(step.output, out);
+    slots.set(step.output, finish());
+    if (input.scratch) this.releaseBuffer(nhwcIn);
   }
 
   private runGemm(step: Extract<KernelStep, { kind: 'gemm-f32' | 'gemm-q8' | 'matmul-i32' }>, slots: Map<string, Slot>): void {
@@ -787,8 +848,8 @@ export class Runtime {
     const [n, c, h, w] = x.shape as [number, number, number, number];
     const exp = this.library.exports;
     const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
-    const nhwcIn = this.newSlot(x.dtype, [n, h, w, c]);
-    this.transpose(x, nhwcIn, x.shape, 1, NHWC_FROM_NCHW);
+    const input = this.nhwcOf(x, 1);
+    const nhwcIn = input.slot;
     let out: ArenaSlot;
     if (step.pool === 'global-average') {
       out = this.newSlot(step.outputQuant.type, [n, c, 1, 1]);
@@ -797,18 +858,16 @@ export class Runtime {
         q.shift, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
     } else {
       const [oh, ow] = this.writeGeometry(x.shape, c, { ...step.window!, group: 1 }, step);
-      const nhwcOut = this.newSlot(step.outputQuant.type, [n, oh, ow, c]);
-      out = this.newSlot(step.outputQuant.type, [n, c, oh, ow]);
+      const { target: nhwcOut, finish } = this.nhwcTarget(step.output, step.outputQuant.type, [n, c, oh, ow], 1);
       if (step.pool === 'max') exp.slimc_maxpool_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), this.ptr(nhwcOut));
       else {
         exp.slimc_avgpool_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint,
           step.countIncludePad ? 1 : 0, p.multipliers, p.shifts, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
           this.ptr(nhwcOut));
       }
-      this.transpose(nhwcOut, out, [n, c, oh, ow], 1, NCHW_FROM_NHWC);
-      this.releaseBuffer(nhwcOut);
+      out = finish();
     }
-    this.releaseBuffer(nhwcIn);
+    if (input.scratch) this.releaseBuffer(nhwcIn);
     slots.set(step.output, out);
   }
 }
