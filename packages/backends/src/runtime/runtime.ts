@@ -543,9 +543,8 @@ export class Runtime {
     const data = dataFromBytes(slot.dtype, bytes, shapeSize(slot.shape), copy || slot.nhwc);
     if (slot.nhwc) {
       // an observer looks at a value kept NHWC: give it the logical NCHW layout
-      const [n, c, h, w] = slot.shape as [number, number, number, number];
       const nchw = (data as Int8Array).slice();
-      for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) nchw[(b * c + ch) * h * w + p] = (data as Int8Array)[(b * h * w + p) * c + ch]!;
+      transposeLayout(data as Int8Array, nchw, slot.shape, NCHW_FROM_NHWC);
       return { dtype: slot.dtype, shape: slot.shape, data: nchw };
     }
     return { dtype: slot.dtype, shape: slot.shape, data };
@@ -697,27 +696,10 @@ export class Runtime {
 
   /** NCHW <-> NHWC between two arena slots of 4-byte or 1-byte elements. */
   private transpose(src: { offset: number }, dst: { offset: number }, shape: readonly number[], elementBytes: number, direction: number): void {
-    const [n, c, h, w] = shape as [number, number, number, number];
-    const hw = h * w;
     const buffer = this.library.exports.memory.buffer;
     const Ctor = elementBytes === 4 ? Int32Array : Uint8Array;
-    const size = n * c * hw;
-    const from = new Ctor(buffer, this.ptr(src), size);
-    const to = new Ctor(buffer, this.ptr(dst), size);
-    for (let b = 0; b < n; b++) {
-      const base = b * c * hw;
-      if (direction === NHWC_FROM_NCHW) {
-        for (let ch = 0; ch < c; ch++) {
-          const row = base + ch * hw;
-          for (let p = 0; p < hw; p++) to[base + p * c + ch] = from[row + p]!;
-        }
-      } else {
-        for (let ch = 0; ch < c; ch++) {
-          const row = base + ch * hw;
-          for (let p = 0; p < hw; p++) to[row + p] = from[base + p * c + ch]!;
-        }
-      }
-    }
+    const size = shapeSize(shape);
+    transposeLayout(new Ctor(buffer, this.ptr(src), size), new Ctor(buffer, this.ptr(dst), size), shape, direction);
   }
 
   private runConv(step: Extract<KernelStep, { kind: 'conv-f32' | 'conv-q8' }>, slots: Map<string, Slot>): void {
@@ -869,6 +851,20 @@ export class Runtime {
     }
     if (input.scratch) this.releaseBuffer(nhwcIn);
     slots.set(step.output, out);
+  }
+}
+
+/** NCHW <-> NHWC of a logical [N, C, H, W] tensor between two element arrays. */
+function transposeLayout(from: ArrayLike<number>, to: { [i: number]: number }, shape: readonly number[], direction: number): void {
+  const [n, c, h, w] = shape as [number, number, number, number];
+  const hw = h * w;
+  for (let b = 0; b < n; b++) {
+    const base = b * c * hw;
+    for (let ch = 0; ch < c; ch++) {
+      const row = base + ch * hw;
+      if (direction === NHWC_FROM_NCHW) for (let p = 0; p < hw; p++) to[base + p * c + ch] = from[row + p]!;
+      else for (let p = 0; p < hw; p++) to[row + p] = from[base + p * c + ch]!;
+    }
   }
 }
 
