@@ -290,7 +290,6 @@ class Lowering {
       if (!c || c.dtype !== 'float32' || (shapeSize(c.shape) !== N && shapeSize(c.shape) !== 1) || (c.shape.length === 2 && c.shape[0] !== 1)) return false;
       bias = n.input(2)!.name;
     }
-    if (!isGemm && x.type?.shape && x.type.shape.length < 2) return false;
     const { last, clamp } = this.fusedActivation(n);
     this.emit([n, last], { kind: 'gemm-f32', node: n.label, input: x.name, weight: n.input(1)!.name, bias, transB,
       alpha: isGemm ? n.getFloat('alpha', 1) : 1, beta: isGemm ? n.getFloat('beta', 1) : 1, output: last.output(0).name, clamp });
@@ -424,7 +423,7 @@ class Lowering {
     const w = this.constantOf(n.input(1));
     if (!x || !w || w.shape.length !== 2 || (w.dtype !== 'int8' && w.dtype !== 'uint8')) return false;
     const xType = this.dtypeOf(x);
-    if ((xType !== 'int8' && xType !== 'uint8') || (x.type?.shape && x.type.shape.length < 2)) return false;
+    if (xType !== 'int8' && xType !== 'uint8') return false;
     const xZp = n.input(2) ? this.constantOf(n.input(2)) : undefined;
     const wZp = n.input(3) ? this.constantOf(n.input(3)) : undefined;
     if ((n.input(2) && (!xZp || shapeSize(xZp.shape) !== 1)) || (n.input(3) && !wZp)) return false;

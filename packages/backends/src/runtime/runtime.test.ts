@@ -158,6 +158,25 @@ describe('Runtime', () => {
   });
 });
 
+describe('MatMul', () => {
+  test('a 1-D input is one row and the result is 1-D', async () => {
+    const model = new Model(new Graph('main'));
+    model.opsetImports.set('', 13);
+    const g = model.graph;
+    const x = g.addInput('x', { dtype: 'float32', shape: ['K'] });
+    const y = g.addNode({ op: 'MatMul', inputs: [x, g.addConstant('w', makeTensor('float32', [5, 3], floats(15, 2)))], outputs: ['y'] }).output(0);
+    g.outputs.push(y);
+    y.uses.push({ user: g, index: 0 });
+    const rt = await Runtime.load(model, { library });
+    runtimes.push(rt);
+    expect(rt.plan.steps.map((s) => s.kind)).toEqual(['gemm-f32']);
+    const inputs = { x: makeTensor('float32', [5], floats(5, 9)) };
+    const got = rt.run(inputs).y!;
+    expect(maxDiff(got, interpret(g, inputs, { opset: 13 }).y!)).toBeLessThan(1e-6);
+    expect(got.shape).toEqual([3]);
+  });
+});
+
 describe('NHWC between window kernels', () => {
   test('conv -> conv -> conv keeps intermediates NHWC; observers and outputs still see NCHW', async () => {
     const model = new Model(new Graph('main'));

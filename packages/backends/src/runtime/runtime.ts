@@ -744,7 +744,8 @@ export class Runtime {
     const p = this.prepared.get(step)!;
     const isFloat = step.kind === 'gemm-f32';
     const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
-    if (x.shape.length < 2 || x.shape[x.shape.length - 1] !== p.K) {
+    // a 1-D input is one row (MatMul drops the row dim again; Gemm requires 2-D, checked by the interpreter's rules)
+    if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== p.K) {
       throw planError(`input [${x.shape.join(',')}] does not end in K = ${p.K}`, step, step.input);
     }
     const M = shapeSize(x.shape) / p.K;
