@@ -29,10 +29,16 @@
  *     NonMaxSuppression, TopK, CumSum;
  *   - recurrent cells, which onnxruntime's CPU provider runs only in float32 (it would wrap each in
  *     Casts anyway, and the state accumulates float16 error over time steps): LSTM, GRU, RNN.
- * onnxruntime's CPU provider has float16 kernels for only part of the rest; where one is missing it
- * inserts its own float32 Casts around the node, so the model still loads and runs (slower, same
- * numbers). The `deny` option adds op types to the list (e.g. ops whose float16 accuracy a model
- * cannot afford).
+ * Float16 kernels in onnxruntime's CPU provider (onnxruntime-node 1.30, measured by
+ * bench/ort-float16-kernels.mjs): native only for data movement (Transpose, Reshape, Concat, Slice,
+ * ...), Clip, Max/Min, Round and LayerNormalization. For the arithmetic ops (Conv, MatMul, Add, Mul,
+ * Relu, Sigmoid, pooling, Softmax, ReduceMean, Resize, ...) it inserts float32 Casts around the node
+ * itself, so a converted model still loads and runs there, with float16 values between nodes and
+ * float32 arithmetic inside them, while float16-capable providers run it natively. Keeping every
+ * op without a CPU kernel in float32 would keep the Conv/MatMul weights float32 and the file size
+ * unchanged, so the deny-list names ops whose float16 form is wrong or harmful, not ops that are
+ * merely cast on CPU. The `deny` option adds op types to it (e.g. ops whose float16 accuracy a
+ * model cannot afford).
  *
  * Cast folding, last: Cast(x) to x's own dtype is removed; Cast(Cast(x: T, to=U), to=T) with U at
  * least as wide as T (float16 -> float32 -> float16) is x. Both are exact.
