@@ -8,8 +8,9 @@
  *   Wq is computed by the reference interpreter's QuantizeLinear kernel, i.e. with ONNX's rounding
  *   (x / s rounded to float32, then round half to even, plus z, saturated), so the folded model
  *   computes bit-identical outputs, and stores the weight at a quarter of its float size.
- *   Pre: W, s and z are constants; every user of the QuantizeLinear output is a DequantizeLinear;
- *   that output is no graph output.
+ *   Pre: W, s and z are constants; the grid is per-tensor or per-axis with an integer type (blocked
+ *   and float8 forms are left alone); every user of the QuantizeLinear output is a
+ *   DequantizeLinear; that output is no graph output.
  *
  * Activations:
  *   DequantizeLinear(QuantizeLinear(x, s, z), s, z)      x not a constant
@@ -47,7 +48,7 @@ export function sameAnnotation(a: QuantParams | undefined, b: QuantParams): bool
 }
 
 /** QuantizeLinear(W const, s, z) feeding only DequantizeLinear  ==>  the quantized constant. */
-export const foldWeightQuantize = definePattern<{ quantized: Tensor; annotation: QuantParams | undefined }>({
+export const foldWeightQuantize = definePattern<{ quantized: Tensor; annotation: QuantParams }>({
   name: 'fold-weight-quantize',
   root: 'QuantizeLinear',
   benefit: 2,
@@ -61,9 +62,11 @@ export const foldWeightQuantize = definePattern<{ quantized: Tensor; annotation:
     const y = q.output(0);
     if (y.isGraphOutput) return m.fail('the quantized weight is a graph output');
     if (!y.uses.every((u) => 'op' in u.user && (u.user as Node).op === 'DequantizeLinear')) return m.fail('a user is not a DequantizeLinear');
-    const [quantized] = runNode(q, [w, scale, zp], m.opset);
+    // Only the integer grids the annotation can describe (float8, int4 and blocked forms are left alone).
     const params = qdqParams(q, m);
-    return { quantized: quantized!, annotation: typeof params === 'string' ? undefined : quantAnnotation(params) };
+    if (typeof params === 'string') return m.fail(params);
+    const [quantized] = runNode(q, [w, scale, zp], m.opset);
+    return { quantized: quantized!, annotation: quantAnnotation(params) };
   },
   rewrite(q, { quantized, annotation }, rw) {
     const c = rw.replaceWithConstant(q.output(0), quantized);
