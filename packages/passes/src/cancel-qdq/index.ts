@@ -20,11 +20,16 @@
  *       MaxPool) select elements, and x -> (x - z) · s is monotone increasing (s > 0), so the max
  *       commutes with it. Pre: the DequantizeLinear output has this one use (or, outside Concat,
  *       other uses too when the moved copy will cancel downstream: the original stays for the
- *       others, so the move pays off only then); a chain of single-use
- *       data-movement ops from Op's output reaches a QuantizeLinear (otherwise moving is pointless);
- *       per-tensor parameters, except Transpose (the axis is permuted along) and MaxPool (per-axis on
- *       the channel axis 1, which pooling keeps); MaxPool needs opset 12 for integer inputs and its
- *       Indices output unused.
+ *       others, so the move pays off only then); a chain of single-use data-movement ops from Op's
+ *       output reaches a QuantizeLinear (otherwise moving is pointless); per-tensor parameters,
+ *       except Transpose (the axis is permuted along) and MaxPool (per-axis on the channel axis 1,
+ *       which pooling keeps); MaxPool needs opset 12 for integer inputs and its Indices output
+ *       unused. QuantizeLinear is not moved up: every DQ -> movement chain -> Q that could meet is
+ *       already met by moving the DequantizeLinear down, and one direction cannot ping-pong.
+ *
+ * Conservative on purpose: a per-axis grid whose values are all equal does not match the
+ * per-tensor grid with that value, and float16/bfloat16 scales are never cancelled (their
+ * rounding is not checked).
  *
  * A DequantizeLinear -> QuantizeLinear pair with different parameters is a requantization
  * q2 = sat(round((q1 - z1) · s1 / s2) + z2). In ONNX output it stays a DQ -> Q pair (standard ops
