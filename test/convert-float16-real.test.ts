@@ -1,16 +1,18 @@
 /**
  * convert-float16 on PaddleOCR cls and rec: the converted model loads and runs in onnxruntime, its
  * outputs stay within a float16-sized tolerance of the float32 model (worst |a - b| / max(1, |b|),
- * printed), and the encoded file is about half the size.
+ * printed), and the encoded file is about half the size. Silero VAD v5/v6 (everything inside an If,
+ * LSTM kept float32): the speech probability stays within 1e-3 of the canonicalized float32 model;
+ * the recurrent state's largest change is printed.
  */
 import { statSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type Tensor, elementAsNumber, verify } from '@slimc/ir';
 import { encodeOnnx, loadOnnx } from '@slimc/backends';
 import { Compiler, builtinPlugin } from '@slimc/passes';
-import { PADDLE_CLS, PADDLE_REC } from './fixtures/models.js';
+import { PADDLE_CLS, PADDLE_REC, SILERO_V5, SILERO_V6 } from './fixtures/models.js';
 import { worstRelativeError } from './interpreter-oracle.js';
-import { runOrtBytes } from './qdq-support.js';
+import { maxAbsDiff, runOrtBytes } from './qdq-support.js';
 
 /** Float16 outputs read as numbers, so they compare against float32 ones. */
 function asFloat32(t: Tensor): Tensor {
@@ -46,5 +48,22 @@ describe('convert-float16 on real models', () => {
     expect(worst).toBeLessThan(tolerance);
     expect(ratio).toBeGreaterThan(0.4);
     expect(ratio).toBeLessThan(0.6);
+  });
+
+  test.each([SILERO_V5, SILERO_V6])('$id: If bodies converted, speech probability within 1e-3', async (fixture) => {
+    const model = loadOnnx(fixture.path);
+    const compiler = new Compiler().use(builtinPlugin);
+    await compiler.run(model, 'canonicalize');
+    const inputs = fixture.inputs();
+    const before = await runOrtBytes(encodeOnnx(model), inputs);
+    const report = await compiler.run(model, 'convert-float16');
+    expect(verify(model)).toEqual([]);
+    const after = await runOrtBytes(encodeOnnx(model), inputs);
+    const stats = report.passes[0]!.stats;
+    const probability = maxAbsDiff({ output: after.output! }, { output: before.output! });
+    const state = maxAbsDiff({ stateN: after.stateN! }, { stateN: before.stateN! });
+    figures.push(`${fixture.id}: |Δ probability| ${probability.toExponential(2)}, max |Δ state| ${state.toExponential(2)}, ${stats['nodes-converted']} nodes in float16, ${stats['casts-inserted']} casts`);
+    expect(stats['nodes-converted']).toBeGreaterThan(50);
+    expect(probability).toBeLessThan(1e-3);
   });
 });

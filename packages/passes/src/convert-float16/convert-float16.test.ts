@@ -101,7 +101,7 @@ describe('convert-float16', () => {
     expect(Array.from(y.data as Float32Array)).toEqual([1, 0, 3.3, 1e-3].map((v) => -halfToFloat(toFloat16Tensor(f32([1], [v])).tensor.data[0] as number)));
   });
 
-  test('If bodies stay float32: a value they capture is read through a Cast back, with a warning', async () => {
+  test('If bodies are converted inside; the If keeps its float32 interface; a captured float16 value needs no Cast', async () => {
     const m = buildModel(13, (g) => {
       const x = g.addInput('x', f32Type(3));
       const cond = g.addInput('cond', { dtype: 'bool', shape: [] });
@@ -115,12 +115,19 @@ describe('convert-float16', () => {
       g.addOutput(y.output(0));
     });
     const report = await run(m);
-    expect(report.passes[0]!.warnings).toEqual(['2 nodes inside If/Loop/Scan bodies stay in float32 (subgraphs are not converted)']);
+    expect(report.passes[0]!.stats['nodes-converted']).toBe(3);
     expect(verify(m)).toEqual([]);
-    const inputs = { x: f32([3], [-1, 0.5, 2]), cond: makeTensor('bool', [], [1]) };
-    const { ort, interpreter } = await runBoth(m, inputs);
-    expect(Array.from(ort.y!.data as Float32Array)).toEqual([-0, -0.5, -2]);
-    expect(maxRelativeDiff(interpreter, ort)).toBe(0);
+    const ifNode = [...m.graph.nodes()].find((n) => n.op === 'If')!;
+    for (const body of ifNode.subgraphs()) {
+      expect([...body.nodes()].map((n) => n.op)).toEqual([body.name === 'then' ? 'Neg' : 'Abs', 'Cast']);
+      expect(body.outputs[0]!.type?.dtype).toBe('float32');
+    }
+    for (const c of [1, 0]) {
+      const inputs = { x: f32([3], [-1, 0.5, 2]), cond: makeTensor('bool', [], [c]) };
+      const { ort, interpreter } = await runBoth(m, inputs);
+      expect(Array.from(ort.y!.data as Float32Array)).toEqual(c ? [-0, -0.5, -2] : [0, 0.5, 2]);
+      expect(maxRelativeDiff(interpreter, ort)).toBe(0);
+    }
   });
 
   test('a Constant with value_float stays float32 (its output type comes from the attribute); unrelated constants stay', async () => {

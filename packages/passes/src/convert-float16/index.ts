@@ -6,15 +6,16 @@
  *            %x: float32 -> Cast(to=float16) -> Conv(., W: float16[...]) -> Relu -> Cast(to=float) -> %y: float32
  *   after (keep-io-types=false): %x and %y are float16 themselves, no boundary Casts.
  *
- * Which nodes run in float16: main-graph nodes of the default domain (If/Loop/Scan bodies are not
- * converted, and the pass warns about them), not on the deny-list, without
- * subgraphs, whose schema is known and whose operand and result dtypes are all known (shapes are
- * inferred first). Of such a node, every float32 operand or result whose port allows float16 in
- * the schema becomes float16; ports fixed to float32 (Resize `scales`, DequantizeLinear `x_scale`
- * before opset 19, ...) keep float32. Everything else keeps its dtype, and a Cast is inserted on
- * every edge whose two ends now disagree (one Cast per value and target type, placed right after
- * the producer). Values captured by subgraphs are read as float32. Float32 constants used as
- * float16 become float16 constants (one copy per constant; the float32 original is removed when
+ * Which nodes run in float16: nodes of the default domain, in the main graph and in If/Loop/Scan
+ * bodies, that are not on the deny-list, hold no subgraph themselves (control-flow nodes keep their
+ * float32 interface: body inputs and outputs keep their dtypes, with Casts inside the body), and
+ * whose schema is known and operand and result dtypes are all known (shapes are inferred first).
+ * Of such a node, every float32 operand or result whose port allows float16 in the schema becomes
+ * float16; ports fixed to float32 (Resize `scales`, DequantizeLinear `x_scale` before opset 19,
+ * ...) keep float32. Everything else keeps its dtype, and a Cast is inserted on every edge whose
+ * two ends now disagree (one Cast per value and target type, placed right after the producer, in
+ * the producer's graph, so a body reading an outer value captures the Cast). Float32 constants used
+ * as float16 become float16 constants (one copy per constant; the float32 original is removed when
  * nothing else uses it); values beyond the float16 range are clamped to ±65504 instead of
  * becoming infinite, counted as `values-clamped`.
  *
@@ -167,20 +168,25 @@ class Float16Converter {
   ) {}
 
   run(): void {
-    const g = this.model.graph;
-    for (const n of g.nodes()) {
-      const h = float16Schema(n, this.model.opset, this.deny);
-      if (h) this.half.set(n, h);
+    const main = this.model.graph;
+    const graphs = [...main.allGraphs()];
+    const floats = new Set<Value>();
+    for (const g of graphs) {
+      for (const n of g.nodes()) {
+        const h = float16Schema(n, this.model.opset, this.deny);
+        if (h) this.half.set(n, h);
+      }
+      // Every float value with its dtype before the pass (captured outer values included).
+      for (const v of [...g.inputs, ...g.initializers]) floats.add(v);
+      for (const n of g.nodes()) for (const v of [...n.inputs, ...n.outputs]) if (v) floats.add(v);
     }
-    // Every float value of the main graph with its dtype before the pass.
-    const floats = new Set<Value>([...g.inputs, ...g.initializers]);
-    for (const n of g.nodes()) for (const v of [...n.inputs, ...n.outputs]) if (v && v.graph === g) floats.add(v);
     for (const v of floats) {
       const d = dtypeOf(v);
       if (d === 'float32' || d === 'float16') this.original.set(v, d);
       else floats.delete(v);
     }
-    // Producers first: node outputs, then (with keep-io-types=false) graph inputs change dtype.
+    // Producers first: node outputs, then (with keep-io-types=false) main graph inputs change dtype.
+    // Subgraph inputs and outputs keep their dtypes, so If/Loop/Scan keep their interface.
     for (const [n, { schema }] of this.half) {
       this.stats['nodes-converted']++;
       n.outputs.forEach((v, i) => {
@@ -191,14 +197,14 @@ class Float16Converter {
       if (n.op === 'Constant') this.convertConstantNode(n);
     }
     if (!this.keepIoTypes) {
-      for (const v of g.inputs) {
+      for (const v of main.inputs) {
         if (!v.constant && v.type?.dtype === 'float32') v.type = { ...v.type, dtype: 'float16' };
       }
     }
     // Then every use of a float value reads the dtype it wants.
     for (const v of floats) this.fixUses(v);
-    for (let i = 0; i < g.outputs.length; i++) this.fixGraphOutput(g, i);
-    this.foldCasts(g);
+    for (const g of graphs) for (let i = 0; i < g.outputs.length; i++) this.fixGraphOutput(g, i);
+    for (const g of graphs) this.foldCasts(g);
     // The float32 originals of constants that now only feed float16 users (other unused constants stay).
     removeUnusedConstants([...this.converted.keys()].filter((v) => v.constant));
   }
@@ -215,7 +221,7 @@ class Float16Converter {
   /** The dtype operand `index` of `user` wants: float16 where a converted node's port allows it, else the value's original dtype. */
   private wanted(v: Value, user: Node, index: number): DType {
     const original = this.original.get(v)!;
-    const h = user.graph === this.model.graph ? this.half.get(user) : undefined; // subgraph captures read the original
+    const h = this.half.get(user);
     return h && original === 'float32' && allowsFloat16(h.schema, portAt(h.schema.inputs, index)) ? 'float16' : original;
   }
 
@@ -233,7 +239,7 @@ class Float16Converter {
     const have = dtypeOf(v);
     const original = this.original.get(v);
     if (!have || !original) return;
-    const want: DType = !this.keepIoTypes && original === 'float32' ? 'float16' : original;
+    const want: DType = g === this.model.graph && !this.keepIoTypes && original === 'float32' ? 'float16' : original;
     if (want === have) return;
     const c = this.as(v, want);
     g.setOutput(i, c);
@@ -302,14 +308,11 @@ export const convertFloat16Pass = definePass({
     'keep-io-types': { type: 'boolean', default: true, description: 'keep float32 graph inputs and outputs, with Casts at the boundary' },
     deny: { type: 'list', default: [], description: 'more op types to keep in float32 (added to the built-in deny-list)' },
   },
-  run(model, ctx, options) {
+  run(model, _ctx, options) {
     inferShapes(model);
     const converter = new Float16Converter(model, options['keep-io-types'], new Set([...FLOAT16_DENY_LIST, ...options.deny]));
     converter.run();
     const stats = { ...converter.stats } as Record<string, number>;
-    let nested = 0;
-    for (const n of model.graph.nodes()) for (const g of n.subgraphs()) for (const _ of g.allNodes()) nested++;
-    if (nested) ctx.warn(`${nested} nodes inside If/Loop/Scan bodies stay in float32 (subgraphs are not converted)`);
     return { changed: stats['nodes-converted']! > 0 || stats['casts-inserted']! > 0, stats };
   },
 });
