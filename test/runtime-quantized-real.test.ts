@@ -14,8 +14,8 @@
  * compared within 0.05 (measured 0.0215 on this input) together with the predicted class.
  */
 import { expect, test } from 'vitest';
-import { Runtime, encodeOnnx, loadOnnx, stepOutputs } from '@slimc/backends';
-import { interpret, makeTensor, toFloat64, type Graph, type Model, type Node, type Tensor, type Value } from '@slimc/ir';
+import { KernelLibrary, Runtime, encodeOnnx, loadOnnx, stepOutputs } from '@slimc/backends';
+import { Graph as GraphClass, Model as ModelClass, interpret, makeTensor, toFloat64, type Graph, type Model, type Node, type Tensor, type Value } from '@slimc/ir';
 import { upgradeOpset } from '@slimc/passes';
 import { PADDLE_CLS } from './fixtures/models.js';
 import { runOrt } from './interpreter-oracle.js';
@@ -78,8 +78,8 @@ function quantizeConvs(model: Model, ranges: Map<string, [number, number]>): num
   return count;
 }
 
-test('QDQ PaddleOCR classifier: all convolutions on int8 kernels, output close to interpreter and onnxruntime', async () => {
-  // per-axis DequantizeLinear needs opset 13; the model is opset 9
+/** The classifier at opset 13 (per-axis DequantizeLinear needs it; the model is opset 9), convolutions quantized. */
+function quantizedClassifier(): { model: Model; inputs: Record<string, Tensor>; convs: number } {
   const model = loadOnnx(PADDLE_CLS.path);
   upgradeOpset(model, 13);
   const inputs = PADDLE_CLS.inputs();
@@ -98,7 +98,11 @@ test('QDQ PaddleOCR classifier: all convolutions on int8 kernels, output close t
     const data = inputs[v.name]!.data as Float32Array;
     ranges.set(v.name, [Math.min(...data), Math.max(...data)]);
   }
-  const convs = quantizeConvs(model, ranges);
+  return { model, inputs, convs: quantizeConvs(model, ranges) };
+}
+
+test('QDQ PaddleOCR classifier: all convolutions on int8 kernels, output close to interpreter and onnxruntime', async () => {
+  const { model, inputs, convs } = quantizedClassifier();
   expect(convs).toBe(53);
 
   const rt = await Runtime.load(model);
@@ -133,4 +137,60 @@ test('QDQ PaddleOCR classifier: all convolutions on int8 kernels, output close t
   } finally {
     rt.dispose();
   }
+});
+
+/** One quantized convolution of the model rebuilt alone, reading `x` (its recorded uint8 input). */
+function singleConv(conv: Node, opset: number): Model {
+  const m = new ModelClass(new GraphClass('layer'));
+  m.opsetImports.set('', opset);
+  const g = m.graph;
+  const copyConst = (v: Value | null) => (v ? g.addConstant(v.name, constantOf(v)!) : null);
+  const copyDq = (v: Value, input: Value) => {
+    const dq = v.producer!;
+    return g.addNode({ op: 'DequantizeLinear', inputs: [input, copyConst(dq.input(1)), copyConst(dq.input(2))], attrs: dq.attrs, outputs: ['dq'] }).output(0);
+  };
+  const x = g.addInput('x', { dtype: 'uint8' });
+  const w = conv.input(1)!;
+  const b = conv.input(2);
+  const y = g.addNode({
+    op: 'Conv', attrs: conv.attrs, outputs: ['y'],
+    inputs: [copyDq(conv.input(0)!, x), copyDq(w, copyConst(w.producer!.input(0))!), b ? copyDq(b, copyConst(b.producer!.input(0))!) : null],
+  }).output(0);
+  const q = conv.output(0).uses[0]!.user as Node;
+  const out = g.addNode({ op: 'QuantizeLinear', inputs: [y, copyConst(q.input(1)), copyConst(q.input(2))], outputs: ['q'] }).output(0);
+  g.addOutput(out);
+  return m;
+}
+
+// The same convolutions one at a time on the interpreter's own recorded inputs: no inherited
+// differences, so every output is within one step and almost all are equal.
+test('each quantized convolution of the classifier alone: within one step of the interpreter', async () => {
+  const { model, inputs } = quantizedClassifier();
+  const recorded = new Map<string, Tensor>();
+  interpret(model.graph, inputs, { opset: model.opset, observe: (v, t) => recorded.set(v.name, t) });
+  const library = await KernelLibrary.load();
+  let mismatchTotal = 0;
+  let total = 0;
+  for (const conv of model.graph.nodeList().filter((n) => n.op === 'Conv')) {
+    const layer = singleConv(conv, model.opset);
+    const x = { x: recorded.get(conv.input(0)!.producer!.input(0)!.name)! };
+    const rt = await Runtime.load(layer, { library });
+    try {
+      expect(rt.plan.steps.map((s) => s.kind), conv.label).toEqual(['conv-q8']);
+      const got = rt.run(x).q!;
+      const want = interpret(layer.graph, x, { opset: model.opset }).q!;
+      let mismatches = 0;
+      for (let i = 0; i < want.data.length; i++) {
+        const d = Math.abs(Number(got.data[i]) - Number(want.data[i]));
+        expect(d, conv.label).toBeLessThanOrEqual(1);
+        if (d) mismatches++;
+      }
+      mismatchTotal += mismatches;
+      total += want.data.length;
+    } finally {
+      rt.dispose();
+    }
+  }
+  // one-step differences only at near-ties of the two roundings
+  expect(mismatchTotal / total).toBeLessThanOrEqual(0.01);
 });
