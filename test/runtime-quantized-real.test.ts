@@ -1,7 +1,6 @@
 /**
  * A QDQ-quantized PaddleOCR classifier in the runtime: every Conv of the float model (upgraded to
- * opset 13 by the upgrade-opset pass) is wrapped
- * the way static quantizers do it (uint8 activations with ranges measured by the interpreter on
+ * opset 13 by the upgrade-opset pass) is wrapped the way static quantizers do it (uint8 activations with ranges measured by the interpreter on
  * the fixture input, per-channel symmetric int8 weights, int32 biases on the s_x * s_w grid), so
  * the runtime runs all 53 convolutions (plain, strided, grouped and depthwise, 1x1 to 5x5) on the
  * int8 kernels and the other ops as before.
@@ -15,7 +14,7 @@
  */
 import { expect, test } from 'vitest';
 import { KernelLibrary, Runtime, encodeOnnx, loadOnnx, stepOutputs } from '@slimc/backends';
-import { Graph as GraphClass, Model as ModelClass, interpret, makeTensor, toFloat64, type Graph, type Model, type Node, type Tensor, type Value } from '@slimc/ir';
+import { Graph, Model, interpret, makeTensor, toFloat64, type Node, type Tensor, type Value } from '@slimc/ir';
 import { upgradeOpset } from '@slimc/passes';
 import { PADDLE_CLS } from './fixtures/models.js';
 import { runOrt } from './interpreter-oracle.js';
@@ -141,7 +140,7 @@ test('QDQ PaddleOCR classifier: all convolutions on int8 kernels, output close t
 
 /** One quantized convolution of the model rebuilt alone, reading `x` (its recorded uint8 input). */
 function singleConv(conv: Node, opset: number): Model {
-  const m = new ModelClass(new GraphClass('layer'));
+  const m = new Model(new Graph('layer'));
   m.opsetImports.set('', opset);
   const g = m.graph;
   const copyConst = (v: Value | null) => (v ? g.addConstant(v.name, constantOf(v)!) : null);
