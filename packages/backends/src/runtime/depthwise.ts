@@ -28,6 +28,16 @@ export function depthwiseConvF32(x: Float32Array, weights: Float32Array, bias: F
   const [dh, dw] = g.dilations;
   const [pt, pl] = g.padBegin;
   const { height: h, width: w, outHeight: oh, outWidth: ow } = g;
+  // one output row at a time, one tap at a time over the row: the inner loop is a multiply-add
+  // over the outputs whose input column is inside the image (no per-tap bounds checks)
+  const row = new Float64Array(ow);
+  const firstOx = new Int32Array(kw);
+  const endOx = new Int32Array(kw);
+  for (let kx = 0; kx < kw; kx++) {
+    const shift = kx * dw - pl; // input column = ox * sw + shift
+    firstOx[kx] = Math.max(0, Math.ceil(-shift / sw));
+    endOx[kx] = Math.min(ow, Math.floor((w - 1 - shift) / sw) + 1);
+  }
   for (let n = 0; n < g.batch; n++) {
     for (let c = 0; c < g.channels; c++) {
       const plane = (n * g.channels + c) * h * w;
@@ -35,21 +45,23 @@ export function depthwiseConvF32(x: Float32Array, weights: Float32Array, bias: F
       const wBase = c * kh * kw;
       const b = bias ? bias[c]! : 0;
       for (let oy = 0; oy < oh; oy++) {
-        const iy0 = oy * sh - pt;
-        // taps inside the input: ky in [ky0, ky1), kx in [kx0, kx1) (no per-tap bounds checks)
-        const ky0 = iy0 < 0 ? Math.ceil(-iy0 / dh) : 0;
-        const ky1 = Math.min(kh, Math.ceil((h - iy0) / dh));
-        for (let ox = 0; ox < ow; ox++) {
-          const ix0 = ox * sw - pl;
-          const kx0 = ix0 < 0 ? Math.ceil(-ix0 / dw) : 0;
-          const kx1 = Math.min(kw, Math.ceil((w - ix0) / dw));
-          let acc = b;
-          for (let ky = ky0; ky < ky1; ky++) {
-            const row = plane + (iy0 + ky * dh) * w + ix0;
-            const wRow = wBase + ky * kw;
-            for (let kx = kx0; kx < kx1; kx++) acc += x[row + kx * dw]! * weights[wRow + kx]!;
+        row.fill(b);
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - pt + ky * dh;
+          if (iy < 0 || iy >= h) continue;
+          const inRow = plane + iy * w;
+          for (let kx = 0; kx < kw; kx++) {
+            const wv = weights[wBase + ky * kw + kx]!;
+            const base = inRow + kx * dw - pl;
+            const end = endOx[kx]!;
+            if (sw === 1) for (let ox = firstOx[kx]!; ox < end; ox++) row[ox] += x[base + ox]! * wv;
+            else for (let ox = firstOx[kx]!; ox < end; ox++) row[ox] += x[base + ox * sw]! * wv;
           }
-          out[outPlane + oy * ow + ox] = acc < min ? min : acc > max ? max : acc;
+        }
+        const o = outPlane + oy * ow;
+        for (let ox = 0; ox < ow; ox++) {
+          const v = row[ox]!;
+          out[o + ox] = v < min ? min : v > max ? max : v;
         }
       }
     }
