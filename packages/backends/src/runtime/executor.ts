@@ -4,7 +4,7 @@
  *
  * A graph is lowered once per structure (its node and value identities) and kept while the graph
  * object lives; activations are not fused when a caller observes values, so every node output of
- * the graph is seen.
+ * the graph is seen (Constant nodes' values included; outputs nothing reads are not computed).
  */
 import { Model, type Graph, type Tensor, type Value } from '@slimc/ir';
 import { KernelLibrary } from '../wasm/kernel-library.js';
@@ -46,6 +46,11 @@ export function wasmExecutor(): WasmExecutor {
       const byName = new Map<string, Value>();
       for (const n of graph.nodes()) for (const v of n.outputs) if (v) byName.set(v.name, v);
       const observe = opts.observe;
+      // Constant nodes are plan constants, not steps: report their values as the interpreter does
+      for (const n of graph.nodes()) {
+        const value = n.op === 'Constant' && !n.domain ? n.getTensor('value') : undefined;
+        if (value && n.outputs[0]) observe(n.outputs[0], value);
+      }
       return entry.runtime.run(inputs, (name, t) => {
         const v = byName.get(name);
         if (v) observe(v, t);
