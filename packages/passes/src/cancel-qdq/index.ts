@@ -43,6 +43,7 @@ import { definePass } from '../core/pass.js';
 import { type MatchFailure, type Matcher, PatternSet, applyPatternsGreedily, definePattern, isDefaultDomain } from '../core/pattern.js';
 import { countNodes } from '../core/compiler.js';
 import { createSlimcRequantize, integerRescale } from '../requantize/slimc-requantize.js';
+import { createNodeAfter, rewireUsesExcept } from './rewire.js';
 import { type QdqPair, type QdqParams, dequantizeQuantizeIsIdentity, matchQdqPair, qdqParams, sameQdqParams } from './qdq-params.js';
 
 export { type QdqPair, type QdqParams, dequantizeQuantizeIsIdentity, matchQdqPair, qdqParams, sameQdqParams } from './qdq-params.js';
@@ -178,27 +179,24 @@ export const moveDequantizeDown = definePattern<MoveCaptures>({
     return { dqs, params, axis };
   },
   rewrite(op, { dqs, params, axis }, rw) {
+    // The op is rewired in place rather than recreated: a new node would re-notify every user of
+    // its other operands, and a Reshape target shared by thousands of Reshapes would make each
+    // move cost as much as the whole model.
     const y = op.output(0);
+    const floatType = y.type;
+    dqs.forEach((dq, i) => rw.setInput(op, i, dq.input(0)));
+    y.type = floatType ? { ...floatType, dtype: params.dtype } : undefined;
     const first = dqs[0]!;
-    const inputs = op.op === 'Concat' ? dqs.map((dq) => dq.input(0)) : [first.input(0), ...op.inputs.slice(1)];
-    const moved = rw.createNode(
-      {
-        op: op.op,
-        domain: op.domain,
-        inputs,
-        attrs: op.attrs,
-        outputs: [{ name: `${y.name}_quantized`, type: y.type ? { ...y.type, dtype: params.dtype } : undefined }],
-      },
-      op,
-    );
     const attrs = new Map(first.attrs);
     if (axis !== undefined) attrs.set('axis', { kind: 'int', value: axis });
-    const dq = rw.createNode(
-      { op: 'DequantizeLinear', inputs: [moved.output(0), first.input(1), first.input(2)], attrs, outputs: [{ name: `${y.name}_dequantized`, type: y.type }] },
-      op,
-    );
+    const dq = createNodeAfter(rw, op, {
+      op: 'DequantizeLinear',
+      inputs: [y, first.input(1), first.input(2)],
+      attrs,
+      outputs: [{ name: `${y.name}_dequantized`, type: floatType }],
+    });
     dq.trimInputs();
-    rw.replaceOp(op, [dq.output(0)]);
+    rewireUsesExcept(rw, y, dq.output(0), [dq], '_quantized');
   },
 });
 

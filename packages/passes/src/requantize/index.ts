@@ -41,6 +41,7 @@ import { definePass } from '../core/pass.js';
 import { type MatchFailure, type Matcher, type Rewriter, PatternSet, definePattern, isDefaultDomain } from '../core/pattern.js';
 import { type QuantDType, chooseQuantParams, quantizedRange } from '../quantize/params.js';
 import { createSlimcRequantize, integerRescale } from './slimc-requantize.js';
+import { createNodeAfter, rewireUsesExcept } from '../cancel-qdq/rewire.js';
 
 export * from './slimc-requantize.js';
 
@@ -133,21 +134,6 @@ function annotation(dtype: QuantDType, scale: number, zeroPoint: number): QuantP
   return { scale: Float32Array.of(scale), zeroPoint: Int32Array.of(zeroPoint), dtype, bits: 8 };
 }
 
-/** Rewires every use of `y` except `keep` to `replacement` (graph outputs keep their name). */
-function rewireUses(rw: Rewriter, y: Value, replacement: Value, keep: readonly Node[]): void {
-  const outputUse = y.isGraphOutput;
-  for (const u of [...y.uses]) {
-    if ('op' in u.user && !keep.includes(u.user as Node)) rw.setInput(u.user as Node, u.index, replacement);
-  }
-  if (outputUse) {
-    const g = y.graph;
-    g.outputs.forEach((o, i) => o === y && g.setOutput(i, replacement));
-    const name = y.name;
-    y.name = g.names.fresh(`${name}_float`);
-    replacement.name = name;
-  }
-}
-
 function emitStatic(node: Node, c: AccumulatorChain, dtype: QuantDType, target: string, rw: Rewriter): void {
   const { scale, zeroPoint } = c.grid!;
   const g = node.graph;
@@ -162,23 +148,14 @@ function emitStatic(node: Node, c: AccumulatorChain, dtype: QuantDType, target: 
     q = rq.output(0);
     keep = [];
   } else {
-    const qn = createAfter(rw, node, { op: 'QuantizeLinear', inputs: [c.y, s, z], outputs: [{ name: `${c.y.name}_quantized`, type: qType }] });
+    const qn = createNodeAfter(rw, node, { op: 'QuantizeLinear', inputs: [c.y, s, z], outputs: [{ name: `${c.y.name}_quantized`, type: qType }] });
     q = qn.output(0);
     keep = [qn];
   }
   q.quant = grid;
-  const dq = createAfter(rw, q.producer!, { op: 'DequantizeLinear', inputs: [q, s, z], outputs: [{ name: `${c.y.name}_requantized_float`, type: c.y.type }] });
+  const dq = createNodeAfter(rw, q.producer!, { op: 'DequantizeLinear', inputs: [q, s, z], outputs: [{ name: `${c.y.name}_requantized_float`, type: c.y.type }] });
   dq.output(0).quant = grid;
-  rewireUses(rw, c.y, dq.output(0), keep);
-}
-
-/** Creates a node right after `ref` (before its successor, or at the end of the graph). */
-function createAfter(rw: Rewriter, ref: Node, init: Parameters<Rewriter['createNode']>[0]): Node {
-  if (ref.next) return rw.createNode(init, ref.next);
-  // At the end: create before `ref`, then move behind it (its operands are all defined by then).
-  const n = rw.createNode(init, ref);
-  n.moveAfter(ref);
-  return n;
+  rewireUsesExcept(rw, c.y, dq.output(0), keep, '_float');
 }
 
 function emitDynamic(node: Node, c: AccumulatorChain, dtype: QuantDType, rw: Rewriter): void {
@@ -187,7 +164,7 @@ function emitDynamic(node: Node, c: AccumulatorChain, dtype: QuantDType, rw: Rew
   const k = (name: string, v: number, dt: DType = 'float32') => rw.addConstant(g, `${c.y.name}_${name}`, makeTensor(dt, [], [v]));
   let last = node;
   const add = (op: string, inputs: (Value | null)[], attrs: Record<string, { kind: 'int'; value: number }> = {}, type?: { dtype: DType; shape?: readonly (number | string | null)[] }) => {
-    last = createAfter(rw, last, { op, inputs, attrs, outputs: [{ name: `${c.y.name}_${op.toLowerCase()}`, type }] });
+    last = createNodeAfter(rw, last, { op, inputs, attrs, outputs: [{ name: `${c.y.name}_${op.toLowerCase()}`, type }] });
     return last.output(0);
   };
   const scalar = { dtype: 'float32' as DType, shape: [] };
@@ -206,7 +183,7 @@ function emitDynamic(node: Node, c: AccumulatorChain, dtype: QuantDType, rw: Rew
     users.add(p);
     for (const i of p.inputs) if (i?.producer) users.add(i.producer);
   }
-  rewireUses(rw, c.y, dq, [...users]);
+  rewireUsesExcept(rw, c.y, dq, [...users], '_float');
 }
 
 export function requantizePatterns(options: RequantizePassOptions): PatternSet {
