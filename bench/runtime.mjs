@@ -1,9 +1,11 @@
 // Latency of the float PaddleOCR models (cls, rec, det) in slimc's WebAssembly runtime, in
 // onnxruntime-node (CPU, one intra-op thread) and in onnxruntime-web (wasm backend, one thread),
 // on the same deterministic inputs; plus the runtime's memory figures and how many steps ran on
-// the kernels vs the interpreter. Then the same comparison on a synthetic int8 QDQ network
-// (MobileNet-like: 3x3 conv, depthwise 3x3, pointwise 1x1 blocks with ReLU, 112x112 input), where
-// onnxruntime fuses the QDQ groups into QLinearConv.
+// the kernels vs the interpreter. Then the same comparison for int8: the three models quantized
+// by slimc's quantize pass (static QDQ, uint8 activations, reduce-range, calibrated on two random
+// inputs: the figures are about speed, not accuracy), and a synthetic int8 QDQ network
+// (MobileNet-like: 3x3 conv, depthwise 3x3, pointwise 1x1 blocks with ReLU, 112x112 input).
+// onnxruntime fuses QDQ groups into its integer kernels.
 //
 // Run `npx tsc -b` first: this imports the built packages.
 // Usage: node bench/runtime.mjs [--runs N]   (default 10 timed runs after 2 warm-up runs; median reported)
@@ -16,6 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { Runtime, loadOnnx, encodeOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
 const { Graph, Model, makeTensor } = await import(join(root, 'packages/ir/dist/index.js'));
+const { Compiler, builtinPlugin } = await import(join(root, 'packages/passes/dist/index.js'));
 const ortNode = require('onnxruntime-node');
 const ortWeb = await import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.wasm.min.mjs')).href)
   .catch(() => import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.min.mjs')).href));
@@ -61,18 +64,19 @@ async function timeMs(fn) {
 
 const MiB = 1 << 20;
 const rows = [];
-for (const m of MODELS) {
-  const path = join(ocrDir, m.file);
-  const data = randomFloats(m.shape.reduce((a, b) => a * b, 1), m.seed);
-  const rt = await Runtime.load(loadOnnx(path));
-  const slimc = await timeMs(() => rt.run({ x: { dtype: 'float32', shape: m.shape, data } }));
-  const nodeSession = await ortNode.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  const node = await timeMs(() => nodeSession.run({ x: new ortNode.Tensor('float32', data, m.shape) }));
-  const webSession = await ortWeb.InferenceSession.create(readFileSync(path), { executionProviders: ['wasm'] });
-  const web = await timeMs(() => webSession.run({ x: new ortWeb.Tensor('float32', data, m.shape) }));
+
+/** Times one model in the three runtimes on input `x` and adds a row. */
+async function compare(label, model, bytes, feeds) {
+  const rt = await Runtime.load(model);
+  const slimc = await timeMs(() => rt.run(feeds));
+  const [name, t] = Object.entries(feeds)[0];
+  const nodeSession = await ortNode.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const node = await timeMs(() => nodeSession.run({ [name]: new ortNode.Tensor(t.dtype, t.data, t.shape) }));
+  const webSession = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  const web = await timeMs(() => webSession.run({ [name]: new ortWeb.Tensor(t.dtype, t.data, t.shape) }));
   const counts = rt.stepCounts;
   rows.push({
-    model: m.id,
+    model: label,
     'slimc ms': slimc.toFixed(1),
     'ort-node ms': node.toFixed(1),
     'ort-web ms': web.toFixed(1),
@@ -84,10 +88,29 @@ for (const m of MODELS) {
     'largest live MiB': (rt.memory.largestLiveSet / MiB).toFixed(2),
     'wasm peak MiB': (rt.memory.wasmPeak / MiB).toFixed(2),
   });
+  const fallbacks = rt.fallbacks;
   rt.dispose();
   await nodeSession.release();
   await webSession.release();
+  return fallbacks;
 }
+
+const fallbacks = new Set();
+for (const m of MODELS) {
+  const path = join(ocrDir, m.file);
+  const x = { dtype: 'float32', shape: m.shape, data: randomFloats(m.shape.reduce((a, b) => a * b, 1), m.seed) };
+  for (const op of await compare(m.id, loadOnnx(path), readFileSync(path), { x })) fallbacks.add(op);
+}
+for (const m of MODELS) {
+  const model = loadOnnx(join(ocrDir, m.file));
+  const compiler = new Compiler().use(builtinPlugin);
+  const size = m.shape.reduce((a, b) => a * b, 1);
+  const sample = (seed) => ({ x: { dtype: 'float32', shape: m.shape, data: randomFloats(size, seed) } });
+  compiler.hooks.calibrationData.tapPromise('bench', async () => [sample(m.seed + 10), sample(m.seed + 20)]);
+  await compiler.run(model, [{ name: 'quantize', options: { format: 'qdq', activations: 'uint8', 'reduce-range': 'on' } }]);
+  await compare(`${m.id} int8`, model, encodeOnnx(model), sample(m.seed));
+}
+
 /** x (uint8 NCHW) -> stem conv 3x3 s2 -> [depthwise 3x3 (s2 every other) -> pointwise 1x1] x blocks, all QDQ with ReLU. */
 function int8Network(size, blocks) {
   const model = new Model(new Graph('int8-qdq'));
@@ -127,33 +150,8 @@ function int8Network(size, blocks) {
 
 const int8Model = int8Network(112, 6);
 const int8Input = makeTensor('uint8', [1, 16, 112, 112], Array.from(randomFloats(16 * 112 * 112, 9), (v) => Math.floor((v + 1) * 128)));
-const int8Bytes = encodeOnnx(int8Model);
-const int8Runtime = await Runtime.load(int8Model);
-const int8Slimc = await timeMs(() => int8Runtime.run({ x: int8Input }));
-const int8Node = await ortNode.InferenceSession.create(Buffer.from(int8Bytes), { intraOpNumThreads: 1, interOpNumThreads: 1 });
-const int8NodeMs = await timeMs(() => int8Node.run({ x: new ortNode.Tensor('uint8', int8Input.data, int8Input.shape) }));
-const int8Web = await ortWeb.InferenceSession.create(int8Bytes, { executionProviders: ['wasm'] });
-const int8WebMs = await timeMs(() => int8Web.run({ x: new ortWeb.Tensor('uint8', int8Input.data, int8Input.shape) }));
-rows.push({
-  model: 'int8 QDQ (synthetic)',
-  'slimc ms': int8Slimc.toFixed(1),
-  'ort-node ms': int8NodeMs.toFixed(1),
-  'ort-web ms': int8WebMs.toFixed(1),
-  'kernel steps': Object.entries(int8Runtime.stepCounts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
-  'interp steps': int8Runtime.stepCounts.interp ?? 0,
-  'weights MiB': (int8Runtime.memory.weights / MiB).toFixed(2),
-  'online act. MiB': (int8Runtime.memory.onlineActivations / MiB).toFixed(2),
-  'planned act. MiB': (int8Runtime.memory.plannedActivations / MiB).toFixed(2),
-  'largest live MiB': (int8Runtime.memory.largestLiveSet / MiB).toFixed(2),
-  'wasm peak MiB': (int8Runtime.memory.wasmPeak / MiB).toFixed(2),
-});
+await compare('int8 QDQ (synthetic)', int8Model, encodeOnnx(int8Model), { x: int8Input });
 
 console.log(`median of ${RUNS} runs after ${WARMUP} warm-up runs, single thread`);
 console.table(rows);
-const fallbacks = new Set();
-for (const m of MODELS) {
-  const rt = await Runtime.load(loadOnnx(join(ocrDir, m.file)));
-  for (const op of rt.fallbacks) fallbacks.add(op);
-  rt.dispose();
-}
-console.log(`ops in the interpreter: ${[...fallbacks].sort().join(', ')}`);
+console.log(`ops in the interpreter (float models): ${[...fallbacks].sort().join(', ')}`);

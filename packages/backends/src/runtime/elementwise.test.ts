@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { binaryF32, blockBroadcast } from './elementwise.js';
+import { makeTensor, runOp } from '@slimc/ir';
+import { binaryF32, blockBroadcast, dequantizeQ8, quantizeF32 } from './elementwise.js';
 
 describe('blockBroadcast', () => {
   test.each([
@@ -33,6 +34,23 @@ describe('binaryF32', () => {
           expect(out).toEqual(want);
         }
       }
+    }
+  });
+});
+
+describe('quantizeF32 / dequantizeQ8', () => {
+  test('the interpreter rules: ties to even, saturation, zero point; and back', () => {
+    const scale = 0.5;
+    const x = Float32Array.from([0.25, 0.75, -0.25, -0.75, 1.25, 100, -100, 3.1, -0.0]);
+    for (const [type, zp] of [['uint8', 128], ['int8', -3]] as const) {
+      const q = type === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+      quantizeF32(x, scale, zp, type === 'int8' ? -128 : 0, type === 'int8' ? 127 : 255, q);
+      const want = runOp('QuantizeLinear', [makeTensor('float32', [x.length], x), makeTensor('float32', [], [scale]), makeTensor(type, [], [zp])])[0]!;
+      expect(Array.from(q)).toEqual(Array.from(want.data as Int8Array));
+      const back = new Float32Array(x.length);
+      dequantizeQ8(q, scale, zp, back);
+      const wantBack = runOp('DequantizeLinear', [want, makeTensor('float32', [], [scale]), makeTensor(type, [], [zp])])[0]!;
+      expect(back).toEqual(wantBack.data);
     }
   });
 });

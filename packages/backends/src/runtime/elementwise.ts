@@ -4,6 +4,9 @@
  * channel [C, 1, 1] against [N, C, H, W]). Anything else returns false and the step runs in the
  * reference interpreter; results equal the interpreter's (each element computed in float64 and
  * rounded once to float32, as the interpreter does).
+ *
+ * Also per-tensor QuantizeLinear / DequantizeLinear between float32 and int8/uint8, with the
+ * interpreter's exact rules: q = saturate(round_half_even(float32(x / s)) + z), x = (q - z) * s.
  */
 import type { Node } from '@slimc/ir';
 
@@ -117,4 +120,20 @@ export function unaryF32(node: Node, bounds?: [number, number]): ((x: Float32Arr
     default:
       return undefined;
   }
+}
+
+/** q = saturate(round_half_even(float32(x / scale)) + zeroPoint) into [lo, hi]. */
+export function quantizeF32(x: Float32Array, scale: number, zeroPoint: number, lo: number, hi: number, out: Int8Array | Uint8Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.fround(x[i]! / scale);
+    let r = Math.round(v);
+    if (r - v === 0.5 && (r & 1) !== 0) r -= 1; // Math.round sends ties up; ONNX sends them to even
+    r += zeroPoint;
+    out[i] = r < lo ? lo : r > hi ? hi : r;
+  }
+}
+
+/** x = (q - zeroPoint) * scale, rounded once to float32. */
+export function dequantizeQ8(q: Int8Array | Uint8Array, scale: number, zeroPoint: number, out: Float32Array): void {
+  for (let i = 0; i < q.length; i++) out[i] = (q[i]! - zeroPoint) * scale;
 }

@@ -37,7 +37,7 @@ import { GEOMETRY_LENGTH } from '../wasm/exports.js';
 import { KernelLibrary } from '../wasm/kernel-library.js';
 import { ArenaAllocator, alignUp, planMemory, type LiveInterval, type MemoryPlan } from './arena.js';
 import { depthwiseConvF32 } from './depthwise.js';
-import { BINARY_OPS, binaryF32, blockBroadcast, unaryF32 } from './elementwise.js';
+import { BINARY_OPS, binaryF32, blockBroadcast, dequantizeQ8, quantizeF32, unaryF32 } from './elementwise.js';
 import { loadCompiled } from './format.js';
 import { lowerModel, planError, stepInputs, stepOutputs, type Clamp, type KernelStep, type LowerOptions, type Plan, type PlanStep, type QuantOperand, type WindowAttrs } from './plan.js';
 import { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
@@ -627,6 +627,7 @@ export class Runtime {
       return { slot, shape: 'host' in slot ? slot.host.shape : slot.shape };
     };
     const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
+    if (node.op === 'QuantizeLinear' || node.op === 'DequantizeLinear') return this.runQuantizeLinear(step, slots);
     if (BINARY_OPS.has(node.op)) {
       const a = float(step.inputs[0]);
       const b = float(step.inputs[1]);
@@ -664,6 +665,37 @@ export class Runtime {
     const out = this.newSlot('float32', x.shape);
     unary(data(x.slot, n), data(out, n));
     slots.set(output, out);
+    return true;
+  }
+
+  /** Per-tensor QuantizeLinear / DequantizeLinear with constant parameters (elementwise.ts); false otherwise. */
+  private runQuantizeLinear(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    const [xName, scaleName, zpName] = step.inputs;
+    const scale = scaleName ? this.plan.constants.get(scaleName) : undefined;
+    const zp = zpName ? this.plan.constants.get(zpName) : undefined;
+    if (!xName || !scale || scale.dtype !== 'float32' || scale.data.length !== 1 || (zpName && (!zp || zp.data.length !== 1))) return false;
+    if (node.getInt('block_size', 0) !== 0 || node.getInt('saturate', 1) !== 1) return false;
+    const x = this.slotOf(slots, xName, step);
+    if (!('offset' in x)) return false;
+    const s = (scale.data as Float32Array)[0]!;
+    const z = zp ? Number((zp.data as Int8Array)[0]) : 0;
+    const n = shapeSize(x.shape);
+    if (node.op === 'QuantizeLinear') {
+      const type = zp ? zp.dtype : node.getInt('output_dtype', 0) === 0 ? 'uint8' : undefined;
+      if (x.dtype !== 'float32' || (type !== 'int8' && type !== 'uint8')) return false;
+      const out = this.newSlot(type, x.shape);
+      const [lo, hi] = integerRange(type);
+      const view = type === 'int8' ? this.library.view(Int8Array, this.ptr(out), n) : this.library.view(Uint8Array, this.ptr(out), n);
+      quantizeF32(this.library.view(Float32Array, this.ptr(x), n), s, z, lo, hi, view);
+      slots.set(step.outputs[0]!, out);
+      return true;
+    }
+    if ((x.dtype !== 'int8' && x.dtype !== 'uint8') || (zp && zp.dtype !== x.dtype)) return false;
+    const out = this.newSlot('float32', x.shape);
+    const q = x.dtype === 'int8' ? this.library.view(Int8Array, this.ptr(x), n) : this.library.view(Uint8Array, this.ptr(x), n);
+    dequantizeQ8(q, s, z, this.library.view(Float32Array, this.ptr(out), n));
+    slots.set(step.outputs[0]!, out);
     return true;
   }
 
