@@ -164,3 +164,35 @@ describe('the slimc binary', () => {
     expect(v.stderr).toMatch(/\n\s+at /);
   });
 });
+
+describe('the wasm target', () => {
+  test('compile --target wasm writes a .slimc that run and bench execute, matching the interpreter', async () => {
+    const out = join(dir, 'cls.slimc');
+    const c = await cli('compile', PADDLE_CLS.path, '-o', out, '--target', 'wasm', '--pipeline', 'canonicalize');
+    expect(c.code).toBe(0);
+    expect(readFileSync(out).subarray(0, 7).toString('latin1')).toBe('SLIMCRT');
+    const ref = join(__dirname, '..', 'examples', 'demo', 'cls'); // holds output_0.pb too: it must not be taken as an input
+    const r = await cli('run', out, '--inputs', ref, '-o', join(dir, 'out-wasm'));
+    expect(r.code).toBe(0);
+    const got = toFloat64(readTensorProto(readFileSync(join(dir, 'out-wasm', 'output_0.pb'))).tensor);
+    const want = toFloat64(readTensorProto(readFileSync(join(ref, 'output_0.pb'))).tensor);
+    got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-4));
+    const b = await cli('bench', out, '--shape', 'x=1x3x48x192', '--runs', '2', '--json');
+    expect(b.code).toBe(0);
+    const report = JSON.parse(b.out);
+    expect(report.engine).toBe('wasm');
+    expect(report.medianMs).toBeGreaterThan(0);
+    expect(report.memory.weights).toBeGreaterThan(100_000);
+  });
+
+  test('a .slimc model refuses the interpreter; symbolic inputs need a shape', async () => {
+    const out = join(dir, 'cls2.slimc');
+    await cli('compile', PADDLE_CLS.path, '-o', out, '--target', 'wasm');
+    const r = await cli('bench', out, '--runtime', 'interpreter');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/runs only on the wasm runtime/);
+    const s = await cli('bench', PADDLE_CLS.path, '--runs', '1');
+    expect(s.code).toBe(2);
+    expect(s.err).toMatch(/--shape x=/);
+  });
+});

@@ -6,7 +6,7 @@
 import { dirname } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { SlimcError } from '@slimc/ir';
-import { saveOnnx } from '@slimc/backends';
+import { compileForWasm, saveOnnx, writeFileAtomic } from '@slimc/backends';
 import { compile, createCompiler, describeOptionType, findConfig, loadConfig, type CompileReport, type OptionSpec, type Plugin } from '@slimc/passes';
 import type { CliIO, CompileFlags } from './main.js';
 import { sameFile } from './main.js';
@@ -54,8 +54,9 @@ export async function runCompile(modelPath: string, flags: CompileFlags, io: Cli
         }
       : undefined,
   }).finally(() => bar?.stop());
-  await compiler.hooks.beforeEmit.promise(model, { format: 'onnx' });
-  saveOnnx(model, flags.output, { externalData: Boolean(flags.externalData) });
+  await compiler.hooks.beforeEmit.promise(model, { format: flags.target });
+  if (flags.target === 'wasm') writeFileAtomic(flags.output, compileForWasm(model));
+  else saveOnnx(model, flags.output, { externalData: Boolean(flags.externalData) });
   if (flags.json) {
     io.out(JSON.stringify({ output: flags.output, ...report }, null, 2) + '\n');
     return;

@@ -5,8 +5,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { interpret, SlimcError, type Tensor } from '@slimc/ir';
-import { loadOnnx, saveOnnx } from '@slimc/backends';
+import { SlimcError, type Tensor } from '@slimc/ir';
+import { loadOnnx } from '@slimc/backends';
+import { createRunner, openModel, type Engine } from './model-file.js';
+import { runBench } from './bench-command.js';
 import { formatInspect, inspectIr, inspectModel } from './inspect.js';
 import { bindInputs, readTensorDir, writeTensorDir } from './tensor-files.js';
 import { EXIT_BAD_INPUT, EXIT_OK, exitCodeOf, formatFailure } from './errors.js';
@@ -63,6 +65,7 @@ export async function runCli(argv: readonly string[], io: CliIO = defaultIO): Pr
     .option('--timings', 'print time per pass')
     .option('--dump-after <pass...>', 'print the IR after the named pass(es)')
     .option('--external-data', 'write weights to a side file <output>.data')
+    .addOption(new Option('--target <target>', 'onnx: an ONNX model; wasm: a .slimc model for the WebAssembly runtime').choices(['onnx', 'wasm']).default('onnx'))
     .option('--no-config', 'ignore slimc.config.mjs / slimc.config.json')
     .action(async (modelPath: string, opts: CompileFlags) => {
       await runCompile(modelInput(modelPath), opts, io);
@@ -70,18 +73,37 @@ export async function runCli(argv: readonly string[], io: CliIO = defaultIO): Pr
 
   program
     .command('run')
-    .description('run a model with the reference interpreter on tensors from a folder')
-    .argument('<model>', 'ONNX model file')
+    .description('run a model (ONNX or .slimc) on tensors from a folder')
+    .argument('<model>', 'ONNX model or compiled .slimc file')
     .requiredOption('--inputs <dir>', 'folder of input_K.pb (TensorProto) or NAME.npy files')
     .requiredOption('-o, --output <dir>', 'folder to write output_K.pb / output_K.npy to')
     .addOption(new Option('--format <format>', 'output file format').choices(['pb', 'npy']).default('pb'))
-    .action((modelPath: string, opts: { inputs: string; output: string; format: 'pb' | 'npy' }) => {
-      const model = loadOnnx(modelInput(modelPath));
-      const inputs = bindInputs(model.graph, readTensorDir(opts.inputs), modelPath);
-      const result = interpret(model.graph, inputs, { opset: model.opset });
-      const outs: [string, Tensor][] = model.graph.outputs.map((v) => [v.name, result[v.name]!]);
-      const files = writeTensorDir(opts.output, outs, opts.format);
-      outs.forEach(([name, t], k) => io.out(`${files[k]}  ${name}: ${t.dtype}[${t.shape.join(',')}]\n`));
+    .addOption(new Option('--runtime <engine>', 'interpreter (reference) or wasm (int8 kernels); default: interpreter for ONNX, wasm for .slimc').choices(['interpreter', 'wasm']))
+    .action(async (modelPath: string, opts: { inputs: string; output: string; format: 'pb' | 'npy'; runtime?: Engine }) => {
+      const runner = await createRunner(openModel(modelInput(modelPath)), opts.runtime);
+      try {
+        const inputs = bindInputs(runner.inputs, readTensorDir(opts.inputs), modelPath);
+        const result = runner.run(inputs);
+        const outs: [string, Tensor][] = runner.outputs.map((name) => [name, result[name]!]);
+        const files = writeTensorDir(opts.output, outs, opts.format);
+        outs.forEach(([name, t], k) => io.out(`${files[k]}  ${name}: ${t.dtype}[${t.shape.join(',')}]\n`));
+        if (runner.fallbacks.length) io.err(`note: ran in the interpreter (no wasm kernel): ${runner.fallbacks.join(', ')}\n`);
+      } finally {
+        runner.dispose();
+      }
+    });
+
+  program
+    .command('bench')
+    .description('measure the latency and memory of a model on the interpreter or the wasm runtime')
+    .argument('<model>', 'ONNX model or compiled .slimc file')
+    .option('--inputs <dir>', 'inputs (default: deterministic random tensors of the static input shapes)')
+    .option('--shape <name=DxD...>', 'shape of a symbolic input for random inputs; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--runs <n>', 'timed runs after one warm-up', (v: string) => Number(v), 10)
+    .addOption(new Option('--runtime <engine>', 'default: wasm').choices(['interpreter', 'wasm']))
+    .option('--json', 'print as JSON')
+    .action(async (modelPath: string, opts: { inputs?: string; shape?: string[]; runs: number; runtime?: Engine; json?: boolean }) => {
+      await runBench(modelInput(modelPath), opts, io);
     });
 
   program
@@ -119,6 +141,7 @@ export interface CompileFlags {
   dumpAfter?: string[];
   externalData?: boolean;
   config?: boolean;
+  target: 'onnx' | 'wasm';
 }
 
 /** Resolves a model argument, refusing a missing file with a one-line error. */
@@ -133,4 +156,3 @@ export function sameFile(input: string, out: string): boolean {
   return realpathSync(input) === realpathSync(out);
 }
 
-export { saveOnnx };

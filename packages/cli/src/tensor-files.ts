@@ -23,7 +23,8 @@ export function readTensorDir(dir: string): NamedTensor[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new SlimcError('invalid-argument', `not a directory`, { field: '--inputs', value: dir });
   }
-  const files = readdirSync(dir).filter((f) => f.endsWith('.pb') || f.endsWith('.npy'));
+  // A test_data_set folder also holds the expected output_K files: they are not inputs.
+  const files = readdirSync(dir).filter((f) => (f.endsWith('.pb') || f.endsWith('.npy')) && !/^output_\d+\./.test(f));
   if (files.length === 0) {
     const sets = readdirSync(dir).filter((f) => f.startsWith('test_data_set_'));
     const hint = sets.length ? ` (it holds ${sets.join(', ')}: pass one of those folders)` : '';
@@ -44,8 +45,8 @@ export function readTensorDir(dir: string): NamedTensor[] {
 }
 
 /** Assigns files to graph inputs: by name first, then `input_K` by position among unassigned inputs. */
-export function bindInputs(graph: Graph, files: NamedTensor[], model: string): Record<string, Tensor> {
-  const inputs = graph.inputs.filter((v) => !v.isConstant);
+export function bindInputs(graphOrInputs: Graph | readonly { name: string }[], files: NamedTensor[], model: string): Record<string, Tensor> {
+  const inputs = Array.isArray(graphOrInputs) ? graphOrInputs : (graphOrInputs as Graph).inputs.filter((v) => !v.isConstant);
   const byName = new Map(inputs.map((v) => [v.name, v]));
   const bound: Record<string, Tensor> = {};
   const rest: NamedTensor[] = [];
