@@ -51,8 +51,28 @@ export interface CalibrationOptions {
   percentile: number;
 }
 
+/**
+ * Entropy runs on |x| (a clipping threshold t, as TensorRT and onnxruntime do) and the range is
+ * [-t, t] narrowed to what was observed, so a non-negative tensor keeps its whole grid. (KL over
+ * asymmetric windows grown around 0 picks far too narrow ranges on skewed activations.)
+ */
+class ObservedEntropyCalibrator implements Calibrator {
+  private readonly entropy = createCalibrator('entropy', { symmetric: true });
+  private readonly minmax = createCalibrator('minmax');
+  observe(values: ArrayLike<number>): void {
+    this.entropy.observe(values);
+    this.minmax.observe(values);
+  }
+  range(): CalibrationRange {
+    const t = this.entropy.range().max;
+    const seen = this.minmax.range();
+    return { min: Math.max(-t, seen.min), max: Math.min(t, seen.max) };
+  }
+}
+
 function makeCalibrator(options: CalibrationOptions): Calibrator {
   if (options.method === 'percentile') return createCalibrator('percentile', { percentile: options.percentile });
+  if (options.method === 'entropy') return new ObservedEntropyCalibrator();
   return createCalibrator(options.method);
 }
 

@@ -152,7 +152,8 @@ export function emitStatic(
 /** Upgrades to `opset` if below it, then canonicalizes: the float model every mode starts from. */
 function prepare(model: Model, ctx: PassContext, opset: number): void {
   if (model.opset < opset) upgradeOpset(model, opset);
-  runCanonicalize(model, ctx, { sizeLimit: DEFAULT_FOLD_SIZE_LIMIT, maxRounds: 8, inferShapes: true });
+  // The context's opset was read before the upgrade.
+  runCanonicalize(model, { ...ctx, opset: model.opset }, { sizeLimit: DEFAULT_FOLD_SIZE_LIMIT, maxRounds: 8, inferShapes: true });
 }
 
 /** Replaces the contents of `model` with those of `from` (the pass works in place). */
