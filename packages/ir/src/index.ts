@@ -7,3 +7,4 @@ export * from './clone.js';
 export * from './interpreter/index.js';
 export * from './schema/index.js';
 export * from './verify/index.js';
+export * from './random.js';

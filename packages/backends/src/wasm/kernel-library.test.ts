@@ -5,6 +5,7 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
+import { seededRandom } from '@slimc/ir';
 import { multiplyByQuantizedMultiplier as referenceMbqm } from '../../../passes/src/quantize/fixed-point.js';
 import { KernelLibrary, convOutputExtent, type ConvGeometry, type Q8Array, type Q8Type, type Requantization } from './index.js';
 
@@ -104,7 +105,7 @@ describe('requantization', () => {
   test.prop([fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 21 }), fc.nat(), fc.boolean()])(
     'requantize (SIMD path) equals the reference, including saturating left shifts',
     (rows, cols, seed, bigShifts) => {
-      const rng = mulberry32(seed);
+      const rng = seededRandom(seed);
       const r: Requantization = {
         multipliers: Array.from({ length: cols }, () => 2 ** 30 + Math.floor(rng() * 2 ** 30)),
         shifts: Array.from({ length: cols }, () => (bigShifts ? Math.floor(rng() * 31) : -Math.floor(rng() * 24))),
@@ -122,17 +123,6 @@ describe('requantization', () => {
     });
 });
 
-/** Small deterministic generator for bulk data inside a property. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('int8 GEMM', () => {
   const arbCase = fc.record({
@@ -175,7 +165,7 @@ describe('int8 GEMM', () => {
   });
 
   test('large blocks (several A blocks, partial tiles) equal the reference', () => {
-    const rng = mulberry32(7);
+    const rng = seededRandom(7);
     const [M, N, K] = [203, 37, 300];
     const a = Uint8Array.from({ length: M * K }, () => Math.floor(rng() * 256));
     const b = Int8Array.from({ length: K * N }, () => Math.floor(rng() * 256) - 128);
@@ -259,7 +249,7 @@ describe('int8 convolution', () => {
 describe('large convolutions (several im2col chunks and GEMM row blocks)', () => {
   const g = { batch: 1, height: 48, width: 48, channels: 16, outChannels: 24, groups: 1, kernel: [3, 3] as const,
     strides: [1, 1] as const, dilations: [1, 1] as const, pads: [1, 1, 1, 1] as const };
-  const rng = mulberry32(11);
+  const rng = seededRandom(11);
   const x = Uint8Array.from({ length: 48 * 48 * 16 }, () => Math.floor(rng() * 256));
   const w = Int8Array.from({ length: 24 * 16 * 9 }, () => Math.floor(rng() * 256) - 128);
 
@@ -318,7 +308,7 @@ describe('int8 elementwise', () => {
     'concat requantizes each input into its column range', (rows, parts, outType, zoSeed) => {
       const zo = outType === 'int8' ? zoSeed - 128 : zoSeed;
       const inputs = parts.map((p) => {
-        const rng = mulberry32(p.seed);
+        const rng = seededRandom(p.seed);
         const data = p.type === 'int8' ? Int8Array.from({ length: rows * p.cols }, () => Math.floor(rng() * 256) - 128)
           : Uint8Array.from({ length: rows * p.cols }, () => Math.floor(rng() * 256));
         return { data, cols: p.cols, zeroPoint: p.type === 'int8' ? p.zp - 128 : p.zp, multiplier: p.m, shift: p.s };
@@ -368,7 +358,7 @@ describe('int8 pooling', () => {
 
   test.prop([arbPool], { numRuns: 80 })('average and max pooling equal the reference', ({ g: g0, type, includePad, seed, zx }) => {
     const g = { ...g0, groups: 1 };
-    const rng = mulberry32(seed);
+    const rng = seededRandom(seed);
     const length = g.batch * g.height * g.width * g.channels;
     const x = type === 'int8' ? Int8Array.from({ length }, () => Math.floor(rng() * 256) - 128) : Uint8Array.from({ length }, () => Math.floor(rng() * 256));
     const window = g.kernel[0] * g.kernel[1];
@@ -407,7 +397,7 @@ describe('int8 pooling', () => {
 
   test.prop([fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 20 }), fc.nat(), arbMultiplier, fc.integer({ min: -12, max: -4 })])(
     'global average pooling equals the reference', (batch, hw, channels, seed, multiplier, shift) => {
-      const rng = mulberry32(seed);
+      const rng = seededRandom(seed);
       const x = Uint8Array.from({ length: batch * hw * channels }, () => Math.floor(rng() * 256));
       const out = lib.globalAvgPoolS8(x, batch, hw, channels, { inputZeroPoint: 128, multiplier, shift, outZeroPoint: 0, outputType: 'int8' });
       const want: number[] = [];
