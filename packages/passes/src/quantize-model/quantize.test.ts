@@ -1,0 +1,124 @@
+/**
+ * The quantize pass on small graphs (Conv -> Relu -> Conv -> Flatten -> Gemm, and MatMul), each
+ * mode run in onnxruntime and in slimc's interpreter: the quantized model stays close to the float
+ * one, both executors agree, and the graph has the expected quantized ops.
+ */
+import { describe, expect, test } from 'vitest';
+import { encodeOnnx } from '@slimc/backends';
+import { cloneModel, interpret, toFloat64, type Model, type Tensor } from '@slimc/ir';
+import { Compiler } from '../core/compiler.js';
+import { builtinPlugin } from '../builtin.js';
+import { buildModel, f32, f32Type, int, ints, op, seededFloats } from '../../../../test/passes-support.js';
+import { runOrt } from '../../../../test/interpreter-oracle.js';
+
+function convNet(): Model {
+  return buildModel(13, (g) => {
+    const x = g.addInput('x', f32Type(1, 3, 8, 8));
+    const w1 = g.addConstant('w1', f32([4, 3, 3, 3], seededFloats(108, 1, -0.5, 0.5)));
+    const b1 = g.addConstant('b1', f32([4], seededFloats(4, 2, -0.1, 0.1)));
+    const c1 = op(g, 'Conv', [x, w1, b1], { pads: ints(1, 1, 1, 1), kernel_shape: ints(3, 3) }, f32Type(1, 4, 8, 8));
+    const r = op(g, 'Relu', [c1], {}, f32Type(1, 4, 8, 8));
+    const w2 = g.addConstant('w2', f32([2, 4, 1, 1], seededFloats(8, 3, -0.5, 0.5)));
+    const c2 = op(g, 'Conv', [r, w2], { kernel_shape: ints(1, 1) }, f32Type(1, 2, 8, 8));
+    const flat = op(g, 'Flatten', [c2], { axis: int(1) }, f32Type(1, 128));
+    const w3 = g.addConstant('w3', f32([5, 128], seededFloats(640, 4, -0.2, 0.2)));
+    const b3 = g.addConstant('b3', f32([5], seededFloats(5, 5, -0.1, 0.1)));
+    const y = op(g, 'Gemm', [flat, w3, b3], { transB: int(1) }, f32Type(1, 5));
+    g.addOutput(y);
+  });
+}
+
+function matmulNet(): Model {
+  return buildModel(13, (g) => {
+    const x = g.addInput('x', f32Type(1, 3, 8, 8));
+    const flat = op(g, 'Reshape', [x, g.addConstant('shape', { dtype: 'int64', shape: [2], data: BigInt64Array.from([12n, 16n]) })], {}, f32Type(12, 16));
+    const w = g.addConstant('w', f32([16, 6], seededFloats(96, 6, -0.5, 0.5)));
+    const y = op(g, 'MatMul', [flat, w], {}, f32Type(12, 6));
+    g.addOutput(op(g, 'Relu', [y], {}, f32Type(12, 6)));
+  });
+}
+
+const sample = (seed: number) => ({ x: f32([1, 3, 8, 8], seededFloats(192, seed, -1, 1)) });
+const SAMPLES = [1, 2, 3, 4, 5, 6].map((s) => sample(100 + s));
+
+async function quantized(model: Model, options: Record<string, unknown>): Promise<{ model: Model; stats: Record<string, number> }> {
+  const m = cloneModel(model);
+  const compiler = new Compiler().use(builtinPlugin);
+  compiler.hooks.calibrationData.tapPromise('test-samples', async () => SAMPLES);
+  const report = await compiler.run(m, [{ name: 'quantize', options }]);
+  return { model: m, stats: report.passes[0]!.stats };
+}
+
+function only(outputs: Record<string, Tensor>): Float64Array {
+  return toFloat64(Object.values(outputs)[0]!);
+}
+
+/** max |a - b| relative to the largest |b|. */
+function relError(a: Float64Array, b: Float64Array): number {
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return worst / scale;
+}
+
+const opCounts = (m: Model) => {
+  const c: Record<string, number> = {};
+  for (const n of m.graph.allNodes()) c[n.op] = (c[n.op] ?? 0) + 1;
+  return c;
+};
+
+describe('quantize', () => {
+  const cases: [string, () => Model, Record<string, unknown>, (ops: Record<string, number>) => void][] = [
+    ['static qdq', convNet, {}, (ops) => expect(ops).toMatchObject({ Conv: 2, Gemm: 1 }) && expect(ops.QuantizeLinear).toBeGreaterThanOrEqual(4)],
+    ['static qdq int8 activations, minmax', convNet, { activations: 'int8', 'reduce-range': 'off' }, (ops) => expect(ops.DequantizeLinear).toBeGreaterThanOrEqual(7)],
+    ['static qoperator', convNet, { format: 'qoperator' }, (ops) => expect(ops).toMatchObject({ QLinearConv: 2 })],
+    ['static qoperator matmul', matmulNet, { format: 'qoperator', calibration: 'entropy' }, (ops) => expect(ops).toMatchObject({ QLinearMatMul: 1 })],
+    ['dynamic matmul', matmulNet, { mode: 'dynamic' }, (ops) => expect(ops).toMatchObject({ DynamicQuantizeLinear: 1, MatMulInteger: 1 })],
+    ['dynamic gemm', convNet, { mode: 'dynamic', 'op-types': ['Gemm'] }, (ops) => expect(ops).toMatchObject({ MatMulInteger: 1, Conv: 2 })],
+    ['weight-only int8', convNet, { mode: 'weight-only' }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3, Conv: 2 })],
+    ['weight-only int16', convNet, { mode: 'weight-only', 'weight-bits': 16, 'per-channel': false }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3 })],
+  ];
+
+  test.each(cases)('%s: close to float in onnxruntime and the interpreter', async (_name, build, options, checkOps) => {
+    const float = build();
+    const { model, stats } = await quantized(float, options);
+    expect(stats.quantized).toBeGreaterThan(0);
+    checkOps(opCounts(model));
+    const bytes = encodeOnnx(model);
+    for (const s of SAMPLES.slice(0, 3)) {
+      const want = only(interpret(float.graph, s, { opset: float.opset }));
+      const mine = only(interpret(model.graph, s, { opset: model.opset }));
+      const theirs = only(await runOrt(bytes, s));
+      expect(relError(mine, want)).toBeLessThan(options['weight-bits'] === 16 ? 1e-3 : 0.08);
+      expect(relError(theirs, want)).toBeLessThan(options['weight-bits'] === 16 ? 1e-3 : 0.08);
+      // the two executors round the same way, up to an output step or two
+      expect(relError(theirs, mine)).toBeLessThan(0.03);
+    }
+  });
+
+  test('quantized values keep the float names and carry Value.quant', async () => {
+    const { model } = await quantized(convNet(), {});
+    const relu = [...model.graph.nodes()].find((n) => n.op === 'Relu')!;
+    const input = relu.input(0)!;
+    expect(input.producer?.op).toBe('DequantizeLinear');
+    expect(input.name).toBe('conv');
+    expect(input.quant?.dtype).toBe('uint8');
+    const conv = [...model.graph.nodes()].find((n) => n.op === 'Conv')!;
+    expect(conv.input(1)!.quant).toMatchObject({ dtype: 'int8', axis: 0, bits: 7 });
+    expect(conv.input(2)!.quant?.dtype).toBe('int32');
+  });
+
+  test('exclude keeps named nodes float; no samples is an error naming the option', async () => {
+    const float = convNet();
+    const gemm = [...float.graph.nodes()].find((n) => n.op === 'Gemm')!;
+    gemm.name = 'classifier';
+    const { model } = await quantized(float, { exclude: ['/^class/'] });
+    const kept = [...model.graph.nodes()].find((n) => n.op === 'Gemm')!;
+    expect(kept.input(1)!.isConstant).toBe(true);
+    const compiler = new Compiler().use(builtinPlugin);
+    await expect(compiler.run(cloneModel(float), ['quantize'])).rejects.toThrow(/option samples/);
+  });
+});
