@@ -13,6 +13,7 @@ import { formatInspect, inspectIr, inspectModel } from './inspect.js';
 import { bindInputs, readTensorDir, writeTensorDir } from './tensor-files.js';
 import { EXIT_BAD_INPUT, EXIT_OK, exitCodeOf, formatFailure } from './errors.js';
 import { runCompile, runPassesList } from './compile-command.js';
+import { runCompare } from './compare-command.js';
 
 export interface CliIO {
   out: (s: string) => void;
@@ -104,6 +105,18 @@ export async function runCli(argv: readonly string[], io: CliIO = defaultIO): Pr
     .option('--json', 'print as JSON')
     .action(async (modelPath: string, opts: { inputs?: string; shape?: string[]; runs: number; runtime?: Engine; json?: boolean }) => {
       await runBench(modelInput(modelPath), opts, io);
+    });
+
+  program
+    .command('compare')
+    .description('compare two models on the same inputs: per-output agreement, per-layer SQNR of a quantized model')
+    .argument('<reference>', 'reference (float) ONNX model')
+    .argument('<candidate>', 'candidate (e.g. quantized) ONNX model')
+    .requiredOption('--inputs <dir>', 'input_K.pb / NAME.npy files, or test_data_set_N folders of them')
+    .option('--top <n>', 'layers to list', (v: string) => Number(v), 20)
+    .option('--json', 'print as JSON')
+    .action(async (pathA: string, pathB: string, opts: { inputs: string; json?: boolean; top: number }) => {
+      await runCompare(modelInput(pathA), modelInput(pathB), opts, io);
     });
 
   program
