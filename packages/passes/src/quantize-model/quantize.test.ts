@@ -4,6 +4,7 @@
  * one, both executors agree, and the graph has the expected quantized ops.
  */
 import { describe, expect, test } from 'vitest';
+import { fc, test as propTest } from '@fast-check/vitest';
 import { encodeOnnx } from '@slimc/backends';
 import { cloneModel, interpret, toFloat64, type Model, type Tensor } from '@slimc/ir';
 import { Compiler } from '../core/compiler.js';
@@ -120,5 +121,69 @@ describe('quantize', () => {
     expect(kept.input(1)!.isConstant).toBe(true);
     const compiler = new Compiler().use(builtinPlugin);
     await expect(compiler.run(cloneModel(float), ['quantize'])).rejects.toThrow(/option samples/);
+  });
+
+  test('target-sqnr keeps the most sensitive layers float until the output SQNR is reached', async () => {
+    const compiler = new Compiler().use(builtinPlugin);
+    compiler.hooks.calibrationData.tapPromise('test-samples', async () => SAMPLES);
+    const m = convNet();
+    const base = await quantized(m, {});
+    const report = await compiler.run(m, [{ name: 'quantize', options: { 'target-sqnr': 45 } }]);
+    const { stats, warnings } = report.passes[0]!;
+    expect(stats['kept-float']).toBeGreaterThan(0);
+    expect(stats.quantized).toBe(base.stats.quantized! - stats['kept-float']!);
+    expect(warnings.join('\n')).toMatch(/keeping the layer of \S+ float/);
+    const want = only(interpret(convNet().graph, SAMPLES[0]!, { opset: 13 }));
+    const loose = relError(only(interpret(base.model.graph, SAMPLES[0]!, { opset: 13 })), want);
+    const tight = relError(only(interpret(m.graph, SAMPLES[0]!, { opset: 13 })), want);
+    expect(tight).toBeLessThanOrEqual(loose);
+  });
+});
+
+/** Random Conv (+Relu) -> 1x1 Conv nets, statically quantized to QOperator form. */
+const arbConvNet = fc.record({
+  cin: fc.integer({ min: 1, max: 4 }),
+  cout: fc.integer({ min: 1, max: 6 }),
+  k: fc.constantFrom(1, 3),
+  size: fc.integer({ min: 3, max: 7 }),
+  relu: fc.boolean(),
+  seed: fc.integer({ min: 1, max: 10_000 }),
+  activations: fc.constantFrom('uint8', 'int8'),
+});
+
+describe('quantize properties', () => {
+  propTest.prop([arbConvNet], { numRuns: 12 })('QOperator nets: onnxruntime and the interpreter give the same integers (within 1 LSB)', async (p) => {
+    const float = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(1, p.cin, p.size, p.size));
+      const w = g.addConstant('w', f32([p.cout, p.cin, p.k, p.k], seededFloats(p.cout * p.cin * p.k * p.k, p.seed, -1, 1)));
+      const b = g.addConstant('b', f32([p.cout], seededFloats(p.cout, p.seed + 1, -0.2, 0.2)));
+      const pad = (p.k - 1) / 2;
+      let y = op(g, 'Conv', [x, w, b], { pads: ints(pad, pad, pad, pad) }, f32Type(1, p.cout, p.size, p.size));
+      if (p.relu) y = op(g, 'Relu', [y], {}, f32Type(1, p.cout, p.size, p.size));
+      const w2 = g.addConstant('w2', f32([2, p.cout, 1, 1], seededFloats(2 * p.cout, p.seed + 2, -1, 1)));
+      y = op(g, 'Conv', [y, w2], {}, f32Type(1, 2, p.size, p.size));
+      g.addOutput(op(g, 'Sigmoid', [y], {}, f32Type(1, 2, p.size, p.size)));
+    });
+    const samples = [0, 1, 2].map((i) => ({ x: f32([1, p.cin, p.size, p.size], seededFloats(p.cin * p.size * p.size, p.seed * 7 + i, -1, 1)) }));
+    const m = cloneModel(float);
+    const compiler = new Compiler().use(builtinPlugin);
+    compiler.hooks.calibrationData.tapPromise('test-samples', async () => samples);
+    // 7-bit weights: onnxruntime's x86 kernels without VNNI are exact only then
+    await compiler.run(m, [{ name: 'quantize', options: { format: 'qoperator', activations: p.activations, 'reduce-range': 'on' } }]);
+    const last = [...m.graph.nodes()].filter((n) => n.op === 'QLinearConv').pop();
+    expect(last).toBeDefined();
+    const step = last!.output(0).quant!.scale[0]!;
+    // compare the last integer layer's dequantized output (the Sigmoid input) in both executors
+    const sigmoid = [...m.graph.nodes()].find((n) => n.op === 'Sigmoid')!;
+    const probe = sigmoid.input(0)!;
+    m.graph.addOutput(probe);
+    const bytes = encodeOnnx(m);
+    for (const s of samples) {
+      const mine = toFloat64(interpret(m.graph, s, { opset: m.opset })[probe.name]!);
+      const theirs = toFloat64((await runOrt(bytes, s))[probe.name]!);
+      let worst = 0;
+      for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - theirs[i]!));
+      expect(worst).toBeLessThanOrEqual(step * 1.0001);
+    }
   });
 });
