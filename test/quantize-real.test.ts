@@ -10,12 +10,14 @@
 import { describe, expect, test } from 'vitest';
 import { encodeOnnx, loadOnnx } from '@slimc/backends';
 import { Compiler, builtinPlugin } from '@slimc/passes';
-import type { Model } from '@slimc/ir';
+import { interpret, type Model } from '@slimc/ir';
 import {
   classifyImages,
   collectSamples,
   compareDetections,
   compareTexts,
+  decodeImage,
+  preprocessImage,
   detectImages,
   normalizeOcrText,
   readCtcCharset,
@@ -44,7 +46,8 @@ async function quantize(path: string, split: string, spec: PreprocessSpec, limit
   return { bytes: encodeOnnx(model), model, stats: report.passes[0]!.stats };
 }
 
-// Calibration: minmax. (entropy reads cls fine but ruins rec in onnxruntime: see the report in the pass header.)
+// Calibration: minmax. entropy keeps cls but clips rec's activations far too tightly (first Conv output at
+// 10.6 dB SQNR against the float model, 77% argmax agreement on the CTC frames), so it is not the default here.
 const BASE = { calibration: 'minmax', activations: 'uint8', 'reduce-range': 'auto' } as const;
 const FORMATS = ['qdq', 'qoperator'] as const;
 
@@ -92,4 +95,29 @@ describe('static int8 quantization of PaddleOCR', () => {
     expect(ratio).toBeLessThanOrEqual(0.31);
     expect(d.minIoU).toBeGreaterThanOrEqual(0.9);
   }, 240_000);
+
+  test('reduce-range: onnxruntime (AVX2, no VNNI) matches the interpreter only with 7-bit weights', async () => {
+    const images = [...evalLines.slice(0, 20), ...rotated.slice(0, 20)].map((l) => l.path);
+    const ref = await classifyImages(await ortRunner(PADDLE_CLS.path), images);
+    const rows: string[] = [];
+    const gaps: Record<string, number> = {};
+    for (const reduce of ['on', 'off'] as const) {
+      const { bytes, model } = await quantize(PADDLE_CLS.path, 'calib', PADDLE_OCR_CLS_PREPROCESS, CALIB_LINES, { ...BASE, 'reduce-range': reduce });
+      const ort = await ortRunner(bytes);
+      let gap = 0;
+      for (const path of images) {
+        const x = preprocessImage(await decodeImage(path), PADDLE_OCR_CLS_PREPROCESS).tensor;
+        const a = (await ort(x)).data as Float32Array;
+        const b = Object.values(interpret(model.graph, { [model.graph.inputs[0]!.name]: x }, { opset: model.opset }))[0]!.data as Float32Array;
+        for (let i = 0; i < a.length; i++) gap = Math.max(gap, Math.abs(a[i]! - b[i]!));
+      }
+      const got = await classifyImages(ort, images);
+      gaps[reduce] = gap;
+      rows.push(`reduce-range ${reduce}: argmax agreement with float ${pct(got.filter((c, i) => c === ref[i]).length / ref.length)}, max |onnxruntime - interpreter| ${gap.toPrecision(3)}`);
+    }
+    console.log(`cls uint8 activations on ${images.length} lines:\n  ${rows.join('\n  ')}`);
+    // with 7 bits the executors differ only by rounding ties flipped deep in the net
+    expect(gaps.on!).toBeLessThan(0.1);
+    expect(gaps.off!).toBeGreaterThan(3 * gaps.on!);
+  }, 120_000);
 });
