@@ -180,6 +180,35 @@ void slimc_conv_pack_weights_f32(int32_t C, int32_t Cout, int32_t KH, int32_t KW
 void slimc_conv_f32(const int32_t *geometry, const float *input, const float *packed_weights,
                     const float *bias, float out_min, float out_max, float *output);
 
+/* ---------- float32 elementwise (eltwise_f32.c), results equal the reference interpreter ----------
+ * Binary: out[i] = a[i] (op) b[(i / inner) % period] over n elements of a (b broadcast as a block:
+ * a scalar is inner = n, period = 1; same shape is inner = 1, period = n; a per-channel [C,1,1]
+ * against NCHW is inner = H*W, period = C). The *_SWAPPED ops compute b (op) a. */
+enum slimc_binary_op {
+  SLIMC_BINARY_ADD = 0, SLIMC_BINARY_SUB = 1, SLIMC_BINARY_MUL = 2, SLIMC_BINARY_DIV = 3,
+  SLIMC_BINARY_SUB_SWAPPED = 4, SLIMC_BINARY_DIV_SWAPPED = 5
+};
+void slimc_binary_f32(int32_t op, int32_t n, const float *a, const float *b, int32_t inner,
+                      int32_t period, float *out);
+/* CLAMP: min(max(x, lo), hi) (Relu, Clip); HARDSIGMOID: max(0, min(1, alpha x + beta));
+ * HARDSWISH: x max(0, min(1, x / 6 + 1/2)); the last two in double (alpha and beta too, as the
+ * interpreter holds them), rounded once. */
+enum slimc_unary_op { SLIMC_UNARY_CLAMP = 0, SLIMC_UNARY_HARDSIGMOID = 1, SLIMC_UNARY_HARDSWISH = 2 };
+void slimc_unary_f32(int32_t op, int32_t n, const float *x, double alpha, double beta, float lo,
+                     float hi, float *out);
+/* Per-tensor QuantizeLinear: q = clamp(round_half_even(x / scale) + zero_point, out_min, out_max)
+ * (NaN gives 0); DequantizeLinear: x = (q - zero_point) * scale, both in float32 as ONNX says. */
+void slimc_quantize_f32(int32_t n, const float *x, float scale, int32_t zero_point, int32_t out_min,
+                        int32_t out_max, int32_t out_signed, void *out);
+void slimc_dequantize_q8(int32_t n, const void *q, int32_t q_signed, int32_t zero_point,
+                         float scale, float *out);
+/* Depthwise convolution (groups == C == Cout) on NCHW activations, weights [C][KH][KW] unpacked,
+ * geometry as for slimc_conv_q8; out = clamp(bias[c] + sum of taps inside the input). */
+void slimc_depthwise_conv_f32(const int32_t *geometry, const float *input, const float *weights,
+                              const float *bias, float out_min, float out_max, float *output);
+/* planes x hw -> planes: the mean of each plane, summed in order in double. */
+void slimc_global_avgpool_f32(int32_t planes, int32_t hw, const float *input, float *output);
+
 /* Releases the internal scratch buffers. */
 void slimc_release_scratch(void);
 

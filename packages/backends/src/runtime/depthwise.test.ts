@@ -1,6 +1,13 @@
-import { expect } from 'vitest';
+/** slimc_depthwise_conv_f32 (NCHW) against the definition of a depthwise convolution. */
+import { beforeAll, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { depthwiseConvF32 } from './depthwise.js';
+import { GEOMETRY_LENGTH } from '../wasm/exports.js';
+import { KernelLibrary } from '../wasm/kernel-library.js';
+
+let library: KernelLibrary;
+beforeAll(async () => {
+  library = await KernelLibrary.load();
+});
 
 /** out[n][c][oy][ox] = bias[c] + sum over in-image taps, straight from the definition. */
 function reference(x: Float32Array, w: Float32Array, bias: Float32Array, g: { batch: number; channels: number; height: number; width: number;
@@ -36,10 +43,24 @@ test.prop([arbGeometry, fc.integer()])('depthwise convolution equals the definit
   const w = values(g.channels * g.kernel[0] * g.kernel[1], 2);
   const bias = values(g.channels, 3);
   const want = reference(x, w, bias, g);
-  const out = new Float32Array(want.out.length);
-  depthwiseConvF32(x, w, bias, { ...g, outHeight: want.oh, outWidth: want.ow, padBegin: [g.pads[0], g.pads[1]] }, -Infinity, Infinity, out);
+  const pads = g.pads;
+  const run = (lo: number, hi: number) => {
+    const ptrs = [x, w, bias].map((a) => {
+      const ptr = library.alloc(a.byteLength);
+      library.write(ptr, a);
+      return ptr;
+    });
+    const geometry = library.alloc(GEOMETRY_LENGTH * 4);
+    const out = library.alloc(want.out.length * 4);
+    library.view(Int32Array, geometry, GEOMETRY_LENGTH).set([g.batch, g.height, g.width, g.channels, g.channels, g.kernel[0], g.kernel[1],
+      g.channels, g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], pads[0], pads[1], pads[2], pads[3]]);
+    library.exports.slimc_depthwise_conv_f32(geometry, ptrs[0]!, ptrs[1]!, ptrs[2]!, lo, hi, out);
+    const result = library.view(Float32Array, out, want.out.length).slice();
+    [...ptrs, geometry, out].forEach((p) => library.free(p));
+    return result;
+  };
+  const out = run(-Infinity, Infinity);
   for (let i = 0; i < out.length; i++) expect(out[i]).toBeCloseTo(want.out[i]!, 5);
-  const clamped = new Float32Array(want.out.length);
-  depthwiseConvF32(x, w, bias, { ...g, outHeight: want.oh, outWidth: want.ow, padBegin: [g.pads[0], g.pads[1]] }, -0.5, 0.75, clamped);
+  const clamped = run(-0.5, 0.75);
   for (let i = 0; i < out.length; i++) expect(clamped[i]).toBeCloseTo(Math.min(0.75, Math.max(-0.5, want.out[i]!)), 5);
 });

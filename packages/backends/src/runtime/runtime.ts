@@ -30,14 +30,14 @@ import {
   toFloat64,
   type DType,
   type Model,
+  type Node,
   type Tensor,
   type TypedArray,
 } from '@slimc/ir';
 import { GEOMETRY_LENGTH } from '../wasm/exports.js';
 import { KernelLibrary } from '../wasm/kernel-library.js';
 import { ArenaAllocator, alignUp, planMemory, type LiveInterval, type MemoryPlan } from './arena.js';
-import { depthwiseConvF32 } from './depthwise.js';
-import { BINARY_OPS, binaryF32, blockBroadcast, dequantizeQ8, quantizeF32, unaryF32 } from './elementwise.js';
+import { BINARY_OPS, blockBroadcast, unaryF32 } from './elementwise.js';
 import { loadCompiled } from './format.js';
 import { lowerModel, planError, stepInputs, stepOutputs, type Clamp, type KernelStep, type LowerOptions, type Plan, type PlanStep, type QuantOperand, type WindowAttrs } from './plan.js';
 import { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
@@ -626,7 +626,7 @@ export class Runtime {
       if ('host' in slot ? t!.dtype !== 'float32' : slot.dtype !== 'float32') return undefined;
       return { slot, shape: 'host' in slot ? slot.host.shape : slot.shape };
     };
-    const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
+    const exp = this.library.exports;
     if (node.op === 'QuantizeLinear' || node.op === 'DequantizeLinear') return this.runQuantizeLinear(step, slots);
     if (BINARY_OPS.has(node.op)) {
       const a = float(step.inputs[0]);
@@ -638,8 +638,23 @@ export class Runtime {
       const layout = blockBroadcast(big.shape, small.shape);
       if (!layout) return false;
       const n = Math.max(na, nb);
+      const bigSlot = this.arenaSlot(slots, swapped ? step.inputs[1]! : step.inputs[0]!, step, ['float32']);
+      const smallSlot = this.arenaSlot(slots, swapped ? step.inputs[0]! : step.inputs[1]!, step, ['float32']);
       const out = this.newSlot('float32', big.shape);
-      binaryF32(node.op, data(big.slot, n), data(small.slot, Math.min(na, nb)), layout, swapped, data(out, n));
+      const code = BINARY_CODES[swapped ? `${node.op}-swapped` : node.op]!;
+      // a scalar is one run over everything
+      const [inner, period] = layout.period === 1 ? [n, 1] : [layout.inner, layout.period];
+      exp.slimc_binary_f32(code, n, this.ptr(bigSlot), this.ptr(smallSlot), inner, period, this.ptr(out));
+      slots.set(output, out);
+      return true;
+    }
+    if (node.op === 'GlobalAveragePool') {
+      const x = float(step.inputs[0]);
+      if (!x || x.shape.length < 3) return false;
+      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32']);
+      const planes = x.shape[0]! * x.shape[1]!;
+      const out = this.newSlot('float32', [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)]);
+      exp.slimc_global_avgpool_f32(planes, shapeSize(x.shape) / Math.max(planes, 1), this.ptr(xSlot), this.ptr(out));
       slots.set(output, out);
       return true;
     }
@@ -658,10 +673,20 @@ export class Runtime {
         bounds = [lo, hi];
       }
     }
-    const unary = unaryF32(node, bounds);
     const x = float(step.inputs[0]);
-    if (!unary || !x) return false;
+    if (!x) return false;
     const n = shapeSize(x.shape);
+    const kernelArgs = unaryKernelArgs(node, bounds);
+    if (kernelArgs) {
+      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32']);
+      const out = this.newSlot('float32', x.shape);
+      exp.slimc_unary_f32(kernelArgs[0], n, this.ptr(xSlot), kernelArgs[1], kernelArgs[2], kernelArgs[3], kernelArgs[4], this.ptr(out));
+      slots.set(output, out);
+      return true;
+    }
+    const unary = unaryF32(node);
+    if (!unary) return false;
+    const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
     const out = this.newSlot('float32', x.shape);
     unary(data(x.slot, n), data(out, n));
     slots.set(output, out);
@@ -686,15 +711,13 @@ export class Runtime {
       if (x.dtype !== 'float32' || (type !== 'int8' && type !== 'uint8')) return false;
       const out = this.newSlot(type, x.shape);
       const [lo, hi] = integerRange(type);
-      const view = type === 'int8' ? this.library.view(Int8Array, this.ptr(out), n) : this.library.view(Uint8Array, this.ptr(out), n);
-      quantizeF32(this.library.view(Float32Array, this.ptr(x), n), s, z, lo, hi, view);
+      this.library.exports.slimc_quantize_f32(n, this.ptr(x), s, z, lo, hi, type === 'int8' ? 1 : 0, this.ptr(out));
       slots.set(step.outputs[0]!, out);
       return true;
     }
     if ((x.dtype !== 'int8' && x.dtype !== 'uint8') || (zp && zp.dtype !== x.dtype)) return false;
     const out = this.newSlot('float32', x.shape);
-    const q = x.dtype === 'int8' ? this.library.view(Int8Array, this.ptr(x), n) : this.library.view(Uint8Array, this.ptr(x), n);
-    dequantizeQ8(q, s, z, this.library.view(Float32Array, this.ptr(out), n));
+    this.library.exports.slimc_dequantize_q8(n, this.ptr(x), x.dtype === 'int8' ? 1 : 0, z, s, this.ptr(out));
     slots.set(step.outputs[0]!, out);
     return true;
   }
@@ -742,15 +765,11 @@ export class Runtime {
       throw planError(`expected an NCHW input with ${p.K} channels, got [${x.shape.join(',')}]`, step, step.input);
     }
     const [oh, ow, pt, pl] = this.writeGeometry(x.shape, p.N, step.window, step);
-    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const [n, , h, w] = x.shape as [number, number, number, number];
     if (p.depthwise) {
       const out = this.newSlot('float32', [n, p.N, oh, ow]);
-      const f32 = (ptr: number, length: number) => this.library.view(Float32Array, ptr, length);
       const [lo, hi] = floatClamp(step.clamp);
-      depthwiseConvF32(f32(this.ptr(x), n * c * h * w), f32(p.weights, c * step.window.kernel[0] * step.window.kernel[1]),
-        p.bias ? f32(p.bias, c) : null, { batch: n, channels: c, height: h, width: w, outHeight: oh, outWidth: ow,
-          kernel: step.window.kernel, strides: step.window.strides, dilations: step.window.dilations, padBegin: [pt, pl] },
-        lo, hi, f32(this.ptr(out), n * p.N * oh * ow));
+      this.library.exports.slimc_depthwise_conv_f32(this.geometryPtr, this.ptr(x), p.weights, p.bias, lo, hi, this.ptr(out));
       slots.set(step.output, out);
       return;
     }
@@ -898,6 +917,27 @@ function transposeLayout(from: ArrayLike<number>, to: { [i: number]: number }, s
       if (direction === NHWC_FROM_NCHW) for (let p = 0; p < hw; p++) to[base + p * c + ch] = from[row + p]!;
       else for (let p = 0; p < hw; p++) to[row + p] = from[base + p * c + ch]!;
     }
+  }
+}
+
+/** enum slimc_binary_op by op; `-swapped`: the broadcast operand is the left one. */
+const BINARY_CODES: Record<string, number> = {
+  Add: 0, Sub: 1, Mul: 2, Div: 3, 'Add-swapped': 0, 'Sub-swapped': 4, 'Mul-swapped': 2, 'Div-swapped': 5,
+};
+
+/** slimc_unary_f32 arguments [op, alpha, beta, lo, hi] for the activations it computes; undefined for others. */
+function unaryKernelArgs(node: Node, bounds: [number, number] | undefined): [number, number, number, number, number] | undefined {
+  switch (node.op) {
+    case 'Relu':
+      return [0, 0, 0, 0, Infinity];
+    case 'Clip':
+      return bounds && [0, 0, 0, bounds[0], bounds[1]];
+    case 'HardSigmoid':
+      return [1, node.getFloat('alpha', 0.2), node.getFloat('beta', 0.5), 0, 0];
+    case 'HardSwish':
+      return [2, 0, 0, 0, 0];
+    default:
+      return undefined;
   }
 }
 

@@ -79,6 +79,13 @@ export interface KernelExports {
   slimc_conv_pack_weights_f32(C: I32, Cout: I32, KH: I32, KW: I32, groups: I32, weights: Ptr, packed: Ptr): void;
   slimc_conv_f32(geometry: Ptr, input: Ptr, packedWeights: Ptr, bias: Ptr, outMin: number, outMax: number,
     output: Ptr): void;
+
+  slimc_binary_f32(op: I32, n: I32, a: Ptr, b: Ptr, inner: I32, period: I32, out: Ptr): void;
+  slimc_unary_f32(op: I32, n: I32, x: Ptr, alpha: number, beta: number, lo: number, hi: number, out: Ptr): void;
+  slimc_quantize_f32(n: I32, x: Ptr, scale: number, zeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, out: Ptr): void;
+  slimc_dequantize_q8(n: I32, q: Ptr, qSigned: I32, zeroPoint: I32, scale: number, out: Ptr): void;
+  slimc_depthwise_conv_f32(geometry: Ptr, input: Ptr, weights: Ptr, bias: Ptr, outMin: number, outMax: number, output: Ptr): void;
+  slimc_global_avgpool_f32(planes: I32, hw: I32, input: Ptr, output: Ptr): void;
 }
 
 /** Every function the loader expects; checked at load so a stale .wasm fails loudly. */
@@ -88,7 +95,8 @@ export const KERNEL_FUNCTIONS = [
   'slimc_conv_packed_weights_size_q8', 'slimc_conv_pack_weights_q8', 'slimc_conv_q8', 'slimc_add_q8',
   'slimc_mul_q8', 'slimc_rescale_q8', 'slimc_lut_build_q8', 'slimc_lut_apply_q8', 'slimc_avgpool_q8',
   'slimc_maxpool_q8', 'slimc_global_avgpool_q8', 'slimc_packed_b_size_f32', 'slimc_pack_b_f32', 'slimc_gemm_f32',
-  'slimc_conv_packed_weights_size_f32', 'slimc_conv_pack_weights_f32', 'slimc_conv_f32',
+  'slimc_conv_packed_weights_size_f32', 'slimc_conv_pack_weights_f32', 'slimc_conv_f32', 'slimc_binary_f32',
+  'slimc_unary_f32', 'slimc_quantize_f32', 'slimc_dequantize_q8', 'slimc_depthwise_conv_f32', 'slimc_global_avgpool_f32',
 ] as const satisfies readonly (keyof KernelExports)[];
 
 /** Geometry array layout shared by convolution and pooling (enum slimc_conv_geometry_index). */

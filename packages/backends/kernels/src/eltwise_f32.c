@@ -1,0 +1,168 @@
+/*
+ * float32 elementwise kernels: binary ops with block broadcasting, clamp-style activations,
+ * per-tensor QuantizeLinear / DequantizeLinear, depthwise convolution and global average pooling
+ * on NCHW data. Plain loops over restrict pointers: clang vectorizes them to SIMD128 in the wasm
+ * build (f32x4 add/mul/div/min/max, f32x4.nearest for the rounding), gcc to SSE/AVX natively.
+ *
+ * Results equal slimc's reference interpreter, which computes each element in float64 and rounds
+ * once to float32: for + - * / of float32 operands that double rounding gives the float32 result,
+ * so float32 arithmetic is exact here; HardSigmoid / HardSwish mix in float64 constants and run in
+ * double. The convolution and pooling sums are the exceptions (their accumulation order and
+ * precision differ from the interpreter's).
+ */
+#include <math.h>
+#include "internal.h"
+
+static void binary_run(int32_t op, int32_t n, const float *restrict a, const float *restrict b,
+                       float *restrict out) {
+  switch (op) {
+    case SLIMC_BINARY_ADD: for (int32_t i = 0; i < n; i++) out[i] = a[i] + b[i]; break;
+    case SLIMC_BINARY_SUB: for (int32_t i = 0; i < n; i++) out[i] = a[i] - b[i]; break;
+    case SLIMC_BINARY_MUL: for (int32_t i = 0; i < n; i++) out[i] = a[i] * b[i]; break;
+    case SLIMC_BINARY_DIV: for (int32_t i = 0; i < n; i++) out[i] = a[i] / b[i]; break;
+    case SLIMC_BINARY_SUB_SWAPPED: for (int32_t i = 0; i < n; i++) out[i] = b[i] - a[i]; break;
+    case SLIMC_BINARY_DIV_SWAPPED: for (int32_t i = 0; i < n; i++) out[i] = b[i] / a[i]; break;
+  }
+}
+
+static void binary_scalar(int32_t op, int32_t n, const float *restrict a, float v,
+                          float *restrict out) {
+  switch (op) {
+    case SLIMC_BINARY_ADD: for (int32_t i = 0; i < n; i++) out[i] = a[i] + v; break;
+    case SLIMC_BINARY_SUB: for (int32_t i = 0; i < n; i++) out[i] = a[i] - v; break;
+    case SLIMC_BINARY_MUL: for (int32_t i = 0; i < n; i++) out[i] = a[i] * v; break;
+    case SLIMC_BINARY_DIV: for (int32_t i = 0; i < n; i++) out[i] = a[i] / v; break;
+    case SLIMC_BINARY_SUB_SWAPPED: for (int32_t i = 0; i < n; i++) out[i] = v - a[i]; break;
+    case SLIMC_BINARY_DIV_SWAPPED: for (int32_t i = 0; i < n; i++) out[i] = v / a[i]; break;
+  }
+}
+
+void slimc_binary_f32(int32_t op, int32_t n, const float *a, const float *b, int32_t inner,
+                      int32_t period, float *out) {
+  if (inner == 1) {
+    /* b runs along the innermost dims: whole rows of `period` elements */
+    for (int32_t i = 0; i < n; i += period) binary_run(op, SLIMC_MIN(period, n - i), a + i, b, out + i);
+    return;
+  }
+  for (int32_t i = 0, j = 0; i < n; i += inner, j = j + 1 == period ? 0 : j + 1) {
+    binary_scalar(op, SLIMC_MIN(inner, n - i), a + i, b[j], out + i);
+  }
+}
+
+void slimc_unary_f32(int32_t op, int32_t n, const float *restrict x, double alpha, double beta,
+                     float lo, float hi, float *restrict out) {
+  switch (op) {
+    case SLIMC_UNARY_CLAMP:
+      /* comparisons, not fminf/fmaxf: NaN passes through as in the interpreter */
+      for (int32_t i = 0; i < n; i++) {
+        float v = x[i];
+        v = v < lo ? lo : v;
+        out[i] = v > hi ? hi : v;
+      }
+      break;
+    case SLIMC_UNARY_HARDSIGMOID:
+      for (int32_t i = 0; i < n; i++) {
+        double v = alpha * (double)x[i] + beta;
+        v = v > 1.0 ? 1.0 : v;
+        out[i] = (float)(v < 0.0 ? 0.0 : v);
+      }
+      break;
+    case SLIMC_UNARY_HARDSWISH:
+      for (int32_t i = 0; i < n; i++) {
+        double xd = (double)x[i];
+        double g = xd / 6.0 + 0.5;
+        g = g > 1.0 ? 1.0 : g;
+        g = g < 0.0 ? 0.0 : g;
+        out[i] = (float)(xd * g);
+      }
+      break;
+  }
+}
+
+void slimc_quantize_f32(int32_t n, const float *restrict x, float scale, int32_t zero_point,
+                        int32_t out_min, int32_t out_max, int32_t out_signed, void *out) {
+  const float lo = (float)out_min, hi = (float)out_max, zp = (float)zero_point;
+  /* nearbyintf rounds half to even in the default rounding mode; past 2^24 the sum with the zero
+   * point may round, but such values saturate anyway */
+  if (out_signed) {
+    int8_t *restrict o = (int8_t *)out;
+    for (int32_t i = 0; i < n; i++) {
+      float v = nearbyintf(x[i] / scale) + zp;
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+      o[i] = (int8_t)(v == v ? v : 0.0f); /* NaN stores 0, as a typed array does */
+    }
+  } else {
+    uint8_t *restrict o = (uint8_t *)out;
+    for (int32_t i = 0; i < n; i++) {
+      float v = nearbyintf(x[i] / scale) + zp;
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+      o[i] = (uint8_t)(v == v ? v : 0.0f);
+    }
+  }
+}
+
+void slimc_dequantize_q8(int32_t n, const void *q, int32_t q_signed, int32_t zero_point,
+                         float scale, float *restrict out) {
+  if (q_signed) {
+    const int8_t *restrict s = (const int8_t *)q;
+    for (int32_t i = 0; i < n; i++) out[i] = (float)((int32_t)s[i] - zero_point) * scale;
+  } else {
+    const uint8_t *restrict s = (const uint8_t *)q;
+    for (int32_t i = 0; i < n; i++) out[i] = (float)((int32_t)s[i] - zero_point) * scale;
+  }
+}
+
+void slimc_depthwise_conv_f32(const int32_t *geometry, const float *input, const float *weights,
+                              const float *bias, float out_min, float out_max, float *output) {
+  const int32_t batch = geometry[SLIMC_CONV_N], h = geometry[SLIMC_CONV_H];
+  const int32_t w = geometry[SLIMC_CONV_W], channels = geometry[SLIMC_CONV_C];
+  const int32_t kh = geometry[SLIMC_CONV_KH], kw = geometry[SLIMC_CONV_KW];
+  const int32_t sh = geometry[SLIMC_CONV_STRIDE_H], sw = geometry[SLIMC_CONV_STRIDE_W];
+  const int32_t dh = geometry[SLIMC_CONV_DIL_H], dw = geometry[SLIMC_CONV_DIL_W];
+  const int32_t pt = geometry[SLIMC_CONV_PAD_TOP], pl = geometry[SLIMC_CONV_PAD_LEFT];
+  const int32_t oh = (h + pt + geometry[SLIMC_CONV_PAD_BOTTOM] - dh * (kh - 1) - 1) / sh + 1;
+  const int32_t ow = (w + pl + geometry[SLIMC_CONV_PAD_RIGHT] - dw * (kw - 1) - 1) / sw + 1;
+  /* one output row at a time, one tap at a time over the row: the inner loop is a multiply-add
+   * over the outputs whose input column lies inside the image (no per-tap bounds checks) */
+  for (int32_t plane = 0; plane < batch * channels; plane++) {
+    const int32_t c = plane % channels;
+    const float *in_plane = input + (size_t)plane * h * w;
+    const float *wc = weights + (size_t)c * kh * kw;
+    const float b = bias ? bias[c] : 0.0f;
+    for (int32_t oy = 0; oy < oh; oy++) {
+      float *restrict row = output + ((size_t)plane * oh + oy) * ow;
+      for (int32_t ox = 0; ox < ow; ox++) row[ox] = b;
+      for (int32_t ky = 0; ky < kh; ky++) {
+        const int32_t iy = oy * sh - pt + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        const float *in_row = in_plane + (size_t)iy * w;
+        for (int32_t kx = 0; kx < kw; kx++) {
+          const float wv = wc[ky * kw + kx];
+          const int32_t shift = kx * dw - pl; /* input column = ox * sw + shift */
+          int32_t first = shift < 0 ? (-shift + sw - 1) / sw : 0;
+          int32_t end = (w - 1 - shift) < 0 ? 0 : (w - 1 - shift) / sw + 1;
+          if (end > ow) end = ow;
+          const float *restrict src = in_row + shift;
+          if (sw == 1) for (int32_t ox = first; ox < end; ox++) row[ox] += src[ox] * wv;
+          else for (int32_t ox = first; ox < end; ox++) row[ox] += src[ox * sw] * wv;
+        }
+      }
+      for (int32_t ox = 0; ox < ow; ox++) {
+        float v = row[ox];
+        v = v < out_min ? out_min : v;
+        row[ox] = v > out_max ? out_max : v;
+      }
+    }
+  }
+}
+
+void slimc_global_avgpool_f32(int32_t planes, int32_t hw, const float *input, float *output) {
+  for (int32_t p = 0; p < planes; p++) {
+    const float *x = input + (size_t)p * hw;
+    double sum = 0.0; /* in order, in double, as the interpreter sums */
+    for (int32_t i = 0; i < hw; i++) sum += x[i];
+    output[p] = (float)(sum / hw);
+  }
+}
