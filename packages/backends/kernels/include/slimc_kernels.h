@@ -209,6 +209,11 @@ void slimc_depthwise_conv_f32(const int32_t *geometry, const float *input, const
 /* planes x hw -> planes: the mean of each plane, summed in order in double. */
 void slimc_global_avgpool_f32(int32_t planes, int32_t hw, const float *input, float *output);
 
+/* NCHW -> NHWC (to_nchw = 0) or NHWC -> NCHW (to_nchw = 1) of a logical [batch, channels, hw]
+ * tensor of 1- or 4-byte elements. */
+void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,
+                            int32_t to_nchw, const void *src, void *dst);
+
 /* Releases the internal scratch buffers. */
 void slimc_release_scratch(void);
 

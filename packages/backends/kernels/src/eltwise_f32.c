@@ -79,27 +79,43 @@ void slimc_unary_f32(int32_t op, int32_t n, const float *restrict x, double alph
   }
 }
 
+/* the scalar form of one element; NaN stores 0, as a typed array does */
+static inline float quantize_one(float x, float scale, float zp, float lo, float hi) {
+  float v = nearbyintf(x / scale) + zp;
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+  return v == v ? v : 0.0f;
+}
+
 void slimc_quantize_f32(int32_t n, const float *restrict x, float scale, int32_t zero_point,
                         int32_t out_min, int32_t out_max, int32_t out_signed, void *out) {
   const float lo = (float)out_min, hi = (float)out_max, zp = (float)zero_point;
-  /* nearbyintf rounds half to even in the default rounding mode; past 2^24 the sum with the zero
-   * point may round, but such values saturate anyway */
+  /* round half to even; past 2^24 the sum with the zero point may round, but such values
+   * saturate anyway */
+  int32_t i = 0;
+#ifdef SLIMC_SIMD
+  const v128_t vs = wasm_f32x4_splat(scale), vz = wasm_f32x4_splat(zp);
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  for (; i + 16 <= n; i += 16) {
+    v128_t q[4];
+    for (int k = 0; k < 4; k++) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_nearest(wasm_f32x4_div(wasm_v128_load(x + i + 4 * k), vs)), vz);
+      /* pmax/pmin keep the first operand on NaN: clamp, then NaN -> lo is replaced below */
+      v = wasm_f32x4_pmin(wasm_f32x4_pmax(v, vlo), vhi);
+      v = wasm_v128_and(v, wasm_f32x4_eq(v, v)); /* NaN -> +0 */
+      q[k] = wasm_i32x4_trunc_sat_f32x4(v);
+    }
+    v128_t h0 = wasm_i16x8_narrow_i32x4(q[0], q[1]), h1 = wasm_i16x8_narrow_i32x4(q[2], q[3]);
+    v128_t bytes = out_signed ? wasm_i8x16_narrow_i16x8(h0, h1) : wasm_u8x16_narrow_i16x8(h0, h1);
+    wasm_v128_store((uint8_t *)out + i, bytes);
+  }
+#endif
   if (out_signed) {
     int8_t *restrict o = (int8_t *)out;
-    for (int32_t i = 0; i < n; i++) {
-      float v = nearbyintf(x[i] / scale) + zp;
-      v = v < lo ? lo : v;
-      v = v > hi ? hi : v;
-      o[i] = (int8_t)(v == v ? v : 0.0f); /* NaN stores 0, as a typed array does */
-    }
+    for (; i < n; i++) o[i] = (int8_t)quantize_one(x[i], scale, zp, lo, hi);
   } else {
     uint8_t *restrict o = (uint8_t *)out;
-    for (int32_t i = 0; i < n; i++) {
-      float v = nearbyintf(x[i] / scale) + zp;
-      v = v < lo ? lo : v;
-      v = v > hi ? hi : v;
-      o[i] = (uint8_t)(v == v ? v : 0.0f);
-    }
+    for (; i < n; i++) o[i] = (uint8_t)quantize_one(x[i], scale, zp, lo, hi);
   }
 }
 
@@ -164,5 +180,33 @@ void slimc_global_avgpool_f32(int32_t planes, int32_t hw, const float *input, fl
     double sum = 0.0; /* in order, in double, as the interpreter sums */
     for (int32_t i = 0; i < hw; i++) sum += x[i];
     output[p] = (float)(sum / hw);
+  }
+}
+
+void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,
+                            int32_t to_nchw, const void *src, void *dst) {
+  /* per image a [channels][hw] <-> [hw][channels] matrix transpose, in 16 x 16 tiles so both
+   * sides stay in cache */
+  enum { TILE = 16 };
+  const int32_t rows = to_nchw ? hw : channels, cols = to_nchw ? channels : hw;
+  for (int32_t b = 0; b < batch; b++) {
+    const size_t base = (size_t)b * channels * hw;
+    for (int32_t r0 = 0; r0 < rows; r0 += TILE) {
+      const int32_t r1 = SLIMC_MIN(r0 + TILE, rows);
+      for (int32_t c0 = 0; c0 < cols; c0 += TILE) {
+        const int32_t c1 = SLIMC_MIN(c0 + TILE, cols);
+        if (element_bytes == 4) {
+          const uint32_t *s = (const uint32_t *)src + base;
+          uint32_t *d = (uint32_t *)dst + base;
+          for (int32_t r = r0; r < r1; r++)
+            for (int32_t c = c0; c < c1; c++) d[(size_t)c * rows + r] = s[(size_t)r * cols + c];
+        } else {
+          const uint8_t *s = (const uint8_t *)src + base;
+          uint8_t *d = (uint8_t *)dst + base;
+          for (int32_t r = r0; r < r1; r++)
+            for (int32_t c = c0; c < c1; c++) d[(size_t)c * rows + r] = s[(size_t)r * cols + c];
+        }
+      }
+    }
   }
 }

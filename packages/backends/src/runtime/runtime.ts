@@ -751,10 +751,8 @@ export class Runtime {
 
   /** NCHW <-> NHWC between two arena slots of 4-byte or 1-byte elements. */
   private transpose(src: { offset: number }, dst: { offset: number }, shape: readonly number[], elementBytes: number, direction: number): void {
-    const buffer = this.library.exports.memory.buffer;
-    const Ctor = elementBytes === 4 ? Int32Array : Uint8Array;
-    const size = shapeSize(shape);
-    transposeLayout(new Ctor(buffer, this.ptr(src), size), new Ctor(buffer, this.ptr(dst), size), shape, direction);
+    const [n, c, h, w] = shape as [number, number, number, number];
+    this.library.exports.slimc_transpose_layout(n, c, h * w, elementBytes, direction === NCHW_FROM_NHWC ? 1 : 0, this.ptr(src), this.ptr(dst));
   }
 
   private runConv(step: Extract<KernelStep, { kind: 'conv-f32' | 'conv-q8' }>, slots: Map<string, Slot>): void {
