@@ -35,6 +35,7 @@ import { definePass, type PassContext } from '../core/pass.js';
 import { runCanonicalize } from '../canonicalize/index.js';
 import { DEFAULT_FOLD_SIZE_LIMIT } from '../fold-constants/index.js';
 import { eliminateDeadCode } from '../eliminate-dead-code/index.js';
+import { deduplicate } from '../deduplicate/index.js';
 import { upgradeOpset } from '../upgrade-opset/index.js';
 import { chooseQuantParams, type QuantDType } from '../quantize/params.js';
 import type { CalibrationMethod, CalibrationRange } from '../quantize/calibration/index.js';
@@ -146,6 +147,8 @@ export function emitStatic(
   }
   if (s.format === 'qoperator') fuseQOperators(targets);
   eliminateDeadCode(model);
+  // one constant per distinct scale / zero-point tensor (many per-channel zero points are equal)
+  deduplicate(model);
   return { targets, layerOutputs };
 }
 
