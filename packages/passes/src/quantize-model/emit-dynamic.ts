@@ -10,7 +10,9 @@
  *
  *   Gemm (transA = 0, alpha = beta = 1) is the same with w transposed offline when transB, and the
  *   float bias added after (Add). Conv becomes ConvInteger with the scale product and the bias
- *   shaped [1, M, 1, ...] to broadcast over output channels.
+ *   shaped [1, M, 1, ...] to broadcast over output channels; its weight zero point is one scalar
+ *   (onnxruntime's ConvInteger takes no other), so per-channel weights need equal zero points
+ *   (symmetric) and fall back to per tensor otherwise.
  *   Math: y = sx·sw·Σ(xq - zx)(wq - zw) ≈ Σ x·w, exact integer accumulation in int32.
  *
  * Weight-only: every weight operand becomes DequantizeLinear(int8 or int16 constant) feeding the
@@ -61,10 +63,16 @@ export function quantizeDynamic(t: QuantTarget, o: WeightQuantOptions): boolean 
   // Conv output channels are axis 1 of [N, M, ...]; a [N] vector broadcasts over the last axis of a MatMul output.
   const perOutputChannel = (name: string, values: Float32Array) =>
     isConv ? broadcastConstant(g, name, values, 1, w.shape.length) : broadcastConstant(g, name, values, 0, 1);
-  const p = weightParams({ constant: w } as Value, isConv ? 0 : 1, o);
+  let p = weightParams({ constant: w } as Value, isConv ? 0 : 1, o);
+  // ConvInteger kernels (onnxruntime's) take one weight zero point: per-channel scales are applied
+  // in the float rescale anyway, so per-channel works when every channel's zero point is the same.
+  const oneZeroPoint = 'scale' in p || p.zeroPoints.every((z, _, all) => z === all[0]);
+  if (isConv && !oneZeroPoint) p = weightParams({ constant: w } as Value, undefined, o);
   const wq = g.root.addConstant(`${wValue.name}_quantized`, makeTensor(p.dtype, w.shape, quantizeTensor(w.data as Float32Array, w.shape, p)));
   wq.quant = irQuantParams(p, o.reduceRange ? 7 : 8);
-  const zp = paramConstants(g, wValue.name, p).zeroPoint;
+  const zp = isConv
+    ? g.root.addConstant(`${wValue.name}_zero_point`, makeTensor(p.dtype, [], ['scale' in p ? p.zeroPoint : p.zeroPoints[0]!]))
+    : paramConstants(g, wValue.name, p).zeroPoint;
   const at = { before: node };
   const base = y.name;
   const dql = g.addNode({ op: 'DynamicQuantizeLinear', inputs: [x], outputs: [`${x.name}_quantized`, `${x.name}_scale`, `${x.name}_zero_point`] }, at);

@@ -79,6 +79,7 @@ describe('quantize', () => {
     ['static qoperator matmul', matmulNet, { format: 'qoperator', calibration: 'entropy' }, (ops) => expect(ops).toMatchObject({ QLinearMatMul: 1 })],
     ['dynamic matmul', matmulNet, { mode: 'dynamic' }, (ops) => expect(ops).toMatchObject({ DynamicQuantizeLinear: 1, MatMulInteger: 1 })],
     ['dynamic gemm', convNet, { mode: 'dynamic', 'op-types': ['Gemm'] }, (ops) => expect(ops).toMatchObject({ MatMulInteger: 1, Conv: 2 })],
+    ['dynamic conv', convNet, { mode: 'dynamic' }, (ops) => expect(ops).toMatchObject({ MatMulInteger: 1, ConvInteger: 2 })],
     ['weight-only int8', convNet, { mode: 'weight-only' }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3, Conv: 2 })],
     ['weight-only int16', convNet, { mode: 'weight-only', 'weight-bits': 16, 'per-channel': false }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3 })],
   ];
