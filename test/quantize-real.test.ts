@@ -120,4 +120,14 @@ describe('static int8 quantization of PaddleOCR', () => {
     expect(gaps.on!).toBeLessThan(0.1);
     expect(gaps.off!).toBeGreaterThan(3 * gaps.on!);
   }, 120_000);
+
+  test.each(['dynamic', 'weight-only'] as const)('cls %s', async (mode) => {
+    const { bytes, stats } = await quantize(PADDLE_CLS.path, 'calib', PADDLE_OCR_CLS_PREPROCESS, 1, { mode });
+    const images = [...evalLines, ...rotated].map((l) => l.path);
+    const ref = await classifyImages(await ortRunner(PADDLE_CLS.path), images);
+    const got = await classifyImages(await ortRunner(bytes), images);
+    const agree = got.filter((c, i) => c === ref[i]).length / ref.length;
+    console.log(`cls ${mode}: ${stats.quantized} layers; size ${pct(bytes.length / floatSize(PADDLE_CLS.path))} of float; argmax agreement ${pct(agree)} of ${ref.length} lines`);
+    expect(agree).toBeGreaterThanOrEqual(0.96);
+  }, 60_000);
 });
