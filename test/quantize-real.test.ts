@@ -4,8 +4,9 @@
  * probability-map IoU, and file size. Calibration: entropy, per-channel weights, calib/ lines (rec,
  * cls) and det-calib/ pages (det), run by slimc's interpreter.
  *
- * Subsets keep the run within a few minutes on 2 cores (printed with the figures): rec and cls
- * calibrate on the first CALIB_LINES calib lines, det on the first DET_CALIB_PAGES det-calib pages.
+ * Subsets keep the run within a few minutes on 2 cores (printed with the figures): rec calibrates
+ * on the first CALIB_LINES calib lines (8), cls on CLS_CALIB_LINES (32), det on the first
+ * DET_CALIB_PAGES det-calib pages (2).
  */
 import { describe, expect, test } from 'vitest';
 import { encodeOnnx, loadOnnx } from '@slimc/backends';
@@ -34,6 +35,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CALIB_LINES = Number(process.env.SLIMC_CALIB_LINES ?? 8);
+/** cls is small enough to calibrate on more lines within the budget. */
+const CLS_CALIB_LINES = Number(process.env.SLIMC_CLS_CALIB_LINES ?? 32);
 const DET_CALIB_PAGES = Number(process.env.SLIMC_DET_CALIB_PAGES ?? 2);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -58,16 +61,16 @@ describe('static int8 quantization of PaddleOCR', () => {
   const rotated = readLabeledLines('eval-rotated');
 
   test.each(FORMATS)('cls %s', async (format) => {
-    const { bytes, stats } = await quantize(PADDLE_CLS.path, 'calib', PADDLE_OCR_CLS_PREPROCESS, CALIB_LINES, { ...BASE, format });
+    const { bytes, stats } = await quantize(PADDLE_CLS.path, 'calib', PADDLE_OCR_CLS_PREPROCESS, CLS_CALIB_LINES, { ...BASE, format });
     const ratio = bytes.length / floatSize(PADDLE_CLS.path);
     const images = [...evalLines, ...rotated].map((l) => l.path);
     const ref = await classifyImages(await ortRunner(PADDLE_CLS.path), images);
     const got = await classifyImages(await ortRunner(bytes), images);
     const agree = got.filter((c, i) => c === ref[i]).length / ref.length;
-    console.log(`cls ${format}: ${stats.quantized} layers, ${CALIB_LINES} calib lines; size ${pct(ratio)} of float; argmax agreement ${pct(agree)} of ${ref.length} lines`);
+    console.log(`cls ${format}: ${stats.quantized} layers, ${CLS_CALIB_LINES} calib lines; size ${pct(ratio)} of float; argmax agreement ${pct(agree)} of ${ref.length} lines`);
     // cls is mostly depthwise 3x3 convolutions: per-channel scales and int32 biases weigh as much as the int8 weights
     expect(ratio).toBeLessThanOrEqual(0.55);
-    expect(agree).toBeGreaterThanOrEqual(0.96);
+    expect(agree).toBeGreaterThanOrEqual(0.99);
   }, 120_000);
 
   test.each(FORMATS)('rec %s', async (format) => {
