@@ -206,8 +206,10 @@ void slimc_dequantize_q8(int32_t n, const void *q, int32_t q_signed, int32_t zer
  * geometry as for slimc_conv_q8; out = clamp(bias[c] + sum of taps inside the input). */
 void slimc_depthwise_conv_f32(const int32_t *geometry, const float *input, const float *weights,
                               const float *bias, float out_min, float out_max, float *output);
-/* planes x hw -> planes: the mean of each plane, summed in order in double. */
-void slimc_global_avgpool_f32(int32_t planes, int32_t hw, const float *input, float *output);
+/* [batch][channels][hw] (or [batch][hw][channels] when nhwc) -> [batch][channels]: the mean of
+ * each plane, summed in order in double. */
+void slimc_global_avgpool_f32(int32_t batch, int32_t channels, int32_t hw, int32_t nhwc,
+                              const float *input, float *output);
 
 /* NCHW -> NHWC (to_nchw = 0) or NHWC -> NCHW (to_nchw = 1) of a logical [batch, channels, hw]
  * tensor of 1- or 4-byte elements. */

@@ -174,12 +174,17 @@ void slimc_depthwise_conv_f32(const int32_t *geometry, const float *input, const
   }
 }
 
-void slimc_global_avgpool_f32(int32_t planes, int32_t hw, const float *input, float *output) {
-  for (int32_t p = 0; p < planes; p++) {
-    const float *x = input + (size_t)p * hw;
-    double sum = 0.0; /* in order, in double, as the interpreter sums */
-    for (int32_t i = 0; i < hw; i++) sum += x[i];
-    output[p] = (float)(sum / hw);
+void slimc_global_avgpool_f32(int32_t batch, int32_t channels, int32_t hw, int32_t nhwc,
+                              const float *input, float *output) {
+  /* each mean summed in order over the plane, in double, as the interpreter sums */
+  for (int32_t b = 0; b < batch; b++) {
+    const float *x = input + (size_t)b * channels * hw;
+    for (int32_t c = 0; c < channels; c++) {
+      double sum = 0.0;
+      if (nhwc) for (int32_t i = 0; i < hw; i++) sum += x[(size_t)i * channels + c];
+      else for (int32_t i = 0; i < hw; i++) sum += x[(size_t)c * hw + i];
+      output[(size_t)b * channels + c] = (float)(sum / hw);
+    }
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * The float elementwise ops, per-tensor Q/DQ and float GlobalAveragePool that the runtime runs
  * on the kernel library (slimc_binary_f32, slimc_unary_f32, slimc_quantize_f32, ...) give the
- * reference interpreter's results bit for bit, for every broadcast form the runtime lowers.
+ * reference interpreter's results bit for bit, for every broadcast form the runtime lowers, on
+ * NCHW data and on the NHWC data a convolution leaves (the chain starts with a 1x1 convolution
+ * whose one-hot weights permute the channels: exact in any summation order).
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Graph, Model, interpret, makeTensor, randomFloats, type Attribute, type Tensor, type Value } from '@slimc/ir';
@@ -28,7 +30,11 @@ function elementwiseModel(): { model: Model; inputs: Record<string, Tensor> } {
     outputs.push(v);
     return v;
   };
-  let v = add('Add', [x, c('per_channel', [4, 1, 1], randomData(4, 1, 2))]);
+  const permutation = new Float32Array(16);
+  [2, 0, 3, 1].forEach((from, to) => (permutation[to * 4 + from] = 1));
+  const permuted = add('Conv', [x, c('one_hot', [4, 4, 1, 1], permutation)]);
+  add('GlobalAveragePool', [add('HardSwish', [permuted])]);
+  let v = add('Add', [permuted, c('per_channel', [4, 1, 1], randomData(4, 1, 2))]);
   v = add('Sub', [c('scalar', [], Float32Array.of(0.375)), v]); // scalar on the left: swapped
   v = add('Div', [v, c('last_dim', [5], randomData(5, 2, 3))]);
   v = add('Div', [c('per_channel_left', [1, 4, 1, 1], randomData(4, 3, 3)), v]);

@@ -11,10 +11,13 @@
  * redone online. The region grows (moving its contents; offsets are relative) when a run needs
  * more. String tensors stay on the JS heap.
  *
- * Layout: the model is NCHW; the convolution and pooling kernels are NHWC. A value that a
- * convolution or pooling step produces and only such steps read stays NHWC (its slot says so;
- * its shape stays the logical NCHW one); elsewhere those steps transpose their input into a
- * scratch buffer and their output back (scratch comes from the same allocator, released at once).
+ * Layout: the model is NCHW; the convolution and pooling kernels are NHWC and leave their results
+ * NHWC (the slot says so; its shape stays the logical NCHW one). Layout-agnostic steps keep NHWC
+ * data NHWC: per-tensor Q/DQ, the float activations, binary ops whose other side is NHWC too or a
+ * scalar / per-channel vector (same element order in both layouts), float GlobalAveragePool. Any
+ * other reader converts the value to NCHW once (the slot is replaced), so transposes happen only
+ * around ops that need NCHW and at graph outputs. A window kernel reading NCHW data transposes it
+ * into scratch (released at once). Where C == 1 or H * W == 1 the layouts coincide: no flag.
  *
  * Interpreter steps read their inputs as views of WebAssembly memory (no copy) and their outputs
  * are copied in.
@@ -107,7 +110,12 @@ export class Runtime {
   private planned: { plan: RecordedPlan; next: number } | null = null;
   /** The current online run's buffers: size and live steps, plus the open one at each offset. */
   private recording: { intervals: LiveInterval[]; open: Map<number, number> } | null = null;
-  private currentStep = 0;
+  /**
+   * Ticks at every allocation and release of an online run: recorded lifetimes use it rather than
+   * step numbers, so a buffer released inside a step (scratch, a layout conversion) is not taken
+   * to overlap buffers allocated after it in the same step.
+   */
+  private clock = 0;
   private peakNeeded = 0;
   private largestLive = 0;
   private lastPlanned = 0;
@@ -122,8 +130,6 @@ export class Runtime {
   private disposed = false;
   /** For each step, the values whose last reader it is. */
   private readonly releaseAfter: string[][];
-  /** Values kept NHWC between window kernels. */
-  private readonly nhwcValues: Set<string>;
 
   private constructor(
     readonly plan: Plan,
@@ -132,57 +138,21 @@ export class Runtime {
     this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
     for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
     this.releaseAfter = lastReaders(plan);
-    this.nhwcValues = this.valuesKeptNhwc();
     this.noteWasmSize();
-  }
-
-  /** Outputs of NHWC kernels read only by NHWC kernels (not graph outputs). */
-  private valuesKeptNhwc(): Set<string> {
-    const windowed = (step: PlanStep) =>
-      (step.kind === 'conv-q8' || (step.kind === 'conv-f32' && !this.prepared.get(step)!.depthwise) || step.kind === 'pool-q8');
-    const readers = new Map<string, PlanStep[]>();
-    for (const step of this.plan.steps) for (const name of stepInputs(step)) readers.set(name, [...(readers.get(name) ?? []), step]);
-    const out = new Set<string>();
-    const outputs = new Set(this.plan.outputs);
-    for (const step of this.plan.steps) {
-      if (!windowed(step) || (step.kind === 'pool-q8' && step.pool === 'global-average')) continue;
-      const name = stepOutputs(step)[0]!;
-      const users = readers.get(name) ?? [];
-      if (!outputs.has(name) && users.length && users.every((u) => windowed(u) && stepInputs(u)[0] === name)) out.add(name);
-    }
-    return out;
   }
 
   /** The NHWC form of a 4-D activation: itself when already NHWC, else a transposed scratch copy. */
   private nhwcOf(x: ArenaSlot, elementBytes: number): { slot: ArenaSlot; scratch: boolean } {
-    if (x.nhwc) return { slot: x, scratch: false };
     const [n, c, h, w] = x.shape as [number, number, number, number];
+    if (x.nhwc || c === 1 || h * w === 1) return { slot: x, scratch: false }; // the layouts coincide
     const slot = this.newSlot(x.dtype, [n, h, w, c]);
     this.transpose(x, slot, x.shape, elementBytes, NHWC_FROM_NCHW);
     return { slot, scratch: true };
   }
 
-  /**
-   * Where a window kernel writes its NHWC result: the output slot itself when the value stays
-   * NHWC, else scratch; `finish` moves scratch into the NCHW output and releases it.
-   */
-  private nhwcTarget(name: string, dtype: DType, shape: [number, number, number, number], elementBytes: number):
-    { target: ArenaSlot; finish: () => ArenaSlot } {
-    if (this.nhwcValues.has(name)) {
-      const out = { ...this.newSlot(dtype, shape), nhwc: true };
-      return { target: out, finish: () => out };
-    }
-    const [n, c, h, w] = shape;
-    const target = this.newSlot(dtype, [n, h, w, c]);
-    const out = this.newSlot(dtype, shape);
-    return {
-      target,
-      finish: () => {
-        this.transpose(target, out, shape, elementBytes, NCHW_FROM_NHWC);
-        this.releaseBuffer(target);
-        return out;
-      },
-    };
+  /** A fresh slot for a window kernel's NHWC result (flagged NHWC unless the layouts coincide). */
+  private nhwcSlot(dtype: DType, shape: [number, number, number, number]): ArenaSlot {
+    return withLayout(this.newSlot(dtype, shape), shape[1] > 1 && shape[2] * shape[3] > 1);
   }
 
   /** Lowers an IR model, or reads a compiled `.slimc` file, and packs its weights. */
@@ -258,7 +228,7 @@ export class Runtime {
   private runOnce(inputs: Record<string, Tensor>, observe?: (name: string, t: Tensor) => void): Record<string, Tensor> {
     const slots = new Map<string, Slot>();
     this.allocator.reset();
-    this.currentStep = 0;
+    this.clock = 0;
     try {
       for (const input of this.plan.inputs) {
         const t = inputs[input.name];
@@ -271,7 +241,6 @@ export class Runtime {
         slots.set(input.name, this.store(t));
       }
       this.plan.steps.forEach((step, i) => {
-        this.currentStep = i;
         try {
           this.execute(step, slots);
         } catch (e) {
@@ -286,7 +255,6 @@ export class Runtime {
       for (const name of this.plan.outputs) result[name] = this.read(slots, name, undefined, true);
       return result;
     } finally {
-      this.currentStep = this.plan.steps.length;
       for (const name of [...slots.keys()]) this.release(slots, name);
       this.noteWasmSize();
     }
@@ -476,7 +444,8 @@ export class Runtime {
       needed = this.allocator.highWater;
       if (this.recording) {
         this.recording.open.set(offset, this.recording.intervals.length);
-        this.recording.intervals.push({ size: alignUp(bytes), start: this.currentStep, end: this.currentStep });
+        const now = this.clock++;
+        this.recording.intervals.push({ size: alignUp(bytes), start: now, end: now });
       }
     }
     if (needed > this.arenaCapacity) {
@@ -522,7 +491,7 @@ export class Runtime {
     this.allocator.release(slot.offset, slot.bytes);
     const open = this.recording?.open.get(slot.offset);
     if (open !== undefined) {
-      this.recording!.intervals[open]!.end = this.currentStep;
+      this.recording!.intervals[open]!.end = this.clock++;
       this.recording!.open.delete(slot.offset);
     }
   }
@@ -550,8 +519,8 @@ export class Runtime {
     return { dtype: slot.dtype, shape: slot.shape, data };
   }
 
-  /** The arena slot of an activation (kernels cannot read host tensors). */
-  private arenaSlot(slots: Map<string, Slot>, name: string, step: PlanStep, dtypes: readonly DType[]): ArenaSlot {
+  /** The arena slot of an activation (kernels cannot read host tensors), NCHW unless `keepNhwc`. */
+  private arenaSlot(slots: Map<string, Slot>, name: string, step: PlanStep, dtypes: readonly DType[], keepNhwc = false): ArenaSlot {
     let slot = this.slotOf(slots, name, step);
     if ('host' in slot) {
       // a constant activation operand: place it in the arena for this run
@@ -560,6 +529,14 @@ export class Runtime {
     }
     if (!('offset' in slot)) throw planError('string tensor given to a kernel', step, name);
     if (!dtypes.includes(slot.dtype)) throw planError(`expected ${dtypes.join(' or ')}, got ${slot.dtype}`, step, name);
+    if (slot.nhwc && !keepNhwc) {
+      // a reader that needs NCHW: convert once, later readers get the NCHW copy
+      const nchw = this.newSlot(slot.dtype, slot.shape);
+      this.transpose(slot, nchw, slot.shape, dtypeByteSize(slot.dtype), NCHW_FROM_NHWC);
+      this.releaseBuffer(slot);
+      slots.set(name, nchw);
+      return nchw;
+    }
     return slot;
   }
 
@@ -599,6 +576,10 @@ export class Runtime {
 
   private runInterpreted(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): void {
     if (this.runElementwise(step, slots)) return;
+    for (const name of step.inputs) {
+      const slot = name ? slots.get(name) : undefined;
+      if (slot && 'offset' in slot && slot.nhwc) this.arenaSlot(slots, name!, step, [slot.dtype]);
+    }
     const ins = step.node.inputs.map((_, i) => {
       const name = step.inputs[i];
       return name ? this.read(slots, name, step) : null;
@@ -638,12 +619,26 @@ export class Runtime {
       const layout = blockBroadcast(big.shape, small.shape);
       if (!layout) return false;
       const n = Math.max(na, nb);
-      const bigSlot = this.arenaSlot(slots, swapped ? step.inputs[1]! : step.inputs[0]!, step, ['float32']);
-      const smallSlot = this.arenaSlot(slots, swapped ? step.inputs[0]! : step.inputs[1]!, step, ['float32']);
-      const out = this.newSlot('float32', big.shape);
+      const [bigName, smallName] = swapped ? [step.inputs[1]!, step.inputs[0]!] : [step.inputs[0]!, step.inputs[1]!];
+      let bigSlot = this.arenaSlot(slots, bigName, step, ['float32'], true);
+      let smallSlot = this.arenaSlot(slots, smallName, step, ['float32'], true);
+      // NHWC data stays NHWC when the other side is NHWC too (same size) or varies along one dim only
+      // (a scalar, a per-channel vector: its elements are in the same order in both layouts)
+      let nhwcLayout: { inner: number; period: number } | null = null;
+      if (bigSlot.nhwc && (na === nb ? smallSlot.nhwc : small.shape.filter((d) => d !== 1).length <= 1)) {
+        const aligned = [...new Array<number>(Math.max(0, 4 - small.shape.length)).fill(1), ...small.shape];
+        const [n0, c0, h0, w0] = big.shape as [number, number, number, number];
+        nhwcLayout = na === nb ? { inner: 1, period: n } : blockBroadcast([n0, h0, w0, c0], [aligned[0]!, aligned[2]!, aligned[3]!, aligned[1]!]);
+      }
+      if (!nhwcLayout) {
+        bigSlot = this.arenaSlot(slots, bigName, step, ['float32']);
+        smallSlot = this.arenaSlot(slots, smallName, step, ['float32']);
+      }
+      const used = nhwcLayout ?? layout;
+      const out = withLayout(this.newSlot('float32', big.shape), nhwcLayout !== null);
       const code = BINARY_CODES[swapped ? `${node.op}-swapped` : node.op]!;
       // a scalar is one run over everything
-      const [inner, period] = layout.period === 1 ? [n, 1] : [layout.inner, layout.period];
+      const [inner, period] = used.period === 1 ? [n, 1] : [used.inner, used.period];
       exp.slimc_binary_f32(code, n, this.ptr(bigSlot), this.ptr(smallSlot), inner, period, this.ptr(out));
       slots.set(output, out);
       return true;
@@ -651,10 +646,11 @@ export class Runtime {
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
       if (!x || x.shape.length < 3) return false;
-      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32']);
-      const planes = x.shape[0]! * x.shape[1]!;
-      const out = this.newSlot('float32', [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)]);
-      exp.slimc_global_avgpool_f32(planes, shapeSize(x.shape) / Math.max(planes, 1), this.ptr(xSlot), this.ptr(out));
+      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32'], true);
+      const [batch, channels] = [x.shape[0]!, x.shape[1]!];
+      const out = this.newSlot('float32', [batch, channels, ...x.shape.slice(2).map(() => 1)]);
+      exp.slimc_global_avgpool_f32(batch, channels, shapeSize(x.shape) / Math.max(batch * channels, 1), xSlot.nhwc ? 1 : 0, this.ptr(xSlot),
+        this.ptr(out));
       slots.set(output, out);
       return true;
     }
@@ -678,8 +674,8 @@ export class Runtime {
     const n = shapeSize(x.shape);
     const kernelArgs = unaryKernelArgs(node, bounds);
     if (kernelArgs) {
-      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32']);
-      const out = this.newSlot('float32', x.shape);
+      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32'], true);
+      const out = withLayout(this.newSlot('float32', x.shape), xSlot.nhwc === true);
       exp.slimc_unary_f32(kernelArgs[0], n, this.ptr(xSlot), kernelArgs[1], kernelArgs[2], kernelArgs[3], kernelArgs[4], this.ptr(out));
       slots.set(output, out);
       return true;
@@ -687,7 +683,7 @@ export class Runtime {
     const unary = unaryF32(node);
     if (!unary) return false;
     const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
-    const out = this.newSlot('float32', x.shape);
+    const out = withLayout(this.newSlot('float32', x.shape), 'offset' in x.slot && x.slot.nhwc === true);
     unary(data(x.slot, n), data(out, n));
     slots.set(output, out);
     return true;
@@ -709,14 +705,14 @@ export class Runtime {
     if (node.op === 'QuantizeLinear') {
       const type = zp ? zp.dtype : node.getInt('output_dtype', 0) === 0 ? 'uint8' : undefined;
       if (x.dtype !== 'float32' || (type !== 'int8' && type !== 'uint8')) return false;
-      const out = this.newSlot(type, x.shape);
+      const out = withLayout(this.newSlot(type, x.shape), x.nhwc === true);
       const [lo, hi] = integerRange(type);
       this.library.exports.slimc_quantize_f32(n, this.ptr(x), s, z, lo, hi, type === 'int8' ? 1 : 0, this.ptr(out));
       slots.set(step.outputs[0]!, out);
       return true;
     }
     if ((x.dtype !== 'int8' && x.dtype !== 'uint8') || (zp && zp.dtype !== x.dtype)) return false;
-    const out = this.newSlot('float32', x.shape);
+    const out = withLayout(this.newSlot('float32', x.shape), x.nhwc === true);
     this.library.exports.slimc_dequantize_q8(n, this.ptr(x), x.dtype === 'int8' ? 1 : 0, z, s, this.ptr(out));
     slots.set(step.outputs[0]!, out);
     return true;
@@ -758,7 +754,7 @@ export class Runtime {
   private runConv(step: Extract<KernelStep, { kind: 'conv-f32' | 'conv-q8' }>, slots: Map<string, Slot>): void {
     const p = this.prepared.get(step)!;
     const isFloat = step.kind === 'conv-f32';
-    const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type]);
+    const x = this.arenaSlot(slots, step.input, step, isFloat ? ['float32'] : [step.inputQuant.type], !p.depthwise);
     if (x.shape.length !== 4 || x.shape[1] !== p.K) {
       throw planError(`expected an NCHW input with ${p.K} channels, got [${x.shape.join(',')}]`, step, step.input);
     }
@@ -775,7 +771,7 @@ export class Runtime {
     const elementBytes = isFloat ? 4 : 1;
     const input = this.nhwcOf(x, elementBytes);
     const nhwcIn = input.slot;
-    const { target: nhwcOut, finish } = this.nhwcTarget(step.output, outType, [n, p.N, oh, ow], elementBytes);
+    const nhwcOut = this.nhwcSlot(outType, [n, p.N, oh, ow]);
     if (isFloat) {
       const [lo, hi] = floatClamp(step.clamp);
       this.library.exports.slimc_conv_f32(this.geometryPtr, this.ptr(nhwcIn), p.weights, p.bias, lo, hi, this.ptr(nhwcOut));
@@ -785,7 +781,7 @@ export class Runtime {
         p.weights, p.bias, p.multipliers, p.shifts, p.perChannel, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
         this.ptr(nhwcOut));
     }
-    slots.set(step.output, finish());
+    slots.set(step.output, nhwcOut);
     if (input.scratch) this.releaseBuffer(nhwcIn);
   }
 
@@ -875,7 +871,7 @@ export class Runtime {
 
   private runPool(step: Extract<KernelStep, { kind: 'pool-q8' }>, slots: Map<string, Slot>): void {
     const p = this.prepared.get(step)!;
-    const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type]);
+    const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type], true);
     if (x.shape.length !== 4) throw planError(`expected a 4-D NCHW input, got [${x.shape.join(',')}]`, step, step.input);
     const [n, c, h, w] = x.shape as [number, number, number, number];
     const exp = this.library.exports;
@@ -890,14 +886,14 @@ export class Runtime {
         q.shift, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
     } else {
       const [oh, ow] = this.writeGeometry(x.shape, c, { ...step.window!, group: 1 }, step);
-      const { target: nhwcOut, finish } = this.nhwcTarget(step.output, step.outputQuant.type, [n, c, oh, ow], 1);
+      const nhwcOut = this.nhwcSlot(step.outputQuant.type, [n, c, oh, ow]);
       if (step.pool === 'max') exp.slimc_maxpool_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), this.ptr(nhwcOut));
       else {
         exp.slimc_avgpool_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint,
           step.countIncludePad ? 1 : 0, p.multipliers, p.shifts, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
           this.ptr(nhwcOut));
       }
-      out = finish();
+      out = nhwcOut;
     }
     if (input.scratch) this.releaseBuffer(nhwcIn);
     slots.set(step.output, out);
@@ -937,6 +933,11 @@ function unaryKernelArgs(node: Node, bounds: [number, number] | undefined): [num
     default:
       return undefined;
   }
+}
+
+/** `slot` flagged as holding NHWC data when `nhwc`. */
+function withLayout(slot: ArenaSlot, nhwc: boolean): ArenaSlot {
+  return nhwc ? { ...slot, nhwc: true } : slot;
 }
 
 function signed(q: QuantOperand): number {

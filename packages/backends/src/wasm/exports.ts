@@ -85,7 +85,7 @@ export interface KernelExports {
   slimc_quantize_f32(n: I32, x: Ptr, scale: number, zeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, out: Ptr): void;
   slimc_dequantize_q8(n: I32, q: Ptr, qSigned: I32, zeroPoint: I32, scale: number, out: Ptr): void;
   slimc_depthwise_conv_f32(geometry: Ptr, input: Ptr, weights: Ptr, bias: Ptr, outMin: number, outMax: number, output: Ptr): void;
-  slimc_global_avgpool_f32(planes: I32, hw: I32, input: Ptr, output: Ptr): void;
+  slimc_global_avgpool_f32(batch: I32, channels: I32, hw: I32, nhwc: I32, input: Ptr, output: Ptr): void;
   slimc_transpose_layout(batch: I32, channels: I32, hw: I32, elementBytes: I32, toNchw: I32, src: Ptr, dst: Ptr): void;
 }
 
