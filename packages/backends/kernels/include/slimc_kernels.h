@@ -45,6 +45,16 @@
 extern "C" {
 #endif
 
+/* Round-once requantization (SLIMC_REQUANT_ROUND_ONCE in a `per_channel` argument): ONNX's
+ * QLinearConv / QLinearMatMul rule and the reference interpreter's,
+ *     out = clamp(round_half_even(float32(acc * M)) + zero_point, out_min, out_max),
+ * with M the float32 real multiplier. `multipliers` then points to float32 values M (one per
+ * channel when SLIMC_REQUANT_PER_CHANNEL is also set) and `shifts` is unused. SIMD: f32x4
+ * multiply and nearest, exact because the float32 product of an int32 |acc| <= 2^24 is the
+ * correctly rounded real product (larger accumulators take the scalar double path).
+ * Without the flag the gemmlowp fixed-point formula above applies (TFLite-exact). */
+enum slimc_requant_flags { SLIMC_REQUANT_PER_CHANNEL = 1, SLIMC_REQUANT_ROUND_ONCE = 2 };
+
 /* ---------- scalar fixed-point helpers (exposed for tests and for building tables) ---------- */
 
 /* The requantization formula above on one value, before zero point and clamping. */

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <math.h>
 #include "slimc_kernels.h"
 
 #ifdef __wasm_simd128__
@@ -62,6 +63,10 @@ typedef struct {
   /* all channels share one shift <= 0 (always so per tensor): the SIMD path then skips the left
    * shift and shifts right by a constant */
   int32_t uniform_right_shift; /* the shared right shift, or -1 */
+  /* SLIMC_REQUANT_ROUND_ONCE: y = round_half_even(float32(acc * scale[c])) instead, the fixed-point
+   * arrays unused */
+  int32_t round_once;
+  float *scale;
 } requant_plan;
 
 /* Builds a plan for `channels` output channels in scratch (valid until the next call). */
@@ -69,8 +74,20 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
                                  const int32_t *shifts, int32_t per_channel, int32_t zero_point,
                                  int32_t out_min, int32_t out_max, int32_t out_signed);
 
+/* Round-once requantization of one value: the product is formed in double and rounded to
+ * float32 (as the interpreter does; for |acc| <= 2^24 that equals the float32 product), then
+ * rounded half to even and clamped. */
+static inline int32_t requant_round_once(const requant_plan *plan, int32_t c, int32_t acc) {
+  float v = nearbyintf((float)((double)acc * (double)plan->scale[c]));
+  const float lo = (float)(plan->out_min - plan->zero_point);
+  const float hi = (float)(plan->out_max - plan->zero_point);
+  v = v < lo ? lo : v > hi ? hi : v;
+  return (int32_t)v + plan->zero_point;
+}
+
 /* One value through the plan's channel c: the exact scalar form. */
 static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, int32_t acc) {
+  if (plan->round_once) return requant_round_once(plan, c, acc);
   int32_t clamped = clamp_i32(acc, plan->input_min[c], plan->input_max[c]);
   int32_t x = (int32_t)((uint32_t)clamped * (uint32_t)plan->left_factor[c]);
   int32_t h = (int32_t)(((int64_t)x * plan->multiplier[c] + (1LL << 30)) >> 31);
@@ -83,6 +100,20 @@ static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, in
 #ifdef SLIMC_SIMD
 /* Four int32 accumulators of channels c..c+3 -> four clamped int32 results. */
 static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v128_t acc) {
+  if (plan->round_once) {
+    /* float32 products are the double products rounded once while |acc| <= 2^24 */
+    if (wasm_v128_any_true(wasm_u32x4_gt(wasm_i32x4_abs(acc), wasm_i32x4_splat(1 << 24)))) {
+      return wasm_i32x4_make(requant_round_once(plan, c, wasm_i32x4_extract_lane(acc, 0)),
+                             requant_round_once(plan, c + 1, wasm_i32x4_extract_lane(acc, 1)),
+                             requant_round_once(plan, c + 2, wasm_i32x4_extract_lane(acc, 2)),
+                             requant_round_once(plan, c + 3, wasm_i32x4_extract_lane(acc, 3)));
+    }
+    v128_t v = wasm_f32x4_nearest(
+        wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc), wasm_v128_load(plan->scale + c)));
+    v = wasm_f32x4_max(v, wasm_f32x4_splat((float)(plan->out_min - plan->zero_point)));
+    v = wasm_f32x4_min(v, wasm_f32x4_splat((float)(plan->out_max - plan->zero_point)));
+    return wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(v), wasm_i32x4_splat(plan->zero_point));
+  }
   v128_t x = acc; /* a shared right shift means no left shift: x' = x */
   if (plan->uniform_right_shift < 0) {
     v128_t clamped = wasm_i32x4_min(wasm_i32x4_max(acc, wasm_v128_load(plan->input_min + c)),

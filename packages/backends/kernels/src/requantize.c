@@ -48,7 +48,8 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
   /* padded so 8-wide SIMD reads past the last (or a group's last) channel stay inside */
   int32_t padded = ((channels + 7) & ~7) + 8;
   enum { PLAN_ARRAYS = 9 };
-  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * PLAN_ARRAYS * sizeof(int32_t);
+  /* the fixed-point arrays, then the float scales */
+  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * (PLAN_ARRAYS + 1) * sizeof(int32_t);
   uint8_t *base = slimc_scratch(SCRATCH_REQUANT_PLAN, bytes);
   requant_plan *plan = (requant_plan *)base;
   int32_t *arrays = (int32_t *)(base + ((sizeof(requant_plan) + 15) & ~(size_t)15));
@@ -56,11 +57,20 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
                                    &plan->multiplier, &plan->right_shift, &plan->right_factor,
                                    &plan->unshifted, &plan->remainder_mask, &plan->half_mask};
   for (int i = 0; i < PLAN_ARRAYS; i++) *fields[i] = arrays + (size_t)i * padded;
+  plan->scale = (float *)(arrays + (size_t)PLAN_ARRAYS * padded);
   plan->channels = padded;
   plan->zero_point = zero_point;
   plan->out_min = out_min;
   plan->out_max = out_max;
   plan->out_signed = out_signed;
+  plan->round_once = (per_channel & SLIMC_REQUANT_ROUND_ONCE) != 0;
+  per_channel &= SLIMC_REQUANT_PER_CHANNEL;
+  if (plan->round_once) {
+    const float *scales = (const float *)multipliers;
+    for (int32_t c = 0; c < padded; c++) plan->scale[c] = scales[per_channel ? SLIMC_MIN(c, channels - 1) : 0];
+    plan->uniform_right_shift = -1;
+    return plan;
+  }
   plan->uniform_right_shift = shifts[0] <= 0 ? -shifts[0] : -1;
   for (int32_t c = 0; c < padded; c++) {
     int32_t source = per_channel ? SLIMC_MIN(c, channels - 1) : 0;

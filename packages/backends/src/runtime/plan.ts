@@ -19,8 +19,10 @@
  * (dead steps are dropped at the end).
  *
  * Integer requantization uses real multipliers computed as onnxruntime and the interpreter do
- * (M = float32(float32(s_x * s_w) / s_y)); the kernels then apply them in gemmlowp fixed point,
- * which rounds ties away from zero where the float path rounds them to even (see runtime.test).
+ * (M = float32(float32(s_x * s_w) / s_y)). Convolutions and matrix products apply them as ONNX
+ * does by default (float32 product, rounded half to even once: bit-identical to the interpreter on
+ * QLinear ops), or in gemmlowp fixed point with `requantize: 'fixed-point'` (RuntimeOptions);
+ * add/mul/concat/pooling always use fixed point (ties away from zero).
  * A fused Relu/Clip becomes clamp bounds: Relu -> [zp_y, max], Clip(a, b) -> [Q(a), Q(b)], valid
  * because Q is monotone.
  */

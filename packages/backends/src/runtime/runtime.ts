@@ -72,6 +72,15 @@ export interface RuntimeMemory {
 }
 
 export interface RuntimeOptions extends LowerOptions {
+  /**
+   * How convolutions and matrix products requantize their int32 accumulators (default
+   * 'round-once'): 'round-once' is ONNX's QLinearConv/QLinearMatMul rule (float32 product with the
+   * real multiplier, rounded half to even once), so results equal the reference interpreter and
+   * onnxruntime bit for bit; 'fixed-point' is gemmlowp/TFLite's integer-only formula (a doubling
+   * high multiply and a rounding shift, ties away from zero), for comparing with TFLite-style
+   * integer pipelines. Other int8 steps (add, mul, concat, pooling) use fixed point either way.
+   */
+  requantize?: 'round-once' | 'fixed-point';
   /** A kernel library to share (default: a fresh instance, so runtimes never share scratch). */
   library?: KernelLibrary;
 }
@@ -98,6 +107,10 @@ class PlanMismatch extends Error {}
 interface RecordedPlan extends MemoryPlan {
   sizes: number[];
 }
+
+/** enum slimc_requant_flags. */
+const REQUANT_PER_CHANNEL = 1;
+const REQUANT_ROUND_ONCE = 2;
 
 const NHWC_FROM_NCHW = 0;
 const NCHW_FROM_NHWC = 1;
@@ -134,6 +147,7 @@ export class Runtime {
   private constructor(
     readonly plan: Plan,
     private readonly library: KernelLibrary,
+    private readonly roundOnce = true,
   ) {
     this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
     for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
@@ -159,12 +173,12 @@ export class Runtime {
   static async load(source: Model | Uint8Array, options: RuntimeOptions = {}): Promise<Runtime> {
     const library = options.library ?? (await KernelLibrary.load());
     const plan = source instanceof Uint8Array ? loadCompiled(source) : lowerModel(source, options);
-    return new Runtime(plan, library);
+    return new Runtime(plan, library, options.requantize !== 'fixed-point');
   }
 
   /** Synchronous `load` for an already lowered plan. */
-  static fromPlan(plan: Plan, library: KernelLibrary = KernelLibrary.loadSync()): Runtime {
-    return new Runtime(plan, library);
+  static fromPlan(plan: Plan, library: KernelLibrary = KernelLibrary.loadSync(), requantize: RuntimeOptions['requantize'] = 'round-once'): Runtime {
+    return new Runtime(plan, library, requantize !== 'fixed-point');
   }
 
   /** Ops that run in the reference interpreter, each once, sorted. */
@@ -368,10 +382,15 @@ export class Runtime {
         this.library.free(zpPtr);
         if (step.kind === 'matmul-i32') break;
         if (step.bias) p.bias = this.ownData(Int32Array.from(toFloat64(this.constant(step.bias, step))));
+        p.perChannel = step.multipliers.length > 1 ? REQUANT_PER_CHANNEL : 0;
+        if (this.roundOnce) {
+          p.multipliers = this.ownData(Float32Array.from(step.multipliers));
+          p.perChannel |= REQUANT_ROUND_ONCE;
+          break;
+        }
         const q = encodeMultipliers(step.multipliers);
         p.multipliers = this.ownData(q.multipliers);
         p.shifts = this.ownData(q.shifts);
-        p.perChannel = step.multipliers.length > 1 ? 1 : 0;
         break;
       }
       case 'add-q8': {
