@@ -226,6 +226,17 @@ void slimc_global_avgpool_f32(int32_t batch, int32_t channels, int32_t hw, int32
 void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,
                             int32_t to_nchw, const void *src, void *dst);
 
+/* Resize, mode nearest, asymmetric coordinates, nearest_mode floor, integer factors:
+ * [batch][channels][h][w] (or NHWC when nhwc) -> h * scale_h by w * scale_w, same layout. */
+void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_t w,
+                              int32_t scale_h, int32_t scale_w, int32_t nhwc, const float *input,
+                              float *output);
+/* ConvTranspose with kernel == stride, no padding, one group, NCHW: weights [c_in][c_out][kh][kw]
+ * as ONNX stores them, bias [c_out] or NULL, accumulators: scratch of c_out * kh * kw floats. */
+void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w, int32_t c_out,
+                              int32_t kh, int32_t kw, const float *input, const float *weights,
+                              const float *bias, float *accumulators, float *output);
+
 /* Releases the internal scratch buffers. */
 void slimc_release_scratch(void);
 

@@ -215,3 +215,55 @@ void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t
     }
   }
 }
+
+void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_t w,
+                              int32_t scale_h, int32_t scale_w, int32_t nhwc, const float *input,
+                              float *output) {
+  /* integer factors, asymmetric coordinates, floor: output (oy, ox) reads (oy / sh, ox / sw) */
+  const int32_t oh = h * scale_h, ow = w * scale_w;
+  if (nhwc) {
+    for (int32_t b = 0; b < batch; b++)
+      for (int32_t oy = 0; oy < oh; oy++) {
+        const float *in_row = input + (((size_t)b * h + oy / scale_h) * w) * channels;
+        float *out_row = output + (((size_t)b * oh + oy) * ow) * channels;
+        for (int32_t ox = 0; ox < ow; ox++) {
+          const float *src = in_row + (size_t)(ox / scale_w) * channels;
+          float *dst = out_row + (size_t)ox * channels;
+          for (int32_t c = 0; c < channels; c++) dst[c] = src[c];
+        }
+      }
+    return;
+  }
+  for (int32_t p = 0; p < batch * channels; p++)
+    for (int32_t oy = 0; oy < oh; oy++) {
+      const float *in_row = input + ((size_t)p * h + oy / scale_h) * w;
+      float *restrict out_row = output + ((size_t)p * oh + oy) * ow;
+      for (int32_t ox = 0; ox < ow; ox++) out_row[ox] = in_row[ox / scale_w];
+    }
+}
+
+void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w, int32_t c_out,
+                              int32_t kh, int32_t kw, const float *input, const float *weights,
+                              const float *bias, float *accumulators, float *output) {
+  /* kernel == stride, no padding, one group: every output pixel receives exactly one tap, so per
+   * input pixel the C_out*KH*KW outputs are sum_ci x[ci] * W[ci][:] (contiguous rows of W) */
+  const int32_t n = c_out * kh * kw, oh = h * kh, ow = w * kw;
+  for (int32_t b = 0; b < batch; b++)
+    for (int32_t y = 0; y < h; y++)
+      for (int32_t x = 0; x < w; x++) {
+        float *restrict acc = accumulators;
+        for (int32_t j = 0; j < n; j++) acc[j] = 0.0f;
+        for (int32_t ci = 0; ci < c_in; ci++) {
+          const float v = input[(((size_t)b * c_in + ci) * h + y) * w + x];
+          const float *restrict wr = weights + (size_t)ci * n;
+          for (int32_t j = 0; j < n; j++) acc[j] += v * wr[j];
+        }
+        for (int32_t co = 0; co < c_out; co++) {
+          const float bv = bias ? bias[co] : 0.0f;
+          for (int32_t ky = 0; ky < kh; ky++)
+            for (int32_t kx = 0; kx < kw; kx++)
+              output[(((size_t)b * c_out + co) * oh + y * kh + ky) * ow + x * kw + kx] =
+                  acc[(co * kh + ky) * kw + kx] + bv;
+        }
+      }
+}

@@ -79,3 +79,44 @@ test('float elementwise, Q/DQ and GlobalAveragePool equal the interpreter bit fo
     }
   }
 });
+
+test('nearest Resize (integer factors) and non-overlapping ConvTranspose run on kernels, NCHW and NHWC', async () => {
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const x = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
+  const c = (name: string, dims: number[], data: Float32Array) => g.addConstant(name, makeTensor('float32', dims, data));
+  const str = (value: string): Attribute => ({ kind: 'string', value });
+  const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
+  const node = (op: string, inputs: (Value | null)[], attrs: Record<string, Attribute> = {}) => g.addNode({ op, inputs, attrs, outputs: [op.toLowerCase()] }).output(0);
+  const nearest = { mode: str('nearest'), coordinate_transformation_mode: str('asymmetric'), nearest_mode: str('floor') };
+  const identity = new Float32Array(9);
+  [0, 4, 8].forEach((i) => (identity[i] = 1));
+  const nhwc = node('Conv', [x, c('one_hot', [3, 3, 1, 1], identity)]); // a convolution leaves NHWC data
+  const outputs = [
+    node('Resize', [x, c('roi', [0], new Float32Array(0)), c('scales', [4], Float32Array.of(1, 1, 2, 3))], nearest),
+    node('Resize', [nhwc, c('roi2', [0], new Float32Array(0)), c('scales2', [4], Float32Array.of(1, 1, 3, 2))], nearest),
+    node('ConvTranspose', [x, c('wt', [3, 4, 2, 3], randomData(72, 6, 1)), c('bt', [4], randomData(4, 7, 1))], { kernel_shape: ints(2, 3), strides: ints(2, 3) }),
+  ];
+  for (const o of outputs) {
+    g.outputs.push(o);
+    o.uses.push({ user: g, index: g.outputs.length - 1 });
+  }
+  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 8, 2)) };
+  const local = await Runtime.load(model, { library });
+  try {
+    const got = local.run(inputs);
+    const want = interpret(model.graph, inputs, { opset: 13 });
+    const [resized, resizedNhwc, transposed] = outputs.map((o) => o.name);
+    for (const name of [resized!, resizedNhwc!]) {
+      expect(got[name]!.shape).toEqual(want[name]!.shape);
+      expect(Array.from(got[name]!.data as Float32Array)).toEqual(Array.from(want[name]!.data as Float32Array));
+    }
+    expect(got[transposed!]!.shape).toEqual([2, 4, 8, 15]);
+    const a = got[transposed!]!.data as Float32Array;
+    const b = want[transposed!]!.data as Float32Array;
+    for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i]!, 5);
+  } finally {
+    local.dispose();
+  }
+});

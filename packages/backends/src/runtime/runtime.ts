@@ -662,6 +662,8 @@ export class Runtime {
       slots.set(output, out);
       return true;
     }
+    if (node.op === 'Resize') return this.runResizeNearest(step, slots);
+    if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
       if (!x || x.shape.length < 3) return false;
@@ -705,6 +707,64 @@ export class Runtime {
     const out = withLayout(this.newSlot('float32', x.shape), 'offset' in x.slot && x.slot.nhwc === true);
     unary(data(x.slot, n), data(out, n));
     slots.set(output, out);
+    return true;
+  }
+
+  /** Resize of 4-D float data, nearest / asymmetric / floor with integer H and W factors (upsampling in FPNs); false otherwise. */
+  private runResizeNearest(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    if (node.getString('mode', 'nearest') !== 'nearest' || node.getString('coordinate_transformation_mode', 'half_pixel') !== 'asymmetric' ||
+      node.getString('nearest_mode', 'round_prefer_floor') !== 'floor') return false;
+    const [xName] = step.inputs;
+    const x = xName ? this.slotOf(slots, xName, step) : undefined;
+    if (!x || !('offset' in x) || x.dtype !== 'float32' || x.shape.length !== 4) return false;
+    const constant = (i: number) => {
+      const name = step.inputs[i];
+      return name ? this.plan.constants.get(name) : undefined;
+    };
+    const scales = constant(this.plan.opset < 11 ? 1 : 2);
+    const sizes = this.plan.opset < 11 ? undefined : constant(3);
+    let factors: number[] | undefined;
+    if (scales && scales.data.length === 4) factors = Array.from(toFloat64(scales));
+    else if (sizes && sizes.data.length === 4) factors = Array.from(toFloat64(sizes), (d, i) => d / x.shape[i]!);
+    if (!factors || factors[0] !== 1 || factors[1] !== 1 || !Number.isInteger(factors[2]) || !Number.isInteger(factors[3]) ||
+      factors[2]! < 1 || factors[3]! < 1) return false;
+    const [n, c, h, w] = x.shape as [number, number, number, number];
+    const [fh, fw] = [factors[2]!, factors[3]!];
+    const out = withLayout(this.newSlot('float32', [n, c, h * fh, w * fw]), x.nhwc === true);
+    this.library.exports.slimc_resize_nearest_f32(n, c, h, w, fh, fw, x.nhwc ? 1 : 0, this.ptr(x), this.ptr(out));
+    slots.set(step.outputs[0]!, out);
+    return true;
+  }
+
+  /** Float ConvTranspose whose kernel equals its stride (no overlap, no padding, one group) with constant weights; false otherwise. */
+  private runConvTranspose(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    const [xName, wName, bName] = step.inputs;
+    const weights = wName ? this.plan.constants.get(wName) : undefined;
+    const bias = bName ? this.plan.constants.get(bName) : undefined;
+    if (!xName || !weights || weights.dtype !== 'float32' || weights.shape.length !== 4 || (bName && (!bias || bias.dtype !== 'float32'))) return false;
+    const [cIn, cOut, kh, kw] = weights.shape as [number, number, number, number];
+    const same = (attr: string, want: number[]) => {
+      const v = node.getInts(attr);
+      return !v || (v.length === want.length && v.every((d, i) => d === want[i]));
+    };
+    if (node.getInt('group', 1) !== 1 || node.getString('auto_pad', 'NOTSET') !== 'NOTSET' || node.getInts('output_shape') ||
+      !same('kernel_shape', [kh, kw]) || !same('dilations', [1, 1]) || !same('pads', [0, 0, 0, 0]) || !same('output_padding', [0, 0])) return false;
+    const strides = node.getInts('strides') ?? [1, 1];
+    if (strides[0] !== kh || strides[1] !== kw) return false;
+    const x = this.slotOf(slots, xName, step);
+    if (!('offset' in x) || x.dtype !== 'float32' || x.shape.length !== 4 || x.shape[1] !== cIn) return false;
+    const input = this.arenaSlot(slots, xName, step, ['float32']);
+    const w = this.arenaSlot(slots, wName!, step, ['float32']);
+    const b = bName ? this.arenaSlot(slots, bName, step, ['float32']) : undefined;
+    const [n, , h, wd] = input.shape as [number, number, number, number];
+    const accumulators = this.newSlot('float32', [cOut * kh * kw]);
+    const out = this.newSlot('float32', [n, cOut, h * kh, wd * kw]);
+    this.library.exports.slimc_conv_transpose_f32(n, cIn, h, wd, cOut, kh, kw, this.ptr(input), this.ptr(w), b ? this.ptr(b) : 0,
+      this.ptr(accumulators), this.ptr(out));
+    this.releaseBuffer(accumulators);
+    slots.set(step.outputs[0]!, out);
     return true;
   }
 
