@@ -237,6 +237,10 @@ void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w,
                               int32_t kh, int32_t kw, const float *input, const float *weights,
                               const float *bias, float *accumulators, float *output);
 
+/* Softmax over rows of `dim` elements at stride `inner` (outer x dim x inner blocks), in double. */
+void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
+                       float *output);
+
 /* Releases the internal scratch buffers. */
 void slimc_release_scratch(void);
 

@@ -267,3 +267,19 @@ void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w,
         }
       }
 }
+
+void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
+                       float *output) {
+  /* the interpreter's steps in double: max, sum of exp(x - max), exp(x - max) / sum; exp is
+   * libm's, which may differ from the interpreter's in the last bit of a double */
+  for (int32_t b = 0; b < outer; b++)
+    for (int32_t i = 0; i < inner; i++) {
+      const float *x = input + (size_t)b * dim * inner + i;
+      float *o = output + (size_t)b * dim * inner + i;
+      double max = -INFINITY;
+      for (int32_t k = 0; k < dim; k++) if (x[(size_t)k * inner] > max) max = x[(size_t)k * inner];
+      double sum = 0.0;
+      for (int32_t k = 0; k < dim; k++) sum += exp((double)x[(size_t)k * inner] - max);
+      for (int32_t k = 0; k < dim; k++) o[(size_t)k * inner] = (float)(exp((double)x[(size_t)k * inner] - max) / sum);
+    }
+}

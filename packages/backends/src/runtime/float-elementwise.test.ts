@@ -80,7 +80,7 @@ test('float elementwise, Q/DQ and GlobalAveragePool equal the interpreter bit fo
   }
 });
 
-test('nearest Resize (integer factors) and non-overlapping ConvTranspose run on kernels, NCHW and NHWC', async () => {
+test('nearest Resize (integer factors), non-overlapping ConvTranspose and Softmax run on kernels, NCHW and NHWC', async () => {
   const model = new Model(new Graph('main'));
   model.opsetImports.set('', 13);
   const g = model.graph;
@@ -97,6 +97,8 @@ test('nearest Resize (integer factors) and non-overlapping ConvTranspose run on 
     node('Resize', [x, c('roi', [0], new Float32Array(0)), c('scales', [4], Float32Array.of(1, 1, 2, 3))], nearest),
     node('Resize', [nhwc, c('roi2', [0], new Float32Array(0)), c('scales2', [4], Float32Array.of(1, 1, 3, 2))], nearest),
     node('ConvTranspose', [x, c('wt', [3, 4, 2, 3], randomData(72, 6, 1)), c('bt', [4], randomData(4, 7, 1))], { kernel_shape: ints(2, 3), strides: ints(2, 3) }),
+    node('Softmax', [nhwc], { axis: { kind: 'int', value: 1 } }),
+    node('Softmax', [x]),
   ];
   for (const o of outputs) {
     g.outputs.push(o);
@@ -107,7 +109,7 @@ test('nearest Resize (integer factors) and non-overlapping ConvTranspose run on 
   try {
     const got = local.run(inputs);
     const want = interpret(model.graph, inputs, { opset: 13 });
-    const [resized, resizedNhwc, transposed] = outputs.map((o) => o.name);
+    const [resized, resizedNhwc, transposed, ...softmaxes] = outputs.map((o) => o.name);
     for (const name of [resized!, resizedNhwc!]) {
       expect(got[name]!.shape).toEqual(want[name]!.shape);
       expect(Array.from(got[name]!.data as Float32Array)).toEqual(Array.from(want[name]!.data as Float32Array));
@@ -116,6 +118,11 @@ test('nearest Resize (integer factors) and non-overlapping ConvTranspose run on 
     const a = got[transposed!]!.data as Float32Array;
     const b = want[transposed!]!.data as Float32Array;
     for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i]!, 5);
+    // libm's exp against Math.exp: equal to within a float32 rounding
+    for (const name of softmaxes) {
+      const [p, q] = [got[name]!.data as Float32Array, want[name]!.data as Float32Array];
+      for (let i = 0; i < p.length; i++) expect(Math.abs(p[i]! - q[i]!)).toBeLessThanOrEqual(q[i]! * 2 ** -23);
+    }
   } finally {
     local.dispose();
   }

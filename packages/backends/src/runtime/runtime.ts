@@ -663,6 +663,22 @@ export class Runtime {
       return true;
     }
     if (node.op === 'Resize') return this.runResizeNearest(step, slots);
+    if (node.op === 'Softmax') {
+      const x = float(step.inputs[0]);
+      if (!x || x.shape.length === 0 || step.inputs.length !== 1) return false;
+      const rank = x.shape.length;
+      const size = (from: number, to: number) => shapeSize(x.shape.slice(from, to));
+      let axis = node.getInt('axis', this.plan.opset < 13 ? 1 : -1);
+      if (axis < 0) axis += rank;
+      if (axis < 0 || axis >= rank) return false; // the interpreter reports it
+      // before opset 13 the input is coerced to 2-D at `axis`
+      const [outer, dim, inner] = this.plan.opset < 13 ? [size(0, axis), size(axis, rank), 1] : [size(0, axis), x.shape[axis]!, size(axis + 1, rank)];
+      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32']);
+      const out = this.newSlot('float32', x.shape);
+      exp.slimc_softmax_f32(outer, dim, inner, this.ptr(xSlot), this.ptr(out));
+      slots.set(output, out);
+      return true;
+    }
     if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
