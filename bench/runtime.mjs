@@ -1,8 +1,10 @@
 // Latency of the float PaddleOCR models (cls, rec, det) in slimc's WebAssembly runtime, in
 // onnxruntime-node (CPU, one intra-op thread) and in onnxruntime-web (wasm backend, one thread),
 // on the same deterministic inputs; plus the runtime's memory figures and how many steps ran on
-// the kernels vs the interpreter. Then the same comparison for int8: the three models quantized
-// by slimc's quantize pass (static QDQ, uint8 activations, reduce-range, calibrated on two random
+// the kernels vs the interpreter ('interp steps': plan steps without a kernel kind; 'interpreted':
+// those the reference interpreter actually ran, the rest being float elementwise ops, Q/DQ,
+// Resize, ConvTranspose and Softmax the runtime does on its own kernels). Then the same
+// comparison for int8: the three models quantized by slimc's quantize pass (static QDQ, uint8 activations, reduce-range, calibrated on two random
 // inputs: the figures are about speed, not accuracy), and a synthetic int8 QDQ network
 // (MobileNet-like: 3x3 conv, depthwise 3x3, pointwise 1x1 blocks with ReLU, 112x112 input).
 // onnxruntime fuses QDQ groups into its integer kernels.
@@ -50,6 +52,8 @@ async function timeMs(fn) {
 }
 
 const MiB = 1 << 20;
+/** Per model, the ops the reference interpreter ran in the last run (interp steps minus those run on kernels). */
+const interpretedByModel = [];
 const rows = [];
 
 /** Times one model in the three runtimes on input `x` and adds a row. */
@@ -69,12 +73,14 @@ async function compare(label, model, bytes, feeds) {
     'ort-web ms': web.toFixed(1),
     'kernel steps': Object.entries(counts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
     'interp steps': counts.interp ?? 0,
+    'interpreted': Object.values(rt.interpretedLastRun).reduce((a, b) => a + b, 0),
     'weights MiB': (rt.memory.weights / MiB).toFixed(2),
     'online act. MiB': (rt.memory.onlineActivations / MiB).toFixed(2),
     'planned act. MiB': (rt.memory.plannedActivations / MiB).toFixed(2),
     'largest live MiB': (rt.memory.largestLiveSet / MiB).toFixed(2),
     'wasm peak MiB': (rt.memory.wasmPeak / MiB).toFixed(2),
   });
+  interpretedByModel.push(`${label}: ${Object.entries(rt.interpretedLastRun).map(([op, n]) => `${op}:${n}`).join(' ') || '-'}`);
   const fallbacks = rt.fallbacks;
   rt.dispose();
   await nodeSession.release();
@@ -141,4 +147,5 @@ await compare('int8 QDQ (synthetic)', int8Model, encodeOnnx(int8Model), { x: int
 
 console.log(`median of ${RUNS} runs after ${WARMUP} warm-up runs, single thread`);
 console.table(rows);
-console.log(`ops in the interpreter (float models): ${[...fallbacks].sort().join(', ')}`);
+console.log(`ops of interp steps (float models): ${[...fallbacks].sort().join(', ')}`);
+console.log(`ops the interpreter ran ('interpreted' column), per model:\n  ${interpretedByModel.join('\n  ')}`);

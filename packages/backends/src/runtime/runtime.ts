@@ -129,6 +129,8 @@ export class Runtime {
    * to overlap buffers allocated after it in the same step.
    */
   private clock = 0;
+  /** Ops the interpreter ran in the current/last run, with counts. */
+  private readonly interpretedOps = new Map<string, number>();
   private peakNeeded = 0;
   private largestLive = 0;
   private lastPlanned = 0;
@@ -184,6 +186,15 @@ export class Runtime {
   /** Ops that run in the reference interpreter, each once, sorted. */
   get fallbacks(): string[] {
     return [...new Set(this.plan.steps.flatMap((s) => (s.kind === 'interp' ? [s.node.qualifiedOp] : [])))].sort();
+  }
+
+  /**
+   * Interpreter steps of the last run that the reference interpreter actually ran, by op: `interp`
+   * steps whose op and operands the runtime's own kernels handle (float elementwise, Q/DQ, Resize,
+   * ConvTranspose, Softmax, ... see runElementwise) are not counted.
+   */
+  get interpretedLastRun(): Record<string, number> {
+    return Object.fromEntries([...this.interpretedOps].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
   /** Steps per kind (`interp` and the kernel kinds), for reports. */
@@ -243,6 +254,7 @@ export class Runtime {
     const slots = new Map<string, Slot>();
     this.allocator.reset();
     this.clock = 0;
+    this.interpretedOps.clear();
     try {
       for (const input of this.plan.inputs) {
         const t = inputs[input.name];
@@ -595,6 +607,8 @@ export class Runtime {
 
   private runInterpreted(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): void {
     if (this.runElementwise(step, slots)) return;
+    const op = step.node.qualifiedOp;
+    this.interpretedOps.set(op, (this.interpretedOps.get(op) ?? 0) + 1);
     for (const name of step.inputs) {
       const slot = name ? slots.get(name) : undefined;
       if (slot && 'offset' in slot && slot.nhwc) this.arenaSlot(slots, name!, step, [slot.dtype]);
