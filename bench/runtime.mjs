@@ -4,9 +4,10 @@
 // the kernels vs the interpreter ('interp steps': plan steps without a kernel kind; 'interpreted':
 // those the reference interpreter actually ran, the rest being float elementwise ops, Q/DQ,
 // Resize, ConvTranspose and Softmax the runtime does on its own kernels). Then the same
-// comparison for int8: the three models quantized by slimc's quantize pass (static QDQ, uint8 activations, reduce-range, calibrated on two random
-// inputs: the figures are about speed, not accuracy), and a synthetic int8 QDQ network
-// (MobileNet-like: 3x3 conv, depthwise 3x3, pointwise 1x1 blocks with ReLU, 112x112 input).
+// comparison for int8: the three models quantized by slimc's quantize pass (static QDQ, uint8
+// activations, reduce-range, calibrated on two random inputs: the figures are about speed, not
+// accuracy), and a synthetic int8 QDQ network (MobileNet-like: 3x3 conv, depthwise 3x3,
+// pointwise 1x1 blocks with ReLU, 112x112 input).
 // onnxruntime fuses QDQ groups into its integer kernels.
 //
 // Run `npx tsc -b` first: this imports the built packages.
