@@ -539,15 +539,17 @@ export class Runtime {
   private read(slots: Map<string, Slot>, name: string, step: PlanStep | undefined, copy = false): Tensor {
     const slot = this.slotOf(slots, name, step);
     if ('host' in slot) return slot.host;
-    const bytes = this.library.heapU8.subarray(this.arenaBase + slot.offset, this.arenaBase + slot.offset + slot.bytes);
-    const data = dataFromBytes(slot.dtype, bytes, shapeSize(slot.shape), copy || slot.nhwc);
     if (slot.nhwc) {
-      // an observer looks at a value kept NHWC: give it the logical NCHW layout
-      const nchw = (data as Int8Array).slice();
-      transposeLayout(data as Int8Array, nchw, slot.shape, NCHW_FROM_NHWC);
-      return { dtype: slot.dtype, shape: slot.shape, data: nchw };
+      // an observer looks at a value kept NHWC: give it the logical NCHW layout (a kernel transpose
+      // into scratch, copied out)
+      const nchw = this.newSlot(slot.dtype, slot.shape);
+      this.transpose(slot, nchw, slot.shape, dtypeByteSize(slot.dtype), NCHW_FROM_NHWC);
+      const data = dataFromBytes(slot.dtype, this.library.heapU8.subarray(this.ptr(nchw), this.ptr(nchw) + nchw.bytes), shapeSize(slot.shape), true);
+      this.releaseBuffer(nchw);
+      return { dtype: slot.dtype, shape: slot.shape, data };
     }
-    return { dtype: slot.dtype, shape: slot.shape, data };
+    const bytes = this.library.heapU8.subarray(this.arenaBase + slot.offset, this.arenaBase + slot.offset + slot.bytes);
+    return { dtype: slot.dtype, shape: slot.shape, data: dataFromBytes(slot.dtype, bytes, shapeSize(slot.shape), copy) };
   }
 
   /** The arena slot of an activation (kernels cannot read host tensors), NCHW unless `keepNhwc`. */
@@ -1006,20 +1008,6 @@ export class Runtime {
     }
     if (input.scratch) this.releaseBuffer(nhwcIn);
     slots.set(step.output, out);
-  }
-}
-
-/** NCHW <-> NHWC of a logical [N, C, H, W] tensor between two element arrays. */
-function transposeLayout(from: ArrayLike<number>, to: { [i: number]: number }, shape: readonly number[], direction: number): void {
-  const [n, c, h, w] = shape as [number, number, number, number];
-  const hw = h * w;
-  for (let b = 0; b < n; b++) {
-    const base = b * c * hw;
-    for (let ch = 0; ch < c; ch++) {
-      const row = base + ch * hw;
-      if (direction === NHWC_FROM_NCHW) for (let p = 0; p < hw; p++) to[base + p * c + ch] = from[row + p]!;
-      else for (let p = 0; p < hw; p++) to[row + p] = from[base + p * c + ch]!;
-    }
   }
 }
 
