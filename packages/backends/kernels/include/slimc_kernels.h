@@ -241,6 +241,13 @@ void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w,
 void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
                        float *output);
 
+/* y = x * mul[c] + add[c] per channel of [batch][channels][hw] (NHWC when nhwc), in double,
+ * rounded once: inference BatchNormalization with mul = scale / sqrt(var + eps) and
+ * add = bias - mean * mul. */
+void slimc_channel_affine_f32(int32_t batch, int32_t channels, int32_t hw, int32_t nhwc,
+                              const float *input, const double *mul, const double *add,
+                              float *output);
+
 /* Releases the internal scratch buffers. */
 void slimc_release_scratch(void);
 

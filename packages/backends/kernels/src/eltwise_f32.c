@@ -283,3 +283,26 @@ void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *i
       for (int32_t k = 0; k < dim; k++) o[(size_t)k * inner] = (float)(exp((double)x[(size_t)k * inner] - max) / sum);
     }
 }
+
+void slimc_channel_affine_f32(int32_t batch, int32_t channels, int32_t hw, int32_t nhwc,
+                              const float *input, const double *mul, const double *add,
+                              float *output) {
+  /* y = x * mul[c] + add[c] in double, rounded once (BatchNormalization as the interpreter
+   * computes it, with mul and add folded per channel in double by the caller) */
+  for (int32_t b = 0; b < batch; b++) {
+    const float *x = input + (size_t)b * channels * hw;
+    float *y = output + (size_t)b * channels * hw;
+    if (nhwc) {
+      for (int32_t p = 0; p < hw; p++)
+        for (int32_t c = 0; c < channels; c++) {
+          const size_t i = (size_t)p * channels + c;
+          y[i] = (float)((double)x[i] * mul[c] + add[c]);
+        }
+    } else {
+      for (int32_t c = 0; c < channels; c++) {
+        const double m = mul[c], a = add[c];
+        for (int32_t i = 0; i < hw; i++) y[(size_t)c * hw + i] = (float)((double)x[(size_t)c * hw + i] * m + a);
+      }
+    }
+  }
+}

@@ -73,6 +73,7 @@ test('float elementwise, Q/DQ and GlobalAveragePool equal the interpreter bit fo
   const want = interpret(model.graph, inputs, { opset: 14 });
   for (let run = 0; run < 2; run++) {
     const got = rt.run(inputs);
+    expect(rt.interpretedLastRun).toEqual({});
     for (const name of Object.keys(want)) {
       expect(got[name]!.shape, name).toEqual(want[name]!.shape);
       expect(Array.from(got[name]!.data as Float32Array), name).toEqual(Array.from(want[name]!.data as Float32Array));
@@ -80,7 +81,7 @@ test('float elementwise, Q/DQ and GlobalAveragePool equal the interpreter bit fo
   }
 });
 
-test('nearest Resize (integer factors), non-overlapping ConvTranspose and Softmax run on kernels, NCHW and NHWC', async () => {
+test('nearest Resize (integer factors), non-overlapping ConvTranspose, Softmax and BatchNormalization run on kernels, NCHW and NHWC', async () => {
   const model = new Model(new Graph('main'));
   model.opsetImports.set('', 13);
   const g = model.graph;
@@ -98,6 +99,8 @@ test('nearest Resize (integer factors), non-overlapping ConvTranspose and Softma
     node('Resize', [nhwc, c('roi2', [0], new Float32Array(0)), c('scales2', [4], Float32Array.of(1, 1, 3, 2))], nearest),
     node('ConvTranspose', [x, c('wt', [3, 4, 2, 3], randomData(72, 6, 1)), c('bt', [4], randomData(4, 7, 1))], { kernel_shape: ints(2, 3), strides: ints(2, 3) }),
     node('Softmax', [nhwc], { axis: { kind: 'int', value: 1 } }),
+    node('BatchNormalization', [nhwc, c('bn_scale', [3], randomData(3, 9, 2)), c('bn_bias', [3], randomData(3, 10, 1)),
+      c('bn_mean', [3], randomData(3, 11, 1)), c('bn_var', [3], Float32Array.of(0.5, 1.25, 2))], { epsilon: { kind: 'float', value: Math.fround(1e-3) } }),
     node('Softmax', [x]),
   ];
   for (const o of outputs) {
@@ -108,9 +111,11 @@ test('nearest Resize (integer factors), non-overlapping ConvTranspose and Softma
   const local = await Runtime.load(model, { library });
   try {
     const got = local.run(inputs);
+    expect(local.interpretedLastRun).toEqual({});
     const want = interpret(model.graph, inputs, { opset: 13 });
-    const [resized, resizedNhwc, transposed, ...softmaxes] = outputs.map((o) => o.name);
-    for (const name of [resized!, resizedNhwc!]) {
+    const [resized, resizedNhwc, transposed, softmax1, normalized, softmax2] = outputs.map((o) => o.name);
+    const softmaxes = [softmax1!, softmax2!];
+    for (const name of [resized!, resizedNhwc!, normalized!]) {
       expect(got[name]!.shape).toEqual(want[name]!.shape);
       expect(Array.from(got[name]!.data as Float32Array)).toEqual(Array.from(want[name]!.data as Float32Array));
     }

@@ -679,6 +679,7 @@ export class Runtime {
       return true;
     }
     if (node.op === 'Resize') return this.runResizeNearest(step, slots);
+    if (node.op === 'BatchNormalization') return this.runBatchNorm(step, slots);
     if (node.op === 'Softmax') {
       const x = float(step.inputs[0]);
       if (!x || x.shape.length === 0 || step.inputs.length !== 1) return false;
@@ -765,6 +766,34 @@ export class Runtime {
     const [fh, fw] = [factors[2]!, factors[3]!];
     const out = withLayout(this.newSlot('float32', [n, c, h * fh, w * fw]), x.nhwc === true);
     this.library.exports.slimc_resize_nearest_f32(n, c, h, w, fh, fw, x.nhwc ? 1 : 0, this.ptr(x), this.ptr(out));
+    slots.set(step.outputs[0]!, out);
+    return true;
+  }
+
+  /** Inference BatchNormalization of float data (N, C, ...) with constant parameters, NCHW or NHWC; false otherwise. */
+  private runBatchNorm(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    if (node.getInt('training_mode', 0) !== 0 || step.outputs.filter((o) => o).length !== 1 || step.inputs.length !== 5) return false;
+    const params = step.inputs.slice(1).map((name) => (name ? this.plan.constants.get(name) : undefined));
+    const x = step.inputs[0] ? this.slotOf(slots, step.inputs[0], step) : undefined;
+    if (!x || !('offset' in x) || x.dtype !== 'float32' || x.shape.length < 2) return false;
+    const channels = x.shape[1]!;
+    if (params.some((t) => !t || t.data.length !== channels || (t.dtype !== 'float32' && t.dtype !== 'float64'))) return false;
+    const [scale, bias, mean, variance] = params.map((t) => toFloat64(t!)) as [Float64Array, Float64Array, Float64Array, Float64Array];
+    const eps = node.getFloat('epsilon', 1e-5);
+    // folded as the interpreter folds them, in double
+    const folded = new Float64Array(2 * channels);
+    for (let c = 0; c < channels; c++) {
+      folded[c] = scale[c]! / Math.sqrt(variance[c]! + eps);
+      folded[channels + c] = bias[c]! - mean[c]! * folded[c]!;
+    }
+    const coefficients = this.newSlot('float64', [2 * channels]);
+    new Float64Array(this.library.exports.memory.buffer, this.ptr(coefficients), 2 * channels).set(folded);
+    const out = withLayout(this.newSlot('float32', x.shape), x.nhwc === true);
+    const batch = x.shape[0]!;
+    this.library.exports.slimc_channel_affine_f32(batch, channels, shapeSize(x.shape) / Math.max(batch * channels, 1), x.nhwc ? 1 : 0,
+      this.ptr(x), this.ptr(coefficients), this.ptr(coefficients) + 8 * channels, this.ptr(out));
+    this.releaseBuffer(coefficients);
     slots.set(step.outputs[0]!, out);
     return true;
   }
