@@ -25,8 +25,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { interpret, makeTensor, toFloat64, type Model, type Tensor } from '@slimc/ir';
-import { compileForWasm, loadOnnx, readTensorProto, Runtime, saveOnnx, wasmExecutor, writeTensorProto } from '@slimc/backends';
+import { compileForWasm, loadOnnx, readTensorProto, Runtime, saveOnnx, writeTensorProto } from '@slimc/backends';
 import { classifyImages, collectSamples, compareModels, compile, emitOnnx, PADDLE_OCR_CLS_PREPROCESS, type RunModel } from '@slimc/passes';
+import { formatComparison } from './compare-command.js';
 import { formatBytes, formatInspect, inspectModel } from './inspect.js';
 
 const require = createRequire(import.meta.url);
@@ -173,18 +174,20 @@ async function main(): Promise<number> {
     for (const [name, classes] of results) {
       console.log(`${`${name}:`.padEnd(33)} ${pct(agreement(classes, truth))} correct, same class as float on ${pct(agreement(classes, floatClasses))}`);
     }
+    const interpreted = Object.entries(rt.interpretedLastRun).map(([op, n]) => `${op} x${n}`);
+    console.log(`ops the runtime left to the interpreter (last run): ${interpreted.length ? interpreted.join(', ') : 'none'}`);
     for (const [name, classes] of results) check(`${name} agrees with float on >= ${pct(AGREEMENT_BAR)} of lines`, agreement(classes, floatClasses) >= AGREEMENT_BAR);
 
-    section(`worst layers by SQNR (int8 vs float on ${COMPARE_LINES} evaluation lines, slimc runtime)`);
+    section(`worst layers by SQNR: int8 vs float on ${COMPARE_LINES} evaluation lines in the interpreter (what \`slimc compare\` prints)`);
     const samples = [
       ...(await collectSamples(join(ocrData, 'eval'), PADDLE_OCR_CLS_PREPROCESS, { limit: COMPARE_LINES / 2 })),
       ...(await collectSamples(join(ocrData, 'eval-rotated'), PADDLE_OCR_CLS_PREPROCESS, { limit: COMPARE_LINES / 2 })),
     ];
     // the float model as the quantizer saw it (opset 13, BatchNormalization folded), so layer names pair up
     const { model: floatTwin } = await compile(modelPath, { pipeline: 'upgrade-opset(to=13),canonicalize' });
-    const comparison = await compareModels(floatTwin, int8, samples, { executor: wasmExecutor() });
-    for (const o of comparison.outputs) console.log(`output ${o.name}: SQNR ${dB(o.sqnr)}, cosine ${o.cosine.toFixed(5)}, argmax agreement ${pct(o.argmaxAgreement)}`);
-    for (const l of comparison.layers.slice(0, LAYERS_SHOWN)) console.log(`  ${dB(l.sqnr).padStart(8)}  ${l.name} (${l.op || 'input'})`);
+    // the interpreter sees every dequantized tensor; the runtime's fused kernels never materialize most of them
+    const comparison = await compareModels(floatTwin, int8, samples);
+    process.stdout.write(formatComparison(comparison, LAYERS_SHOWN));
     // leave the samples next to the models for `slimc compare`
     const samplesDir = join(work, 'samples');
     samples.forEach((s, i) => {
@@ -205,8 +208,9 @@ async function main(): Promise<number> {
     section('summary');
     console.log(`int8 size:        ${formatBytes(int8Bytes.length)} (${pct(int8Bytes.length / floatSize)} of float)`);
     for (const [name, classes] of results) console.log(`${`agreement, ${name}:`.padEnd(46)} ${pct(agreement(classes, floatClasses))}`);
+    for (const o of comparison.outputs) console.log(`output SQNR:      ${dB(o.sqnr)} (${o.name}, ${comparison.samples} lines)`);
     const worst = comparison.layers[0];
-    if (worst) console.log(`worst layer:      ${worst.name} (${worst.op}) at ${dB(worst.sqnr)}`);
+    if (worst) console.log(`worst layer:      ${worst.name} (${worst.node}, ${worst.op}) at ${dB(worst.sqnr)}`);
     console.log(`files:            ${work}`);
     console.log(`  try: node packages/cli/dist/bin.js compare ${modelPath} ${int8Path} --inputs ${samplesDir} --top 5`);
     console.log(`       node packages/cli/dist/bin.js bench ${compiledPath} --inputs ${join(samplesDir, 'test_data_set_0')}`);
