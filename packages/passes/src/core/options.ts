@@ -21,7 +21,16 @@ export type OptionSpec =
   | (OptionBase<boolean> & { readonly type: 'boolean' })
   | (OptionBase<string> & { readonly type: 'string' })
   | (OptionBase<string> & { readonly type: 'enum'; readonly values: readonly string[] })
-  | (OptionBase<readonly (string | number)[]> & { readonly type: 'list'; readonly of?: 'string' | 'number' | 'integer' });
+  | (OptionBase<readonly (string | number)[]> & { readonly type: 'list'; readonly of?: 'string' | 'number' | 'integer' })
+  // Structured values: `normalize` checks text from a pipeline spec or a typed value from the API
+  // (e.g. an object) and returns the equivalent spec text, so reports can print the pipeline back.
+  | (OptionBase<string | readonly string[]> & {
+      readonly type: 'custom';
+      /** The accepted values, for messages and `slimc passes`. */
+      readonly syntax: string;
+      /** The canonical text of `value`; throws a SlimcError saying what is wrong. */
+      readonly normalize: (value: unknown) => string | string[];
+    });
 
 export type OptionSchema = Readonly<Record<string, OptionSpec>>;
 
@@ -35,7 +44,9 @@ export type OptionValues<S extends OptionSchema> = {
         ? number[]
         : S[K] extends { type: 'list' }
           ? string[]
-          : string;
+          : S[K] extends { type: 'custom' }
+            ? string | string[]
+            : string;
 };
 
 /** A raw option value from a pipeline spec: bare/quoted text, or a bracketed list of them. */
@@ -48,6 +59,8 @@ export function describeOptionType(spec: OptionSpec): string {
       return spec.values.join('|');
     case 'list':
       return `list of ${spec.of ?? 'string'}`;
+    case 'custom':
+      return spec.syntax;
     default:
       return spec.type;
   }
@@ -116,6 +129,13 @@ function coerceScalar(pass: string, key: string, spec: OptionSpec, type: ScalarO
 }
 
 function coerceOption(pass: string, key: string, spec: OptionSpec, value: unknown): unknown {
+  if (spec.type === 'custom') {
+    try {
+      return spec.normalize(value);
+    } catch (e) {
+      throw e instanceof SlimcError ? e.withContext({ pass, field: `option ${key}` }) : e;
+    }
+  }
   if (spec.type !== 'list') {
     if (Array.isArray(value)) throw badValue(pass, key, spec, value);
     return coerceScalar(pass, key, spec, spec.type, value);

@@ -56,6 +56,9 @@ export function fuseQOperators(targets: readonly QuantTarget[]): number {
     // Per-channel b only ever comes from a 2-D constant weight (per column), which both ops accept.
     const b = dequantizedOperand(node.input(1), false);
     if (!q || !a || !b) continue;
+    // onnxruntime's QLinearConv / QLinearMatMul kernels write the input's 8-bit type; a per-tensor
+    // dtype override can make them differ, and the group then stays in QDQ form.
+    if (a.quantized.type?.dtype !== q.output(0).type?.dtype) continue;
     let bias: Dequantized | undefined;
     if (node.input(2)) {
       bias = dequantizedOperand(node.input(2), false);

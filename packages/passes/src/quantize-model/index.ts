@@ -37,7 +37,7 @@ import { DEFAULT_FOLD_SIZE_LIMIT } from '../fold-constants/index.js';
 import { eliminateDeadCode } from '../eliminate-dead-code/index.js';
 import { deduplicate } from '../deduplicate/index.js';
 import { upgradeOpset } from '../upgrade-opset/index.js';
-import { chooseQuantParams, type QuantDType } from '../quantize/params.js';
+import type { QuantDType } from '../quantize/params.js';
 import type { CalibrationMethod, CalibrationRange } from '../quantize/calibration/index.js';
 import { activationParamsOf, quantizeActivation, quantizeBiasOperand, quantizeConstantOperand, weightParams, type WeightQuantOptions } from './emit-qdq.js';
 import { fuseQOperators } from './emit-qoperator.js';
@@ -45,9 +45,11 @@ import { quantizeDynamic, quantizeWeightsOnly } from './emit-dynamic.js';
 import { calibrate, sampleSource, PREPROCESS_PRESETS } from './calibrate.js';
 import { DEFAULT_OP_TYPES, activationValues, findTargets, nameMatcher, type QuantTarget } from './targets.js';
 import { measureSqnr } from './sensitivity.js';
+import { OVERRIDES_SYNTAX, activationGrid, checkOverrideNames, normalizeOverrides, parseOverrides, type ActivationOverride } from './overrides.js';
 
 export { DEFAULT_OP_TYPES, findTargets, targetOf, nameMatcher, type QuantTarget } from './targets.js';
 export { PREPROCESS_PRESETS } from './calibrate.js';
+export { parseOverrides, type ActivationOverride } from './overrides.js';
 
 export const quantizeOptions = {
   mode: { type: 'enum', values: ['static', 'dynamic', 'weight-only'], default: 'static', description: 'what is quantized offline and what at run time' },
@@ -60,6 +62,14 @@ export const quantizeOptions = {
   'reduce-range': { type: 'enum', values: ['auto', 'on', 'off'], default: 'auto', description: '7-bit weights (auto: on with uint8 activations)' },
   'op-types': { type: 'list', default: DEFAULT_OP_TYPES, description: 'ops to quantize (Conv, MatMul, Gemm)' },
   exclude: { type: 'list', default: [], description: 'node names (or /regex/) to keep float' },
+  overrides: {
+    type: 'custom',
+    syntax: OVERRIDES_SYNTAX,
+    default: [],
+    normalize: normalizeOverrides,
+    description:
+      'static: per-activation grid, winning over calibration: [x:min:-1:max:1,y:scale:0.02:zp:128,z:dtype:int8,w:float] (API: { x: { min: -1, max: 1 } }; zp is zeroPoint there)',
+  },
   samples: { type: 'string', default: '', description: 'folder of calibration samples (.pb sets, .npy, images)' },
   preprocess: { type: 'enum', values: Object.keys(PREPROCESS_PRESETS), default: 'none', description: 'preprocessing of image samples' },
   'weight-bits': { type: 'integer', default: 8, description: 'weight-only: 8 or 16' },
@@ -77,6 +87,8 @@ export interface QuantizeSettings {
   reduceRange: boolean;
   opTypes: readonly string[];
   exclude: readonly string[];
+  /** Activation overrides by tensor name (static). */
+  overrides: ReadonlyMap<string, ActivationOverride>;
   weightBits: 8 | 16;
   targetSqnr: number;
 }
@@ -99,6 +111,7 @@ function settingsOf(o: RawOptions): QuantizeSettings {
     reduceRange: rr === 'on' || (rr === 'auto' && activations === 'uint8'),
     opTypes: o['op-types'] as string[],
     exclude: o.exclude as string[],
+    overrides: parseOverrides(o.overrides as string[]),
     weightBits,
     targetSqnr: o['target-sqnr'] as number,
   };
@@ -132,8 +145,8 @@ export function emitStatic(
   const w = weightOptions(s);
   const bits = s.reduceRange ? 7 : 8;
   for (const v of activationValues(targets)) {
-    const r = ranges.get(v.name)!;
-    quantizeActivation(v, chooseQuantParams({ dtype: s.activations, symmetric: false, min: r.min, max: r.max }), 8);
+    const grid = activationGrid(ranges.get(v.name)!, s.activations, s.overrides.get(v.name), v.name);
+    if (grid) quantizeActivation(v, grid, 8);
   }
   for (const t of targets) {
     let firstWeight: ReturnType<typeof weightParams> | undefined;
@@ -171,6 +184,7 @@ async function runStatic(model: Model, ctx: PassContext, s: QuantizeSettings, o:
   const excluded = nameMatcher(s.exclude);
   const candidates = findTargets(model.graph, s.opTypes, excluded);
   const watched = activationValues(candidates);
+  checkOverrideNames(s.overrides, watched.map((v) => v.name), (name) => model.graph.names.has(name), ctx.pass);
   const samplesOf = () => sampleSource(model, ctx, { samples: o.samples as string, preprocess: o.preprocess as string, count: 64 });
   const { ranges: byValue, runs } = await calibrate(model, ctx, watched, await samplesOf(), { method: s.calibration, percentile: s.percentile });
   const ranges = new Map<string, CalibrationRange>();
@@ -209,6 +223,7 @@ export const quantizePass = definePass({
     const weightsOnly16 = s.mode === 'weight-only' && s.weightBits === 16;
     prepare(model, ctx, weightsOnly16 ? 21 : 13);
     if (s.mode === 'static') return runStatic(model, ctx, s, o);
+    if (s.overrides.size) ctx.warn(`overrides apply to static quantization only; ignored in mode=${s.mode}`);
     const excluded = nameMatcher(s.exclude);
     const targets = findTargets(model.graph, s.opTypes, excluded);
     const w = weightOptions(s);
