@@ -10,6 +10,7 @@ import type { PassContext } from '../core/pass.js';
 import { createCalibrator, type CalibrationMethod, type CalibrationRange, type Calibrator } from '../quantize/calibration/index.js';
 import { loadSamples } from '../quantize/data/samples.js';
 import { PADDLE_OCR_CLS_PREPROCESS, PADDLE_OCR_DET_PREPROCESS, PADDLE_OCR_REC_PREPROCESS, type PreprocessSpec } from '../quantize/data/preprocess.js';
+import { parsePreprocessSpec } from '../quantize/data/preprocess-spec.js';
 
 export type Sample = Record<string, Tensor>;
 
@@ -22,6 +23,7 @@ export const PREPROCESS_PRESETS: Record<string, PreprocessSpec | undefined> = {
 
 export interface SampleSourceOptions {
   samples: string;
+  /** A preset name or a spec string (see preprocess-spec.ts). */
   preprocess: string;
   /** How many samples to ask the calibrationData hook for. */
   count: number;
@@ -32,7 +34,7 @@ export async function sampleSource(model: Model, ctx: PassContext, options: Samp
   const given = await ctx.compiler.hooks.calibrationData.promise({ model, pass: ctx.pass, count: options.count });
   if (given && given.length) return Object.assign(iterate(given), { size: given.length });
   if (options.samples) {
-    const spec = PREPROCESS_PRESETS[options.preprocess];
+    const spec = parsePreprocessSpec(options.preprocess, PREPROCESS_PRESETS);
     const inputName = model.graph.inputs.find((v) => !v.isConstant)?.name;
     return loadSamples(options.samples, spec, { inputName, inputNames: model.graph.inputs.map((v) => v.name) });
   }

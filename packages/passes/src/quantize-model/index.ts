@@ -43,6 +43,7 @@ import { activationParamsOf, quantizeActivation, quantizeBiasOperand, quantizeCo
 import { fuseQOperators } from './emit-qoperator.js';
 import { quantizeDynamic, quantizeWeightsOnly } from './emit-dynamic.js';
 import { calibrate, sampleSource, PREPROCESS_PRESETS } from './calibrate.js';
+import { PREPROCESS_SYNTAX, normalizePreprocessOption } from '../quantize/data/preprocess-spec.js';
 import { DEFAULT_OP_TYPES, activationValues, findTargets, nameMatcher, type QuantTarget } from './targets.js';
 import { measureSqnr } from './sensitivity.js';
 import { OVERRIDES_SYNTAX, activationGrid, checkOverrideNames, normalizeOverrides, parseOverrides, type ActivationOverride } from './overrides.js';
@@ -68,10 +69,16 @@ export const quantizeOptions = {
     default: [],
     normalize: normalizeOverrides,
     description:
-      'static: per-activation grid, winning over calibration: [x:min:-1:max:1,y:scale:0.02:zp:128,z:dtype:int8,w:float] (API: { x: { min: -1, max: 1 } }; zp is zeroPoint there)',
+      'static, by activation name, winning over calibration: range (min, max), grid (scale with zp), dtype (int8|uint8) or float: [x:min:-1:max:1,y:scale:0.02:zp:128,z:dtype:int8,w:float]; API: { x: { min: -1, max: 1 }, y: { scale: 0.02, zeroPoint: 128 } }',
   },
   samples: { type: 'string', default: '', description: 'folder of calibration samples (.pb sets, .npy, images)' },
-  preprocess: { type: 'enum', values: Object.keys(PREPROCESS_PRESETS), default: 'none', description: 'preprocessing of image samples' },
+  preprocess: {
+    type: 'custom',
+    syntax: PREPROCESS_SYNTAX,
+    default: 'none',
+    normalize: (value: unknown) => normalizePreprocessOption(value, PREPROCESS_PRESETS),
+    description: `preprocessing of image samples: a preset (${Object.keys(PREPROCESS_PRESETS).join(', ')}), and/or fields resize:HxW, height:H, width:W, keep-aspect:true|false, limit-side:N, multiple-of:M, pad-to:W, pad-value:V, scale:1/255, mean:M[:M:M], std:S[:S:S], channels:rgb|bgr, layout:nchw|nhwc, input:NAME (e.g. resize:32x100;mean:0.5;std:0.5 or paddle-cls;channels:rgb); API: also a PreprocessSpec object`,
+  },
   'weight-bits': { type: 'integer', default: 8, description: 'weight-only: 8 or 16' },
   'target-sqnr': { type: 'number', default: 0, description: 'static: keep the most sensitive layers float until the output SQNR reaches this many dB (0: off)' },
 } as const;

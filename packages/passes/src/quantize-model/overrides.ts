@@ -37,7 +37,7 @@ type TextField = keyof typeof TEXT_FIELDS;
 const OBJECT_FIELDS = Object.values(TEXT_FIELDS);
 const OVERRIDE_DTYPES = ['int8', 'uint8'] as const;
 
-export const OVERRIDES_SYNTAX = 'list of NAME:min:V:max:V | NAME:scale:S:zp:Z | NAME:dtype:int8|uint8 | NAME:float';
+export const OVERRIDES_SYNTAX = 'list of NAME:FIELD:VALUE...';
 
 const isTextField = (t: string): t is TextField => Object.prototype.hasOwnProperty.call(TEXT_FIELDS, t);
 

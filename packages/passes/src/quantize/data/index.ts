@@ -10,6 +10,7 @@ export {
   type ResizeSpec,
 } from './preprocess.js';
 export { loadSamples, collectSamples, type SampleOptions } from './samples.js';
+export { parsePreprocessSpec, formatPreprocessSpec } from './preprocess-spec.js';
 export {
   ctcCharsetFromKeys,
   readCtcCharset,

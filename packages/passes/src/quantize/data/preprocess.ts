@@ -159,6 +159,12 @@ export function preprocessImage(image: RgbImage, spec: PreprocessSpec): Preproce
   };
 }
 
+/** Throws a SlimcError naming the field when `spec` cannot be applied to an image. */
+export function checkPreprocessSpec(spec: PreprocessSpec): void {
+  checkResizeSpec(spec.resize);
+  checkNormalization(spec);
+}
+
 function checkResizeSpec(resize: ResizeSpec): void {
   const positiveInt = (v: number | undefined, field: string) => {
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
