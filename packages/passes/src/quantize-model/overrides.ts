@@ -41,6 +41,7 @@ export const OVERRIDES_SYNTAX = 'list of NAME:FIELD:VALUE...';
 
 const isTextField = (t: string): t is TextField => Object.prototype.hasOwnProperty.call(TEXT_FIELDS, t);
 
+/** `value` is the tensor name, or the text entry while there is no name yet. */
 function fail(detail: string, value: string): never {
   throw new SlimcError('invalid-argument', detail, { value });
 }
@@ -64,7 +65,7 @@ export function parseOverride(entry: string): [string, ActivationOverride] {
   }
   const name = tokens.slice(0, end).join(':');
   if (!name || Object.keys(fields).length === 0) {
-    fail(`expected NAME:field:value... with fields ${Object.keys(TEXT_FIELDS).join(', ')} (e.g. x:min:-1:max:1), got "${entry}"`, entry);
+    fail(`expected NAME:field:value... with fields ${Object.keys(TEXT_FIELDS).join(', ')} (e.g. x:min:-1:max:1)`, entry);
   }
   const number = (f: TextField): number | undefined => {
     const t = fields[f];
@@ -89,7 +90,7 @@ export function parseOverride(entry: string): [string, ActivationOverride] {
 /** Checks that `o` is one consistent override of tensor `name`; returns it. */
 export function checkOverride(name: string, o: ActivationOverride): ActivationOverride {
   const has = (k: keyof ActivationOverride) => o[k] !== undefined;
-  const bad = (detail: string) => fail(`override of "${name}": ${detail}`, name);
+  const bad = (detail: string) => fail(detail, name);
   for (const k of ['min', 'max', 'scale', 'zeroPoint'] as const) {
     if (has(k) && !(typeof o[k] === 'number' && Number.isFinite(o[k]))) bad(`${k} must be a finite number, got ${String(o[k])}`);
   }
@@ -132,9 +133,9 @@ export function normalizeOverrides(value: unknown): string[] {
   }
   if (value === null || typeof value !== 'object') fail(`expected ${OVERRIDES_SYNTAX} or an object keyed by tensor name`, String(value));
   return Object.entries(value as Record<string, unknown>).map(([name, o]) => {
-    if (o === null || typeof o !== 'object' || Array.isArray(o)) fail(`override of "${name}": expected an object like { min: -1, max: 1 }`, name);
+    if (o === null || typeof o !== 'object' || Array.isArray(o)) fail('expected an object like { min: -1, max: 1 }', name);
     const unknown = Object.keys(o).filter((k) => !(OBJECT_FIELDS as readonly string[]).includes(k));
-    if (unknown.length) fail(`override of "${name}": unknown field "${unknown[0]}" (fields: ${OBJECT_FIELDS.join(', ')})`, name);
+    if (unknown.length) fail(`unknown field "${unknown[0]}" (fields: ${OBJECT_FIELDS.join(', ')})`, name);
     return formatOverride(name, checkOverride(name, { ...(o as ActivationOverride) }));
   });
 }
@@ -144,7 +145,7 @@ export function parseOverrides(entries: readonly string[]): Map<string, Activati
   const out = new Map<string, ActivationOverride>();
   for (const entry of entries) {
     const [name, o] = parseOverride(entry);
-    if (out.has(name)) fail(`tensor "${name}" overridden twice`, name);
+    if (out.has(name)) fail('tensor overridden twice', name);
     out.set(name, o);
   }
   return out;
@@ -166,10 +167,11 @@ export function nearestNames(name: string, candidates: readonly string[], count:
 export function checkOverrideNames(overrides: ReadonlyMap<string, ActivationOverride>, quantized: readonly string[], exists: (name: string) => boolean, pass: string): void {
   for (const name of overrides.keys()) {
     if (quantized.includes(name)) continue;
-    const why = exists(name) ? 'is not an activation this pass quantizes (inputs and outputs of the targeted Conv/MatMul/Gemm)' : 'no such tensor';
+    // Names are those after canonicalization: a BatchNormalization folded into its Conv leaves the Conv's output name.
+    const why = exists(name) ? 'not an activation this pass quantizes (an input or output of a targeted Conv/MatMul/Gemm)' : 'no such tensor (after BatchNormalization and constant folding)';
     const near = nearestNames(name, quantized, 3);
     const hint = near.length ? `; quantized tensors near it: ${near.map((n) => `"${n}"`).join(', ')}` : '';
-    throw new SlimcError('invalid-argument', `override of "${name}": ${why}${hint}`, { pass, field: 'option overrides', value: name });
+    throw new SlimcError('invalid-argument', `${why}${hint}`, { pass, field: 'option overrides', value: name });
   }
 }
 
@@ -183,13 +185,13 @@ export function activationGrid(calibrated: CalibrationRange, dtype: QuantDType, 
   if (o?.scale !== undefined && o.zeroPoint !== undefined) {
     const [qmin, qmax] = quantizedRange({ dtype: type });
     if (o.zeroPoint < qmin || o.zeroPoint > qmax) {
-      throw new SlimcError('invalid-argument', `override of "${name}": zp ${o.zeroPoint} is outside ${type} [${qmin}, ${qmax}]`, { field: 'option overrides', value: name });
+      throw new SlimcError('invalid-argument', `zp ${o.zeroPoint} is outside ${type} [${qmin}, ${qmax}]`, { field: 'option overrides', value: name });
     }
     return { dtype: type, scale: o.scale, zeroPoint: o.zeroPoint };
   }
   const [min, max] = [o?.min ?? calibrated.min, o?.max ?? calibrated.max];
   if (min > max) {
-    throw new SlimcError('invalid-argument', `override of "${name}": range [${min}, ${max}] is empty (the other bound is calibrated)`, { field: 'option overrides', value: name });
+    throw new SlimcError('invalid-argument', `range [${min}, ${max}] is empty (the other bound is calibrated)`, { field: 'option overrides', value: name });
   }
   return chooseQuantParams({ dtype: type, symmetric: false, min, max });
 }
