@@ -15,7 +15,7 @@ const parse = (text: string) => parsePreprocessSpec(text, PRESETS);
 const CALIB_DIR = fileURLToPath(new URL('../../../../../test/data/ocr/calib', import.meta.url));
 
 /** paddle-cls written out field by field. */
-const PADDLE_CLS_FIELDS = 'height:48;width:192;keep-aspect:true;pad-to:192;scale:1/255;mean:0.5:0.5:0.5;std:0.5:0.5:0.5;channels:bgr;layout:nchw';
+const PADDLE_CLS_FIELDS = 'height:48;width:192;pad-to:192;keep-aspect:true;scale:1/255;mean:0.5:0.5:0.5;std:0.5:0.5:0.5;channels:bgr;layout:nchw';
 
 describe('parsePreprocessSpec', () => {
   it('maps each field onto the spec, from x/255 RGB NCHW defaults', () => {

@@ -31,6 +31,9 @@ export const PREPROCESS_SYNTAX = 'PRESET | KEY:VALUE;... | PRESET;KEY:VALUE;...'
 /** The spec a field list starts from when no preset is named: x/255 in RGB, NCHW, image size kept. */
 const BASE: PreprocessSpec = { resize: { keepAspect: false }, scale: 1 / 255, mean: [0], std: [1], channelOrder: 'rgb', layout: 'nchw' };
 
+/** Text key -> ResizeSpec field, for the resize fields that take a positive integer. */
+const RESIZE_FIELDS = { height: 'height', width: 'width', 'limit-side': 'limitSide', 'multiple-of': 'multipleOf', 'pad-to': 'padTo' } as const;
+
 const SPEC_KEYS = ['inputName', 'resize', 'scale', 'mean', 'std', 'channelOrder', 'layout', 'padValue'];
 const RESIZE_KEYS = ['height', 'width', 'keepAspect', 'padTo', 'multipleOf', 'limitSide'];
 
@@ -81,6 +84,10 @@ export function parsePreprocessSpec(text: string, presets: Readonly<Record<strin
     if (colon < 0 || value === '') fail(`expected key:value, got "${field}"`, field);
     if (seen.has(key)) fail(`field "${key}" given twice`, field);
     seen.add(key);
+    if (Object.prototype.hasOwnProperty.call(RESIZE_FIELDS, key)) {
+      resize[RESIZE_FIELDS[key as keyof typeof RESIZE_FIELDS]] = positiveInteger(key, value);
+      continue;
+    }
     switch (key) {
       case 'resize': {
         const m = /^(\d+)x(\d+)$/.exec(value);
@@ -88,23 +95,8 @@ export function parsePreprocessSpec(text: string, presets: Readonly<Record<strin
         Object.assign(resize, { height: positiveInteger('resize', m[1]!), width: positiveInteger('resize', m[2]!), keepAspect: false });
         break;
       }
-      case 'height':
-        resize.height = positiveInteger(key, value);
-        break;
-      case 'width':
-        resize.width = positiveInteger(key, value);
-        break;
       case 'keep-aspect':
         resize.keepAspect = oneOf(key, value, ['true', 'false']) === 'true';
-        break;
-      case 'limit-side':
-        resize.limitSide = positiveInteger(key, value);
-        break;
-      case 'multiple-of':
-        resize.multipleOf = positiveInteger(key, value);
-        break;
-      case 'pad-to':
-        resize.padTo = positiveInteger(key, value);
         break;
       case 'pad-value':
         out.padValue = numberField(key, value);
@@ -157,12 +149,8 @@ export function formatPreprocessSpec(spec: PreprocessSpec): string {
   const add = (key: string, v: string | number | undefined) => {
     if (v !== undefined) fields.push(`${key}:${v}`);
   };
-  add('height', r.height);
-  add('width', r.width);
+  for (const [key, field] of Object.entries(RESIZE_FIELDS)) add(key, r[field]);
   add('keep-aspect', String(r.keepAspect));
-  add('limit-side', r.limitSide);
-  add('multiple-of', r.multipleOf);
-  add('pad-to', r.padTo);
   add('pad-value', spec.padValue);
   add('scale', numberText(spec.scale));
   add('mean', spec.mean.join(':'));
