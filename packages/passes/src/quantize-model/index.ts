@@ -21,6 +21,8 @@
  * output channel; bias int32 with scale sx·sw[c] and zero point 0, so it adds into the int32
  * accumulator unchanged. reduce-range=auto is on for uint8 activations: x86 kernels without VNNI
  * sum u8·s8 pairs in int16 (VPMADDUBSW), which saturates unless weights use 7 bits.
+ * `overrides` (overrides.ts) replace an activation's calibrated range, grid or dtype, or keep it
+ * float; `preprocess` takes a preset or a spec string (quantize/data/preprocess-spec.ts).
  *
  * target-sqnr=DB (static only): after quantizing, the output SQNR against the float model is
  * measured on the samples; while below the target the quantized layer with the worst SQNR of its
