@@ -46,7 +46,7 @@ const scalar = (t: Tensor | undefined) => Number(t!.data[0]);
  * `<name>_quantized` (QuantizeLinear inputs 1, 2; QLinearConv / QLinearMatMul y_scale, y_zero_point).
  */
 function gridOf(model: Model, name: string): { scale: number; zeroPoint: number; dtype: string; op: string } {
-  const node = [...model.graph.allNodes()].find((n) => n.outputs.some((v) => v.name === `${name}_quantized`));
+  const node = [...model.graph.allNodes()].find((n) => n.outputs.some((v) => v?.name === `${name}_quantized`));
   if (!node) throw new Error(`no quantizer of ${name}`);
   const [s, z] = node.op === 'QuantizeLinear' ? [1, 2] : [6, 7];
   const zp = node.input(z)!.constant!;

@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
+import type { Tensor } from '@slimc/ir';
 import { collectSamples } from './samples.js';
 import { formatPreprocessSpec, normalizePreprocessOption, parsePreprocessSpec } from './preprocess-spec.js';
 import { PADDLE_OCR_CLS_PREPROCESS, PADDLE_OCR_DET_PREPROCESS, PADDLE_OCR_REC_PREPROCESS, type PreprocessSpec } from './preprocess.js';
@@ -106,7 +107,7 @@ describe('formatPreprocessSpec', () => {
 });
 
 describe('image folders', () => {
-  const bytes = (samples: Record<string, { data: ArrayLike<number> }>[]) => samples.map((s) => Buffer.from((s.x!.data as Float32Array).buffer));
+  const bytes = (samples: Record<string, Tensor>[]) => samples.map((s) => Buffer.from((s.x!.data as Float32Array).buffer));
 
   it('paddle-cls spelled out as fields loads the same tensors, bit for bit', async () => {
     const options = { inputName: 'x', limit: 4 };
