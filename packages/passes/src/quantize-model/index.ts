@@ -32,7 +32,7 @@
  *
  * Preconditions: an inference model; inputs of the float model feed the samples by name.
  */
-import { cloneModel, SlimcError, type Model } from '@slimc/ir';
+import { cloneModel, SlimcError, type Model, type Value } from '@slimc/ir';
 import { definePass, type PassContext } from '../core/pass.js';
 import { runCanonicalize } from '../canonicalize/index.js';
 import { DEFAULT_FOLD_SIZE_LIMIT } from '../fold-constants/index.js';
@@ -48,7 +48,7 @@ import { calibrate, sampleSource, PREPROCESS_PRESETS } from './calibrate.js';
 import { PREPROCESS_SYNTAX, normalizePreprocessOption } from '../quantize/data/preprocess-spec.js';
 import { DEFAULT_OP_TYPES, activationValues, findTargets, nameMatcher, type QuantTarget } from './targets.js';
 import { measureSqnr } from './sensitivity.js';
-import { OVERRIDES_SYNTAX, activationGrid, checkOverrideNames, normalizeOverrides, parseOverrides, type ActivationOverride } from './overrides.js';
+import { OVERRIDES_SYNTAX, activationGrid, checkOverrideNames, fixedRanges, normalizeOverrides, parseOverrides, type ActivationOverride } from './overrides.js';
 
 export { DEFAULT_OP_TYPES, findTargets, targetOf, nameMatcher, type QuantTarget } from './targets.js';
 export { PREPROCESS_PRESETS } from './calibrate.js';
@@ -195,8 +195,12 @@ async function runStatic(model: Model, ctx: PassContext, s: QuantizeSettings, o:
   const watched = activationValues(candidates);
   checkOverrideNames(s.overrides, watched.map((v) => v.name), (name) => model.graph.names.has(name), ctx.pass);
   const samplesOf = () => sampleSource(model, ctx, { samples: o.samples as string, preprocess: o.preprocess as string, count: 64 });
-  const { ranges: byValue, runs } = await calibrate(model, ctx, watched, await samplesOf(), { method: s.calibration, percentile: s.percentile });
-  const ranges = new Map<string, CalibrationRange>();
+  // Every activation's grid fixed by an override: nothing to calibrate, no samples needed.
+  const fixed = s.targetSqnr > 0 ? undefined : fixedRanges(watched.map((v) => v.name), s.overrides);
+  const { ranges: byValue, runs } = fixed
+    ? { ranges: new Map<Value, CalibrationRange>(), runs: 0 }
+    : await calibrate(model, ctx, watched, await samplesOf(), { method: s.calibration, percentile: s.percentile });
+  const ranges = new Map<string, CalibrationRange>(fixed);
   for (const [v, r] of byValue) ranges.set(v.name, r);
   const float = cloneModel(model);
   let quantized = cloneModel(float);

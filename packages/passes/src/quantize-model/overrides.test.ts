@@ -154,6 +154,21 @@ describe('quantize with overrides', () => {
     await expect(quantize(float, 'quantize(overrides=[x:scale:1])')).rejects.toThrow(/pass quantize, option overrides.*scale and zp go together/);
   });
 
+  test('grids fixed for every activation need no calibration samples', async () => {
+    const float = convNet();
+    const m = cloneModel(float);
+    const everyGrid = 'x:min:-1:max:1,conv:scale:0.02:zp:100,relu:min:0:max:2,conv_1:min:-2:max:2,flatten:min:-2:max:2,gemm:float';
+    // no calibrationData tap and no samples folder
+    const report = await new Compiler().use(builtinPlugin).run(m, `quantize(overrides=[${everyGrid}])`);
+    expect(report.passes[0]!.stats['calibration-samples']).toBe(0);
+    expect(gridOf(m, 'conv')).toMatchObject({ scale: Math.fround(0.02), zeroPoint: 100 });
+    expect(gridOf(m, 'relu')).toMatchObject({ scale: chooseQuantParams({ dtype: 'uint8', min: 0, max: 2 }).scale });
+    expect(await worstErrorInOrt(float, m)).toBeLessThan(0.1);
+    // one activation left to calibrate: samples are needed again
+    const partial = everyGrid.replace(',gemm:float', '');
+    await expect(new Compiler().use(builtinPlugin).run(convNet(), `quantize(overrides=[${partial}])`)).rejects.toThrow(/option samples/);
+  });
+
   test('overrides outside static mode are ignored with a warning', async () => {
     const { report } = await quantize(convNet(), 'quantize(mode=dynamic,overrides=[x:float])');
     expect(report.passes[0]!.warnings.join('\n')).toMatch(/overrides apply to static quantization only/);

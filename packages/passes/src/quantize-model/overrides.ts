@@ -14,7 +14,8 @@
  *   dtype        int8 | uint8 for this tensor instead of the `activations` setting;
  *   float        the tensor is not quantized (the layers around it read and write it in float).
  * An override wins over calibration. min/max and scale/zp exclude each other, and float excludes
- * everything else: one override says one thing.
+ * everything else: one override says one thing. When overrides fix every activation's grid (and
+ * target-sqnr is off) calibration does not run, so no samples are needed.
  */
 import { SlimcError } from '@slimc/ir';
 import { editDistance } from '../core/options.js';
@@ -194,4 +195,22 @@ export function activationGrid(calibrated: CalibrationRange, dtype: QuantDType, 
     throw new SlimcError('invalid-argument', `range [${min}, ${max}] is empty (the other bound is calibrated)`, { field: 'option overrides', value: name });
   }
   return chooseQuantParams({ dtype: type, symmetric: false, min, max });
+}
+
+/**
+ * Ranges for `names` when overrides fix the grid of every one of them (min and max, scale and zp,
+ * or float), so calibration has nothing to add; else undefined. A tensor with a scale/zp grid or
+ * kept float gets [0, 0], which `activationGrid` does not read.
+ */
+export function fixedRanges(names: readonly string[], overrides: ReadonlyMap<string, ActivationOverride>): Map<string, CalibrationRange> | undefined {
+  if (overrides.size === 0) return undefined;
+  const out = new Map<string, CalibrationRange>();
+  for (const name of names) {
+    const o = overrides.get(name);
+    if (!o) return undefined;
+    if (o.min !== undefined && o.max !== undefined) out.set(name, { min: o.min, max: o.max });
+    else if (o.float || o.scale !== undefined) out.set(name, { min: 0, max: 0 });
+    else return undefined;
+  }
+  return out;
 }
