@@ -84,6 +84,15 @@ describe('the README quantization guide', () => {
     }
   });
 
+  test('the sweep output quotes option sets the quantize pass accepts', async () => {
+    const compiler = await createCompiler();
+    const sweep = /```\n\$ node examples\/demo\/quantize-sweep\.mjs\n[^\n]*\n[^\n]*\n([\s\S]*?)```/.exec(guide);
+    expect(sweep).not.toBeNull();
+    const sets = sweep![1]!.trim().split('\n').map((line) => line.split(/\s+/)[0]!);
+    expect(sets.length).toBeGreaterThan(0);
+    for (const set of sets) expect(() => compiler.resolvePipeline(`quantize(${set})`), set).not.toThrow();
+  });
+
   test('names only registered passes among the other quantization passes', async () => {
     const compiler = await createCompiler();
     const passes = tableRows(readmeSection(guide, '### Other quantization passes')).map((r) => codeSpans(r[0]!)[0]!.replace(/\(.*$/, ''));
