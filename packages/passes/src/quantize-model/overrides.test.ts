@@ -108,6 +108,8 @@ describe('override entries', () => {
     expect(() => normalizeOverrides({ x: { zp: 3, scale: 1 } })).toThrow(/unknown field "zp"/);
     expect(() => normalizeOverrides({ x: 1 })).toThrow(/expected an object/);
     expect(() => normalizeOverrides(7)).toThrow(/object keyed by tensor name/);
+    expect(() => normalizeOverrides({ x: { float: false } })).toThrow(/no field given/);
+    expect(normalizeOverrides({ x: { float: false, min: 0 } })).toEqual(['x:min:0']);
     expect(() => parseOverrides(['x:min:0', 'x:max:1'])).toThrow(/value "x": tensor overridden twice/);
   });
 });

@@ -105,7 +105,7 @@ export function checkOverride(name: string, o: ActivationOverride): ActivationOv
     bad(`zp must be an integer of int8 or uint8, got ${o.zeroPoint}`);
   }
   if (has('min') && has('max') && o.min! > o.max!) bad(`min ${o.min} is above max ${o.max}`);
-  if (!Object.keys(o).some((k) => has(k as keyof ActivationOverride))) bad(`no field given (fields: ${OBJECT_FIELDS.join(', ')})`);
+  if (!Object.values(o).some((v) => v !== undefined && v !== false)) bad(`no field given (fields: ${OBJECT_FIELDS.join(', ')})`);
   return o;
 }
 
