@@ -8,3 +8,4 @@ export * from './interpreter/index.js';
 export * from './schema/index.js';
 export * from './verify/index.js';
 export * from './random.js';
+export * from './quantized-multiplier.js';

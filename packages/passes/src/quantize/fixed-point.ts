@@ -28,6 +28,8 @@
  * is far below 2^32, so rounding (a·b - low) / 2^32 gives the exact high word.
  */
 import { SlimcError } from '@slimc/ir';
+// The multiplier encoding is shared with the runtime, which cannot import passes.
+export { type QuantizedMultiplier, dequantizeMultiplier, quantizeMultiplier, quantizeMultipliers } from '@slimc/ir';
 import { type ChannelLayout, channelLayoutOf, valuesPerChannel } from './channel-layout.js';
 import { INT32_MAX, INT32_MIN, clamp, roundHalfAwayFromZero } from './rounding.js';
 
@@ -35,73 +37,6 @@ const TWO_POW_30 = 1073741824;
 const TWO_POW_31 = 2147483648;
 const TWO_POW_32 = 4294967296;
 const TWO_POW_52 = 4503599627370496;
-
-/** A real multiplier M ≈ multiplier · 2^(shift - 31), multiplier a Q31 int32. */
-export interface QuantizedMultiplier {
-  /** Q31 fixed-point mantissa in [2^30, 2^31), or 0 when M is too small to matter. */
-  multiplier: number;
-  /** Power-of-two exponent: positive shifts left before the high-mul, negative rounds right after it. */
-  shift: number;
-}
-
-/** frexp for finite x > 0: x = fraction · 2^exponent with fraction in [0.5, 1). */
-function frexp(x: number): [fraction: number, exponent: number] {
-  let exponent = Math.floor(Math.log2(x)) + 1;
-  let fraction = x / 2 ** exponent;
-  // log2 can be off by one near powers of two; division by a power of two is exact, so fix it up.
-  while (fraction >= 1) {
-    fraction /= 2;
-    exponent++;
-  }
-  while (fraction < 0.5) {
-    fraction *= 2;
-    exponent--;
-  }
-  return [fraction, exponent];
-}
-
-/**
- * Encodes a real multiplier M > 0 as a Q31 mantissa and a shift (TFLite `QuantizeMultiplier`):
- * M = q · 2^shift with q in [0.5, 1), multiplier = round(q · 2^31) (half away from zero); when the
- * rounding carries to 2^31 the mantissa is halved and the shift incremented.
- *
- * Range: any finite M > 0. Below 2^-32 the shift would be < -31, which a 32-bit right shift cannot
- * express; the result is then { multiplier: 0, shift: 0 }, which maps every int32 to 0 — the
- * correctly rounded result, since |x · M| < 2^31 · 2^-32 = 0.5. Reals ≥ 2^31 give shift > 31
- * (see the module comment).
- */
-export function quantizeMultiplier(real: number): QuantizedMultiplier {
-  if (!(real > 0) || !Number.isFinite(real)) {
-    throw new SlimcError('invalid-argument', `real multiplier must be finite and > 0, got ${real}`, { field: 'multiplier' });
-  }
-  if (real < 2 ** -33) return { multiplier: 0, shift: 0 }; // far below the representable range
-  const [fraction, exponent] = frexp(real);
-  let multiplier = Math.round(fraction * TWO_POW_31); // positive, so Math.round is round-half-away
-  let shift = exponent;
-  if (multiplier === TWO_POW_31) {
-    multiplier /= 2;
-    shift++;
-  }
-  if (shift < -31) return { multiplier: 0, shift: 0 };
-  return { multiplier, shift };
-}
-
-/** `quantizeMultiplier` for each channel's real multiplier. */
-export function quantizeMultipliers(reals: ArrayLike<number>): { multipliers: Int32Array; shifts: Int32Array } {
-  const multipliers = new Int32Array(reals.length);
-  const shifts = new Int32Array(reals.length);
-  for (let c = 0; c < reals.length; c++) {
-    const q = quantizeMultiplier(reals[c]!);
-    multipliers[c] = q.multiplier;
-    shifts[c] = q.shift;
-  }
-  return { multipliers, shifts };
-}
-
-/** The real value a quantized multiplier stands for: multiplier · 2^(shift - 31). */
-export function dequantizeMultiplier(q: QuantizedMultiplier): number {
-  return q.multiplier * 2 ** (q.shift - 31);
-}
 
 /**
  * gemmlowp `SaturatingRoundingDoublingHighMul`: the high 32 bits of 2·a·b, i.e. a·b / 2^31
