@@ -7,6 +7,7 @@ import { runCli, type CliIO } from '@slimc/cli';
 import { makeTensor, toFloat64 } from '@slimc/ir';
 import { readTensorProto, writeNpy, writeTensorProto, loadOnnx } from '@slimc/backends';
 import { PADDLE_CLS } from './fixtures/models.js';
+import { activationScales, worstScaleDifference } from './qdq-support.js';
 
 async function cli(...argv: string[]) {
   let out = '';
@@ -98,6 +99,41 @@ describe('slimc compile', () => {
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).some((f) => f.includes('from-bad'))).toBe(false);
+  });
+});
+
+describe('slimc compile --executor', () => {
+  /** Quantizes cls on four calibration lines with `flags`; the report (JSON) and the written model. */
+  async function quantizeCls(name: string, ...flags: string[]) {
+    const lines = join(dir, 'calib-4');
+    if (!existsSync(lines)) {
+      mkdirSync(lines);
+      const calib = join(__dirname, 'data', 'ocr', 'calib');
+      for (const f of readdirSync(calib).filter((f) => f.endsWith('.png')).sort().slice(0, 4)) copyFileSync(join(calib, f), join(lines, f));
+    }
+    const out = join(dir, name);
+    const r = await cli('compile', PADDLE_CLS.path, '-o', out, '--pipeline', `quantize(samples=${lines},preprocess=paddle-cls)`, ...flags);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    return { out: r.out, model: loadOnnx(out) };
+  }
+
+  test('calibrates on the WebAssembly runtime by default, on the interpreter when asked; the ranges agree', async () => {
+    const byDefault = await quantizeCls('cls-auto.onnx', '--json');
+    expect(JSON.parse(byDefault.out)).toMatchObject({ executor: 'wasm', passes: [{ name: 'quantize', stats: { 'calibration-samples': 4 } }] });
+    const forced = await quantizeCls('cls-interpreter.onnx', '--executor', 'interpreter');
+    expect(forced.out).toMatch(/^executor {2}reference-interpreter \(calibration\)$/m);
+    expect(activationScales(forced.model).size).toBeGreaterThan(20);
+    expect(worstScaleDifference(byDefault.model, forced.model)).toBeLessThanOrEqual(1e-4);
+  }, 120_000);
+
+  test('a bad value: one line naming the option and the choices, exit 2, nothing written', async () => {
+    const out = join(dir, 'never-gpu.onnx');
+    const r = await cli('compile', PADDLE_CLS.path, '-o', out, '--executor', 'gpu');
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/--executor <executor>.*'gpu' is invalid.*auto, wasm, interpreter/);
+    expect(existsSync(out)).toBe(false);
   });
 });
 

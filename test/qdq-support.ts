@@ -46,6 +46,24 @@ export function opCounts(m: Model): Record<string, number> {
   return out;
 }
 
+/** The scale of every QuantizeLinear in the main graph (calibrated activations' grids), keyed by the tensor it quantizes. */
+export function activationScales(m: Model): Map<string, number> {
+  const scales = new Map<string, number>();
+  for (const n of m.graph.nodes()) {
+    if (n.op === 'QuantizeLinear') scales.set(n.inputs[0]!.name, (n.inputs[1]!.constant!.data as Float32Array)[0]!);
+  }
+  return scales;
+}
+
+/** Largest relative difference between two models' activation scales; Infinity when they quantize different tensors. */
+export function worstScaleDifference(a: Model, b: Model): number {
+  const [sa, sb] = [activationScales(a), activationScales(b)];
+  if (sa.size !== sb.size) return Infinity;
+  let worst = 0;
+  for (const [name, s] of sb) worst = Math.max(worst, sa.has(name) ? Math.abs(sa.get(name)! - s) / s : Infinity);
+  return worst;
+}
+
 /** Runs encoded model bytes in onnxruntime (optimizations off); float16 outputs keep their bit patterns. */
 export async function runOrtBytes(bytes: Uint8Array, inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
   const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });

@@ -46,6 +46,7 @@ export async function runCompile(modelPath: string, flags: CompileFlags, io: Cli
     verifyEach: Boolean(flags.verifyEach),
     timings: true,
     dumpAfter: flags.dumpAfter ?? [],
+    executor: flags.executor,
     onProgress: bar
       ? (e) => {
           if (e.phase === 'start' && e.index === 0) bar.start(e.total, 0, { pass: e.pass });
@@ -76,6 +77,7 @@ export function formatCompileReport(r: CompileReport, output: string, timings: b
     for (const w of p.warnings) lines.push(`    warning: ${w}`);
   }
   if (timings) lines.push(`  ${'total'.padEnd(22)} ${r.totals.ms.toFixed(1).padStart(9)} ms`);
+  if (r.executor) lines.push(`executor  ${r.executor} (calibration)`);
   lines.push(`nodes     ${r.totals.nodesBefore} -> ${r.totals.nodesAfter}`);
   lines.push(`wrote     ${output}`);
   return lines.join('\n') + '\n';

@@ -162,7 +162,7 @@ async function quantizeCls(work: string): Promise<Quantized> {
   const t0 = performance.now();
   const { model, report, compiler } = await compile(modelPath, { pipeline: QUANTIZE_PIPELINE });
   const { stats, warnings } = report.passes[0]!;
-  console.log(`quantized ${stats.quantized} layers, calibrated on ${stats['calibration-samples']} lines, in ${seconds(t0)}`);
+  console.log(`quantized ${stats.quantized} layers, calibrated on ${stats['calibration-samples']} lines (run by ${report.executor}), in ${seconds(t0)}`);
   for (const w of warnings) console.log(`warning: ${w}`);
   const bytes = await emitOnnx(compiler, model);
   const path = join(work, 'cls-int8.onnx');

@@ -7,6 +7,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SlimcError, type Tensor } from '@slimc/ir';
 import { loadOnnx } from '@slimc/backends';
+import { EXECUTOR_CHOICES, type ExecutorChoice } from '@slimc/passes';
 import { createRunner, openModel, type Engine } from './model-file.js';
 import { runBench } from './bench-command.js';
 import { formatInspect, inspectIr, inspectModel } from './inspect.js';
@@ -67,6 +68,7 @@ export async function runCli(argv: readonly string[], io: CliIO = defaultIO): Pr
     .option('--dump-after <pass...>', 'print the IR after the named pass(es)')
     .option('--external-data', 'write weights to a side file <output>.data')
     .addOption(new Option('--target <target>', 'onnx: an ONNX model; wasm: a .slimc model for the WebAssembly runtime').choices(['onnx', 'wasm']).default('onnx'))
+    .addOption(new Option('--executor <executor>', 'who runs the model during calibration: wasm (the WebAssembly runtime), interpreter (the reference interpreter) or auto (wasm when it loads)').choices(EXECUTOR_CHOICES).default('auto'))
     .option('--no-config', 'ignore slimc.config.mjs / slimc.config.json')
     .action(async (modelPath: string, opts: CompileFlags) => {
       await runCompile(modelInput(modelPath), opts, io);
@@ -155,6 +157,7 @@ export interface CompileFlags {
   externalData?: boolean;
   config?: boolean;
   target: 'onnx' | 'wasm';
+  executor: ExecutorChoice;
 }
 
 /** Resolves a model argument, refusing a missing file with a one-line error. */

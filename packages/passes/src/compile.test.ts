@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SlimcError, printGraph } from '@slimc/ir';
 import { encodeOnnx } from '@slimc/backends';
-import { buildModel, f32, f32Type, op, tensorAttr } from '../../../test/passes-support.js';
-import { compile, createCompiler, emitOnnx, findConfig, loadConfig, loadPlugin } from './index.js';
+import { buildModel, f32, f32Type, ints, op, seededFloats, tensorAttr } from '../../../test/passes-support.js';
+import { activationScales, worstScaleDifference } from '../../../test/qdq-support.js';
+import { compile, createCompiler, emitOnnx, findConfig, loadConfig, loadPlugin, referenceInterpreter, selectCalibrationExecutor, type Executor, type Plugin } from './index.js';
 
 const sample = () =>
   buildModel(13, (g) => {
@@ -52,6 +53,68 @@ describe('compile', () => {
     expect(err).toBeInstanceOf(SlimcError);
     expect(err.kind).toBe('invalid-argument');
     expect(err.message).toContain('unknown pass "fold-constant" (did you mean "fold-constants"?)');
+  });
+});
+
+/** x[1,3,12,12] -> Conv 3x3 (8 channels) -> Relu -> Conv 1x1 (4 channels): two layers to calibrate. */
+const twoConvs = () =>
+  buildModel(13, (g) => {
+    const x = g.addInput('x', f32Type(1, 3, 12, 12));
+    const w1 = g.addConstant('w1', f32([8, 3, 3, 3], seededFloats(8 * 3 * 9, 1)));
+    const w2 = g.addConstant('w2', f32([4, 8, 1, 1], seededFloats(4 * 8, 2)));
+    const h = op(g, 'Relu', [op(g, 'Conv', [x, w1], { kernel_shape: ints(3, 3), pads: ints(1, 1, 1, 1) })]);
+    g.addOutput(op(g, 'Conv', [h, w2], { kernel_shape: ints(1, 1) }));
+  });
+
+const calibrationSamples: Plugin = {
+  name: 'samples',
+  apply: (c) => c.hooks.calibrationData.tapPromise('samples', async () => [1, 2, 3].map((seed) => ({ x: f32([1, 3, 12, 12], seededFloats(3 * 144, 10 + seed, -2, 2)) }))),
+};
+
+describe('the calibration executor', () => {
+  const quantize = (executor?: 'auto' | 'wasm' | 'interpreter') =>
+    compile(twoConvs(), { pipeline: 'quantize(calibration=minmax)', plugins: [calibrationSamples], ...(executor ? { executor } : {}) });
+
+  test('by default calibration runs on the WebAssembly runtime; interpreter forces the reference interpreter; ranges agree', async () => {
+    const byDefault = await quantize();
+    const forced = await quantize('interpreter');
+    expect(byDefault.report.executor).toBe('wasm');
+    expect((await quantize('wasm')).report.executor).toBe('wasm');
+    expect(forced.report.executor).toBe(referenceInterpreter.name);
+    expect(byDefault.report.passes[0]!.stats['calibration-samples']).toBe(3);
+    expect(activationScales(forced.model).size).toBe(3);
+    expect(worstScaleDifference(byDefault.model, forced.model)).toBeLessThanOrEqual(1e-4);
+  });
+
+  test('nothing calibrated: the report names no executor', async () => {
+    expect((await compile(sample())).report.executor).toBeUndefined();
+  });
+
+  test("a plugin's executor wins over the default and is the one reported", async () => {
+    let runs = 0;
+    const counting: Executor = { name: 'counting', run: (g, inputs, opts) => (runs++, referenceInterpreter.run(g, inputs, opts)) };
+    const plugin: Plugin = { name: 'counting', apply: (c) => c.hooks.executor.tap('counting', () => counting) };
+    const { report } = await compile(twoConvs(), { pipeline: 'quantize', plugins: [calibrationSamples, plugin] });
+    expect(report.executor).toBe('counting');
+    expect(runs).toBe(3);
+  });
+
+  test('auto falls back to the interpreter when the kernels do not load; wasm then fails clearly', async () => {
+    const broken = () => Promise.reject(new Error('no WebAssembly here'));
+    expect(await selectCalibrationExecutor('auto', broken)).toBe(referenceInterpreter);
+    expect(await selectCalibrationExecutor('interpreter', broken)).toBe(referenceInterpreter);
+    expect((await selectCalibrationExecutor('auto')).name).toBe('wasm');
+    const err = await selectCalibrationExecutor('wasm', broken).catch((e) => e);
+    expect(err).toBeInstanceOf(SlimcError);
+    expect(err.kind).toBe('unsupported');
+    expect(err.message).toBe('executor, value "wasm": the WebAssembly kernels did not load (no WebAssembly here); use executor auto or interpreter');
+  });
+
+  test('a bad value is one invalid-argument error naming the field and the choices', async () => {
+    const err = await compile(sample(), { executor: 'gpu' as never }).catch((e) => e);
+    expect(err).toBeInstanceOf(SlimcError);
+    expect(err.kind).toBe('invalid-argument');
+    expect(err.message).toBe('executor, value "gpu": expected one of auto, wasm, interpreter');
   });
 });
 

@@ -5,11 +5,16 @@
  *
  * `compile` never mutates a Model it is given (it works on a copy). Plugin strings load through
  * `loadPlugin` from `pluginDir` (default: the working directory).
+ *
+ * Calibration runs graphs on the executor chosen by `executor` (default `auto`: slimc's
+ * WebAssembly runtime when its kernels load, else the reference interpreter). It is tapped into
+ * the compiler's `executor` hook at a late stage, so a plugin's executor still wins; the report
+ * names the executor calibration actually ran on.
  */
-import { type Model, cloneModel, tensorByteSize } from '@slimc/ir';
-import { decodeOnnx, encodeOnnx, loadOnnx } from '@slimc/backends';
-import { Compiler, type CompilerOptions, type PassReport, type PipelineStepInput, type RunOptions, countNodes } from './core/compiler.js';
-import type { Plugin } from './core/pass.js';
+import { type Model, SlimcError, cloneModel, tensorByteSize } from '@slimc/ir';
+import { KernelLibrary, decodeOnnx, encodeOnnx, loadOnnx, wasmExecutor } from '@slimc/backends';
+import { Compiler, type CompilerOptions, type PassReport, type PipelineStepInput, type RunOptions, countNodes, referenceInterpreter } from './core/compiler.js';
+import type { Executor, Plugin } from './core/pass.js';
 import { loadPlugin } from './core/plugins.js';
 import { formatPipeline } from './core/pipeline-spec.js';
 import { DEFAULT_PIPELINE, builtinPlugin } from './builtin.js';
@@ -20,7 +25,13 @@ export interface CompileOptions extends CompilerOptions, RunOptions {
   plugins?: readonly (Plugin | string)[];
   /** Where plugin names and relative paths resolve from (default: process.cwd()). */
   pluginDir?: string;
+  /** Who runs the model during calibration (default `auto`). */
+  executor?: ExecutorChoice;
 }
+
+/** `wasm`: slimc's WebAssembly runtime; `interpreter`: the reference interpreter; `auto`: wasm when its kernels load. */
+export const EXECUTOR_CHOICES = ['auto', 'wasm', 'interpreter'] as const;
+export type ExecutorChoice = (typeof EXECUTOR_CHOICES)[number];
 
 export interface ModelSummary {
   source?: string;
@@ -42,6 +53,8 @@ export interface CompileReport {
   /** printGraph after the passes named in `dumpAfter`. */
   dumps: Record<string, string>;
   plugins: string[];
+  /** The executor calibration ran on (`wasm`, `reference-interpreter` or a plugin's); absent when nothing was calibrated. */
+  executor?: string;
 }
 
 export function summarizeModel(model: Model): ModelSummary {
@@ -71,6 +84,45 @@ export async function createCompiler(options: CompilerOptions & { plugins?: read
   return compiler;
 }
 
+/**
+ * The executor for `choice`. `auto` tries to load the WebAssembly kernels (`loadKernels`) and
+ * falls back to the reference interpreter when they do not load; `wasm` fails instead.
+ */
+export async function selectCalibrationExecutor(
+  choice: ExecutorChoice = 'auto',
+  loadKernels: () => Promise<unknown> = () => KernelLibrary.load(),
+): Promise<Executor> {
+  if (!(EXECUTOR_CHOICES as readonly string[]).includes(choice)) {
+    throw new SlimcError('invalid-argument', `expected one of ${EXECUTOR_CHOICES.join(', ')}`, { field: 'executor', value: String(choice) });
+  }
+  if (choice === 'interpreter') return referenceInterpreter;
+  try {
+    await loadKernels();
+  } catch (e) {
+    if (choice === 'auto') return referenceInterpreter;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new SlimcError('unsupported', `the WebAssembly kernels did not load (${why}); use executor auto or interpreter`, { field: 'executor', value: 'wasm' }, { cause: e });
+  }
+  return wasmExecutor();
+}
+
+/**
+ * Answers `executor` requests for calibration with `executor` (after every plugin tap: stage 100)
+ * and returns what calibration was handed, read once the run is over.
+ */
+function tapCalibrationExecutor(compiler: Compiler, executor: Executor): () => string | undefined {
+  compiler.hooks.executor.tap({ name: 'slimc-calibration-executor', stage: 100 }, ({ purpose }) => (purpose === 'calibration' ? executor : undefined));
+  let purpose: string | undefined;
+  let calibratedBy: string | undefined;
+  compiler.hooks.executor.intercept({
+    call: (request) => void (purpose = request.purpose),
+    result: (answer) => {
+      if (purpose === 'calibration' && answer) calibratedBy = answer.name;
+    },
+  });
+  return () => calibratedBy;
+}
+
 function readModel(input: Uint8Array | string | Model): Model {
   if (typeof input === 'string') return loadOnnx(input);
   if (input instanceof Uint8Array) return decodeOnnx(input);
@@ -82,6 +134,7 @@ export async function compile(
   options: CompileOptions = {},
 ): Promise<{ model: Model; report: CompileReport; compiler: Compiler }> {
   const compiler = await createCompiler(options);
+  const calibratedBy = tapCalibrationExecutor(compiler, await selectCalibrationExecutor(options.executor));
   const model = readModel(input);
   const steps = compiler.resolvePipeline(options.pipeline ?? DEFAULT_PIPELINE);
   const nodesBefore = countNodes(model);
@@ -103,6 +156,8 @@ export async function compile(
     dumps: run.dumps,
     plugins: [...compiler.plugins],
   };
+  const executor = calibratedBy();
+  if (executor) report.executor = executor;
   return { model, report, compiler };
 }
 
