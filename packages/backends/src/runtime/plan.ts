@@ -9,6 +9,7 @@
  *   QDQ     Q([Relu|Clip](MatMul(DQ(x), DQ(W const 2-D)) | Gemm(DQ(x), DQ(W), DQ(b)))) ==> gemm-q8
  *   QDQ     Q([Relu|Clip](Add | Mul (DQ(a), DQ(b))))  (same static size, or a scalar side) ==> add-q8 / mul-q8
  *   QDQ     Q([Relu|Clip](Sigmoid | HardSigmoid | HardSwish (DQ(x))))   (256-entry table)   ==> lut-q8
+ *   QDQ     Q(f(DQ(x))), f any graph of elementwise float ops with scalar constants (lut-region.ts) ==> lut-q8 (fn 'table')
  *   QDQ     Q(Concat(DQ(x1), DQ(x2), ...))    (each input rescaled to the output grid)          ==> concat-q8
  *   QDQ     Q(MaxPool | AveragePool | GlobalAveragePool (DQ(x)))                          ==> pool-q8
  *   QOperator QLinearConv / QLinearMatMul with constant weights                           ==> conv-q8 / gemm-q8
@@ -40,6 +41,7 @@ import {
   type Tensor,
   type Value,
 } from '@slimc/ir';
+import { matchTableRegion } from './lut-region.js';
 
 export interface PlanValue {
   name: string;
@@ -98,8 +100,10 @@ export type PlanStep =
     })
   | (StepBase & { kind: 'concat-q8'; axis: number; inputs: string[]; inputQuants: QuantOperand[]; outputQuant: QuantOperand; clamp: Clamp })
   | (StepBase & {
-      kind: 'lut-q8'; fn: 'sigmoid' | 'hardsigmoid' | 'hardswish'; alpha: number; beta: number; input: string;
+      kind: 'lut-q8'; fn: 'sigmoid' | 'hardsigmoid' | 'hardswish' | 'table'; alpha: number; beta: number; input: string;
       inputQuant: QuantOperand; outputQuant: QuantOperand; clamp: Clamp;
+      /** fn 'table': the constant holding the 256 output codes (lut-region.ts), and the output's least rank. */
+      table?: string; rank?: number;
     })
   | (StepBase & {
       kind: 'pool-q8'; pool: 'max' | 'average' | 'global-average'; input: string; inputQuant: QuantOperand;
@@ -136,8 +140,9 @@ export function stepInputs(step: PlanStep): string[] {
     case 'concat-q8':
       return step.inputs;
     case 'pool-q8':
-    case 'lut-q8':
       return [step.input];
+    case 'lut-q8':
+      return step.table ? [step.input, step.table] : [step.input];
     default:
       return [step.input, step.weight, ...(step.bias ? [step.bias] : [])];
   }
@@ -417,6 +422,22 @@ class Lowering {
     }
   }
 
+  /** DQ -> elementwise float ops -> Q as one table (lut-region.ts). */
+  matchTable(q: Node): boolean {
+    if (!this.fuse) return false;
+    const region = matchTableRegion(q, { opset: this.model.opset, constantOf: (v) => this.constantOf(v), isAbsorbed: (n) => this.absorbed.has(n) });
+    const x = region && this.dequantized(region.dequantize.output(0));
+    const xQuant = x && this.activationQuant(x);
+    const outQuant = region && this.perTensor(this.constantOf(q.input(1)), q.input(2) ? this.constantOf(q.input(2)) : undefined, region.table.dtype as Q8Type);
+    if (!region || !x || !xQuant || !outQuant) return false;
+    const table = `${q.output(0).name}::table`;
+    this.constants.set(table, region.table);
+    this.emit([...region.ops, q], { kind: 'lut-q8', fn: 'table', node: region.ops[region.ops.length - 1]!.label, output: q.output(0).name,
+      input: x.q.name, inputQuant: xQuant, outputQuant: { ...outQuant, type: region.table.dtype as Q8Type }, clamp: [null, null], alpha: 0,
+      beta: 0, table, rank: region.constantRank });
+    return true;
+  }
+
   // ---- QOperator ----
 
   /** MatMulInteger(x, W const, [z_x scalar], [z_w scalar or per column]); inputQuant.scale is unused (1). */
@@ -507,7 +528,8 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
   }
   for (const n of order) {
     if (lowering.absorbed.has(n)) continue;
-    lowering.matchQLinear(n) || lowering.matchQdq(n) || lowering.matchFloat(n);
+    // a table first: where a group has one quantized source, it is exact and the cheapest step
+    lowering.matchQLinear(n) || lowering.matchTable(n) || lowering.matchQdq(n) || lowering.matchFloat(n);
   }
   const steps: PlanStep[] = [];
   for (const n of order) {

@@ -83,6 +83,14 @@ export interface RuntimeOptions extends LowerOptions {
   requantize?: 'round-once' | 'fixed-point';
   /** A kernel library to share (default: a fresh instance, so runtimes never share scratch). */
   library?: KernelLibrary;
+  /** Time every step of each run (see `Runtime.profile`); default off. */
+  profile?: boolean;
+}
+
+/** Time spent in one kind of step during a run. */
+export interface StepProfile {
+  steps: number;
+  ms: number;
 }
 
 /** Load-time state of a kernel step: packed weights and encoded parameters (pointers into wasm). */
@@ -112,6 +120,9 @@ interface RecordedPlan extends MemoryPlan {
 const REQUANT_PER_CHANNEL = 1;
 const REQUANT_ROUND_ONCE = 2;
 
+/** Growth factor of the activation region in an online run (each growth copies it twice). */
+const ARENA_GROWTH = 1.25;
+
 const NHWC_FROM_NCHW = 0;
 const NCHW_FROM_NHWC = 1;
 
@@ -131,6 +142,12 @@ export class Runtime {
   private clock = 0;
   /** Ops the interpreter ran in the current/last run, with counts. */
   private readonly interpretedOps = new Map<string, number>();
+  /** Per step, its fastest time over the profiled runs (ms), when profiling. */
+  private readonly stepBest: Float64Array;
+  /** Per step, its profile key (see `profile`). */
+  private readonly stepKeys: string[] = [];
+  /** Set by runInterpreted when the reference interpreter ran the current step. */
+  private stepInterpreted = false;
   private peakNeeded = 0;
   private largestLive = 0;
   private lastPlanned = 0;
@@ -150,10 +167,12 @@ export class Runtime {
     readonly plan: Plan,
     private readonly library: KernelLibrary,
     private readonly roundOnce = true,
+    private readonly profiling = false,
   ) {
     this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
     for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
     this.releaseAfter = lastReaders(plan);
+    this.stepBest = new Float64Array(profiling ? plan.steps.length : 0).fill(Infinity);
     this.noteWasmSize();
   }
 
@@ -175,7 +194,7 @@ export class Runtime {
   static async load(source: Model | Uint8Array, options: RuntimeOptions = {}): Promise<Runtime> {
     const library = options.library ?? (await KernelLibrary.load());
     const plan = source instanceof Uint8Array ? loadCompiled(source) : lowerModel(source, options);
-    return new Runtime(plan, library, options.requantize !== 'fixed-point');
+    return new Runtime(plan, library, options.requantize !== 'fixed-point', options.profile === true);
   }
 
   /** Synchronous `load` for an already lowered plan. */
@@ -195,6 +214,25 @@ export class Runtime {
    */
   get interpretedLastRun(): Record<string, number> {
     return Object.fromEntries([...this.interpretedOps].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  /**
+   * With `profile: true`, where a run's time goes, slowest first: per step key, the sum over its
+   * steps of each step's fastest time over all runs so far (so a time slice lost to another
+   * process does not count). Keys: kernel steps by kind, convolutions also by window and form
+   * (`conv-q8 3x3 s2 depthwise`); interpreter steps by op and by what ran them
+   * (`Transpose (interpreter)`, or `Add (kernel)` for those the runtime's own kernels do).
+   */
+  get profile(): Record<string, StepProfile> {
+    const byKey = new Map<string, StepProfile>();
+    this.stepBest.forEach((ms, i) => {
+      if (!Number.isFinite(ms)) return;
+      const entry = byKey.get(this.stepKeys[i]!) ?? { steps: 0, ms: 0 };
+      entry.steps++;
+      entry.ms += ms;
+      byKey.set(this.stepKeys[i]!, entry);
+    });
+    return Object.fromEntries([...byKey].sort(([, a], [, b]) => b.ms - a.ms));
   }
 
   /** Steps per kind (`interp` and the kernel kinds), for reports. */
@@ -267,8 +305,10 @@ export class Runtime {
         slots.set(input.name, this.store(t));
       }
       this.plan.steps.forEach((step, i) => {
+        const started = this.profiling ? performance.now() : 0;
         try {
           this.execute(step, slots);
+          if (this.profiling) this.noteTime(i, performance.now() - started);
         } catch (e) {
           if (e instanceof PlanMismatch) throw e;
           if (isSlimcError(e)) throw e.withContext(step.kind === 'interp' ? { node: step.node.label, op: step.node.qualifiedOp } : { node: step.node, op: step.kind });
@@ -284,6 +324,13 @@ export class Runtime {
       for (const name of [...slots.keys()]) this.release(slots, name);
       this.noteWasmSize();
     }
+  }
+
+  private noteTime(i: number, ms: number): void {
+    const step = this.plan.steps[i]!;
+    this.stepKeys[i] = step.kind === 'interp' ? `${step.node.qualifiedOp} (${this.stepInterpreted ? 'interpreter' : 'kernel'})` : profileKey(step, this.plan);
+    this.stepInterpreted = false;
+    this.stepBest[i] = Math.min(this.stepBest[i]!, ms);
   }
 
   /** Frees the packed weights and the activation region. */
@@ -429,9 +476,15 @@ export class Runtime {
         break;
       }
       case 'lut-q8': {
-        const code = { sigmoid: 0, hardsigmoid: 1, hardswish: 2 }[step.fn];
         p.weights = this.own(256);
         this.weightBytes += 256;
+        if (step.fn === 'table') {
+          const table = this.constant(step.table ?? '', step);
+          if (table.data.length !== 256 || table.dtype !== step.outputQuant.type) throw planError('a lookup table is 256 codes of the output type', step, step.table);
+          this.library.write(p.weights, table.data as Int8Array);
+          break;
+        }
+        const code = { sigmoid: 0, hardsigmoid: 1, hardswish: 2 }[step.fn];
         exp.slimc_lut_build_q8(code, step.alpha, step.beta, step.inputQuant.scale, step.inputQuant.zeroPoint, signed(step.inputQuant),
           step.outputQuant.scale, step.outputQuant.zeroPoint, signed(step.outputQuant), p.weights);
         // a fused Relu/Clip clamps the table entries (raw bytes, read in the output type)
@@ -480,14 +533,14 @@ export class Runtime {
       }
     }
     if (needed > this.arenaCapacity) {
-      const capacity = Math.max(needed, Math.ceil(this.arenaCapacity * 1.5));
-      const base = this.library.alloc(capacity);
-      if (this.arenaBase) {
-        const heap = this.library.heapU8;
-        heap.copyWithin(base, this.arenaBase, this.arenaBase + this.arenaCapacity);
-        this.library.free(this.arenaBase);
-      }
-      this.arenaBase = base;
+      // The contents wait on the JS heap while the old region is freed before the new one is
+      // taken: the allocator can then place the new region over the old one (and the holes next
+      // to it) instead of above it, so WebAssembly memory holds the arena once, not old + new.
+      const capacity = Math.max(needed, Math.ceil(this.arenaCapacity * ARENA_GROWTH));
+      const kept = this.arenaBase ? this.library.heapU8.slice(this.arenaBase, this.arenaBase + this.arenaCapacity) : null;
+      if (this.arenaBase) this.library.free(this.arenaBase);
+      this.arenaBase = this.library.alloc(capacity);
+      if (kept) this.library.heapU8.set(kept, this.arenaBase);
       this.arenaCapacity = capacity;
       this.noteWasmSize();
     }
@@ -596,8 +649,11 @@ export class Runtime {
       case 'concat-q8':
         return this.runConcat(step, slots);
       case 'lut-q8': {
-        const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type]);
-        const out = this.newSlot(step.outputQuant.type, x.shape);
+        // elementwise: NHWC data stays NHWC
+        const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type], true);
+        const rank = step.rank ?? 0;
+        const shape = x.shape.length < rank ? [...new Array<number>(rank - x.shape.length).fill(1), ...x.shape] : x.shape;
+        const out = withLayout(this.newSlot(step.outputQuant.type, shape), x.nhwc === true);
         this.library.exports.slimc_lut_apply_q8(shapeSize(x.shape), this.ptr(x), this.prepared.get(step)!.weights, this.ptr(out));
         slots.set(step.output, out);
         return;
@@ -611,6 +667,7 @@ export class Runtime {
     if (this.runElementwise(step, slots)) return;
     const op = step.node.qualifiedOp;
     this.interpretedOps.set(op, (this.interpretedOps.get(op) ?? 0) + 1);
+    this.stepInterpreted = true;
     for (const name of step.inputs) {
       const slot = name ? slots.get(name) : undefined;
       if (slot && 'offset' in slot && slot.nhwc) this.arenaSlot(slots, name!, step, [slot.dtype]);
@@ -1059,6 +1116,17 @@ function unaryKernelArgs(node: Node, bounds: [number, number] | undefined): [num
     default:
       return undefined;
   }
+}
+
+/** A kernel step's profile key: its kind, for convolutions with the window and depthwise or grouped. */
+function profileKey(step: KernelStep, plan: Plan): string {
+  if (step.kind !== 'conv-f32' && step.kind !== 'conv-q8') return step.kind;
+  const [kh, kw] = step.window.kernel;
+  const [sh, sw] = step.window.strides;
+  const groups = step.window.group;
+  const cout = plan.constants.get(step.weight)?.shape[0];
+  const form = groups === 1 ? '' : groups === cout ? ' depthwise' : ' grouped';
+  return `${step.kind} ${kh}x${kw}${sh > 1 || sw > 1 ? ` s${sh}` : ''}${form}`;
 }
 
 /** `slot` flagged as holding NHWC data when `nhwc`. */
