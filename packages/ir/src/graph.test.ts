@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { Graph, Model, topologicalOrder, capturedValues } from './graph.js';
+import { fc, test as propTest } from '@fast-check/vitest';
+import { Graph, Model, type Node, type Use, type Value, topologicalOrder, capturedValues } from './graph.js';
 import { makeTensor } from './tensor.js';
 import { printGraph } from './printer.js';
 import { cloneModel } from './clone.js';
@@ -94,5 +95,100 @@ describe('subgraph adoption', () => {
     expect(inner.output(0).name).not.toBe('Neg');
     expect(body.names).toBe(g.names);
     expect(g.names.has(inner.output(0).name)).toBe(true);
+  });
+});
+
+/** A use-list edit, on indices into the graph built by `useListGraph`. */
+type UseEdit =
+  | { kind: 'setInput'; node: number; operand: number; value: number | null }
+  | { kind: 'setOutput'; output: number; value: number }
+  | { kind: 'replaceAll'; from: number; to: number }
+  | { kind: 'replaceWhere'; from: number; to: number; userParity: number }
+  | { kind: 'erase'; node: number };
+
+const VALUES = 4;
+const NODES = 5;
+const arbUseEdit: fc.Arbitrary<UseEdit> = fc.oneof(
+  fc.record({ kind: fc.constant('setInput' as const), node: fc.nat(NODES - 1), operand: fc.nat(2), value: fc.option(fc.nat(VALUES - 1)) }),
+  fc.record({ kind: fc.constant('setOutput' as const), output: fc.nat(1), value: fc.nat(VALUES - 1) }),
+  fc.record({ kind: fc.constant('replaceAll' as const), from: fc.nat(VALUES - 1), to: fc.nat(VALUES - 1) }),
+  fc.record({ kind: fc.constant('replaceWhere' as const), from: fc.nat(VALUES - 1), to: fc.nat(VALUES - 1), userParity: fc.nat(1) }),
+  fc.record({ kind: fc.constant('erase' as const), node: fc.nat(NODES - 1) }),
+);
+
+/**
+ * The use lists the IR promises, kept the plain way: append a new use, remove one by scanning from
+ * the end and moving the last use into its slot, move uses in list order.
+ */
+class ReferenceUseLists {
+  readonly lists = new Map<Value, Use[]>();
+  list(v: Value): Use[] {
+    let l = this.lists.get(v);
+    if (!l) this.lists.set(v, (l = []));
+    return l;
+  }
+  add(v: Value, user: Node | Graph, index: number): void {
+    this.list(v).push({ user, index });
+  }
+  remove(v: Value, user: Node | Graph, index: number): void {
+    const l = this.list(v);
+    let k = l.length - 1;
+    while (l[k]!.user !== user || l[k]!.index !== index) k--;
+    l[k] = l[l.length - 1]!;
+    l.pop();
+  }
+  move(from: Value, to: Value, pred: (u: Use) => boolean): void {
+    if (from === to) return;
+    const l = this.list(from);
+    this.list(to).push(...l.filter(pred));
+    this.lists.set(from, l.filter((u) => !pred(u)));
+  }
+}
+
+describe('use lists', () => {
+  propTest.prop([fc.array(arbUseEdit, { maxLength: 60 })])('stay exact and in the reference order under any edits', (edits) => {
+    const g = new Graph('main');
+    const values = Array.from({ length: VALUES }, (_, i) => g.addInput(`x${i}`));
+    const nodes = Array.from({ length: NODES }, () => g.addNode({ op: 'Sum', inputs: [] }));
+    const ref = new ReferenceUseLists();
+    g.addOutput(values[0]!);
+    g.addOutput(values[1]!);
+    ref.add(values[0]!, g, 0);
+    ref.add(values[1]!, g, 1);
+    for (const e of edits) {
+      if (e.kind === 'setInput') {
+        const n = nodes[e.node]!;
+        if (!n.attached) continue;
+        const v = e.value === null ? null : values[e.value]!;
+        const old = n.inputs[e.operand] ?? null;
+        n.setInput(e.operand, v);
+        if (old === v) continue;
+        if (old) ref.remove(old, n, e.operand);
+        if (v) ref.add(v, n, e.operand);
+      } else if (e.kind === 'setOutput') {
+        const old = g.outputs[e.output]!;
+        const v = values[e.value]!;
+        g.setOutput(e.output, v);
+        if (old === v) continue;
+        ref.remove(old, g, e.output);
+        ref.add(v, g, e.output);
+      } else if (e.kind === 'replaceAll') {
+        values[e.from]!.replaceAllUsesWith(values[e.to]!);
+        ref.move(values[e.from]!, values[e.to]!, () => true);
+      } else if (e.kind === 'replaceWhere') {
+        const pred = (u: Use) => u.user instanceof Graph || u.user.id % 2 === e.userParity;
+        values[e.from]!.replaceUsesWhere(values[e.to]!, pred);
+        ref.move(values[e.from]!, values[e.to]!, pred);
+      } else {
+        const n = nodes[e.node]!;
+        if (!n.attached) continue;
+        n.inputs.forEach((v, i) => v && ref.remove(v, n, i));
+        n.erase(true);
+      }
+    }
+    for (const v of values) {
+      expect(v.uses).toEqual(ref.list(v));
+      for (const u of v.uses) expect(u.user instanceof Graph ? u.user.outputs[u.index] : u.user.inputs[u.index]).toBe(v);
+    }
   });
 });

@@ -10,6 +10,9 @@
  *   topological order.
  * - A subgraph may use values of the graphs that enclose it (captures); such a use is an ordinary
  *   entry in the outer value's use list.
+ * - Use lists are unordered bags kept in a deterministic order: a new use goes at the end, a removed
+ *   use is replaced by the last one (swap-remove). Each user records the slot of each of its uses in
+ *   the value's list, so removing or moving a use costs O(1), however many uses the value has.
  * - Names are unique across a whole model (one `NameTable` shared by the root graph and every
  *   subgraph), as ONNX requires for values.
  */
@@ -56,6 +59,17 @@ export type AttributeKind = Attribute['kind'];
 export interface Use {
   readonly user: Node | Graph;
   readonly index: number;
+}
+
+/** Where user's use at `index` sits in its value's use list (see the module comment). */
+function slotsOf(user: Node | Graph): number[] {
+  return user instanceof Node ? user.operandUseSlots : user.outputUseSlots;
+}
+
+/** Appends `u` to `v`'s use list, recording its slot with its user. */
+function appendUse(v: Value, u: Use): void {
+  slotsOf(u.user)[u.index] = v.uses.length;
+  v.uses.push(u);
 }
 
 let nextId = 1;
@@ -119,12 +133,13 @@ export class Value {
     for (const u of uses) {
       if (u.user instanceof Node) u.user.inputs[u.index] = other;
       else u.user.outputs[u.index] = other;
-      other.uses.push(u);
+      appendUse(other, u);
     }
   }
 
   /** Points the uses accepted by `pred` at `other`. */
   replaceUsesWhere(other: Value, pred: (u: Use) => boolean): void {
+    if (other === this) return;
     const keep: Use[] = [];
     for (const u of this.uses) {
       if (!pred(u)) {
@@ -133,10 +148,10 @@ export class Value {
       }
       if (u.user instanceof Node) u.user.inputs[u.index] = other;
       else u.user.outputs[u.index] = other;
-      other.uses.push(u);
+      appendUse(other, u);
     }
     this.uses.length = 0;
-    this.uses.push(...keep);
+    for (const u of keep) appendUse(this, u);
   }
 
   toString(): string {
@@ -162,6 +177,8 @@ export class Node {
   name: string;
   readonly inputs: (Value | null)[] = [];
   readonly outputs: (Value | null)[] = [];
+  /** Slot of operand i's use in its value's use list (kept by the IR, so removal is O(1)). */
+  readonly operandUseSlots: number[] = [];
   readonly attrs = new Map<string, Attribute>();
   docString: string | undefined;
   /** NodeProto fields slimc does not model (metadata_props, overload, ...) kept for round trip. */
@@ -208,16 +225,17 @@ export class Node {
     if (old === v) return;
     if (old) removeUse(old, this, i);
     this.inputs[i] = v;
-    if (v) v.uses.push({ user: this, index: i });
+    if (v) appendUse(v, { user: this, index: i });
   }
 
   /** Replaces all operands. */
   setInputs(vs: readonly (Value | null)[]): void {
     this.inputs.forEach((v, i) => v && removeUse(v, this, i));
     this.inputs.length = 0;
+    this.operandUseSlots.length = 0;
     vs.forEach((v, i) => {
       this.inputs.push(v);
-      if (v) v.uses.push({ user: this, index: i });
+      if (v) appendUse(v, { user: this, index: i });
     });
   }
 
@@ -353,17 +371,24 @@ function adoptSubgraph(owner: Node, g: Graph): void {
   rename(g);
 }
 
+/**
+ * Removes the use of `v` by `user` at `index`; the last use takes its slot. O(1) through the slot
+ * the user recorded; a use list edited by hand (slots not recorded) falls back to a scan from the
+ * end, which removes the same use and moves the same last use.
+ */
 function removeUse(v: Value, user: Node | Graph, index: number): void {
   const uses = v.uses;
-  for (let k = uses.length - 1; k >= 0; k--) {
-    const u = uses[k]!;
-    if (u.user === user && u.index === index) {
-      uses[k] = uses[uses.length - 1]!;
-      uses.pop();
-      return;
-    }
+  let k = slotsOf(user)[index] ?? -1;
+  const u = uses[k];
+  if (!u || u.user !== user || u.index !== index) {
+    for (k = uses.length - 1; k >= 0; k--) if (uses[k]!.user === user && uses[k]!.index === index) break;
+    if (k < 0) throw new Error(`use list of ${v.name} is missing a use at index ${index}`);
   }
-  throw new Error(`use list of ${v.name} is missing a use at index ${index}`);
+  const last = uses.pop()!;
+  if (k < uses.length) {
+    uses[k] = last;
+    slotsOf(last.user)[last.index] = k;
+  }
 }
 
 /** Model-wide set of value and node names, with fresh-name generation. */
@@ -411,6 +436,8 @@ export class Graph {
   readonly initializers: Value[] = [];
   /** GraphProto fields slimc does not model (sparse_initializer, quantization_annotation, ...), kept for round trip. */
   extra: Record<string, unknown> | undefined;
+  /** Slot of output i's use in its value's use list (kept by the IR, so removal is O(1)). */
+  readonly outputUseSlots: number[] = [];
   /** The node holding this graph in an attribute, or null for the main graph. */
   parent: Node | null = null;
   names: NameTable;
@@ -494,7 +521,7 @@ export class Graph {
 
   addOutput(v: Value): void {
     this.outputs.push(v);
-    v.uses.push({ user: this, index: this.outputs.length - 1 });
+    appendUse(v, { user: this, index: this.outputs.length - 1 });
   }
 
   setOutput(i: number, v: Value): void {
@@ -502,7 +529,7 @@ export class Graph {
     if (old === v) return;
     if (old) removeUse(old, this, i);
     this.outputs[i] = v;
-    v.uses.push({ user: this, index: i });
+    appendUse(v, { user: this, index: i });
   }
 
   /**
@@ -586,6 +613,7 @@ export class Graph {
     }
     this.outputs.forEach((v, i) => removeUse(v, this, i));
     this.outputs.length = 0;
+    this.outputUseSlots.length = 0;
   }
 
   /** Reorders nodes into a topological order (stable: keeps the current order where it is already valid). */
