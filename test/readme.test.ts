@@ -2,14 +2,15 @@
  * The README's examples are real code and its quantization guide follows the code: the plugin
  * example loads and fuses, the calibration example quantizes a real model (both run against the
  * built packages, as a user's code would), the guide's option table is the quantize pass's schema,
- * and the `slimc compare` output it shows names tensors of the model it claims to compare.
+ * the `slimc compare` output it shows names tensors of the model it claims to compare, and the
+ * command synopsis offers the `--executor` values the CLI takes.
  */
 import { describe, expect, test } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { compile, createCompiler, formatPipeline, type OptionSchema } from '@slimc/passes';
+import { EXECUTOR_CHOICES, compile, createCompiler, formatPipeline, type OptionSchema } from '@slimc/passes';
 import { PADDLE_CLS } from './fixtures/models.js';
 
 const repo = join(__dirname, '..');
@@ -39,6 +40,13 @@ test('the README plugin example loads and fuses x * HardSigmoid(x)', async () =>
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the command synopsis offers the calibration executors compile accepts', () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const choices = /\[--executor ([\w|]+)\]/.exec(readme);
+  expect(choices).not.toBeNull();
+  expect(choices![1]!.split('|')).toEqual([...EXECUTOR_CHOICES]);
 });
 
 /** The README section that starts with `heading` (up to the next heading of the same level). */
