@@ -54,6 +54,54 @@ describe('greedy driver', () => {
     expect(() => applyPatternsGreedily(m, set, { pass: 'flip-flop' })).toThrow(/did not converge.*Relu-to-Sigmoid.*Sigmoid-to-Relu|did not converge.*Sigmoid-to-Relu.*Relu-to-Sigmoid/);
   });
 
+  test('a rewrite re-queues the users of the values it replaces, not the other users of the values it reads', () => {
+    // x feeds 500 Relus (live: graph outputs) and Neg(Neg(x)), which feeds 3 Abs. Cancelling the
+    // Negs moves the Abs onto x, which cannot make a Relu match anything new: each Relu is tried
+    // once (in the first sweep).
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(2));
+      for (let i = 0; i < 500; i++) g.addOutput(op(g, 'Relu', [x]));
+      const negNeg = op(g, 'Neg', [op(g, 'Neg', [x])]);
+      for (let i = 0; i < 3; i++) g.addOutput(op(g, 'Abs', [negNeg]));
+    });
+    const tried = new Map<string, number>();
+    const probe = (root: string) => definePattern({ name: `probe-${root}`, root, benefit: 9, match: (_n, m) => m.fail('probe'), rewrite: () => {} });
+    const r = applyPatternsGreedily(m, PatternSet.of(probe('Relu'), probe('Abs'), cancelDoubleNeg), {
+      onMatchFailure: (p) => tried.set(p, (tried.get(p) ?? 0) + 1),
+    });
+    expect(r.fired).toEqual({ 'cancel-double-neg': 1 });
+    expect(tried.get('probe-Relu')).toBe(500);
+    // The Abs are tried in the first sweep and again once their operand is replaced.
+    expect(tried.get('probe-Abs')).toBe(6);
+    expect(m.graph.nodeList().filter((n) => n.op === 'Neg')).toEqual([]);
+  });
+
+  test('a created node is queued and matched, without re-queueing the other users of its operands', () => {
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(2));
+      for (let i = 0; i < 500; i++) g.addOutput(op(g, 'Relu', [x]));
+      g.addOutput(op(g, 'Neg', [x]));
+    });
+    const negToSub = definePattern({
+      name: 'neg-to-sub',
+      root: 'Neg',
+      match: () => ({}),
+      rewrite: (n, _c, rw) => rw.replaceOpWithNew(n, { op: 'Sub', inputs: [rw.addConstant(n.graph, 'zero', f32([], [0])), n.input(0)] }),
+    });
+    const subToAdd = definePattern({
+      name: 'sub-to-mul',
+      root: 'Sub',
+      match: (n, m) => (m.constant(n.input(0)) ? {} : m.fail('minuend is not a constant')),
+      rewrite: (n, _c, rw) => rw.replaceOpWithNew(n, { op: 'Mul', inputs: [n.input(1), rw.addConstant(n.graph, 'minus_one', f32([], [-1]))] }),
+    });
+    let reluTries = 0;
+    const probe = definePattern({ name: 'probe', root: 'Relu', match: (_n, m) => m.fail('probe'), rewrite: () => {} });
+    const r = applyPatternsGreedily(m, PatternSet.of(probe, negToSub, subToAdd), { onMatchFailure: (p) => p === 'probe' && reluTries++ });
+    // The Sub made by the first rewrite is matched by the second: the created node was queued.
+    expect(r.fired).toEqual({ 'neg-to-sub': 1, 'sub-to-mul': 1 });
+    expect(reluTries).toBe(500);
+  });
+
   test('pattern sets compose without duplicates and index by benefit', () => {
     const other = definePattern({ name: 'other', root: 'Neg', benefit: 5, match: (_n, m) => m.fail('never'), rewrite: () => {} });
     const a = PatternSet.of(cancelDoubleNeg);

@@ -4,9 +4,13 @@
  * A pattern names its root op type(s) and a benefit; `match(node, m)` inspects the graph without
  * changing it and returns captures (or `m.fail(reason)`); `rewrite(node, captures, rw)` changes the
  * graph only through the `Rewriter`, which tells the driver what changed so the worklist stays
- * valid: created and modified nodes and the users of replaced values are re-queued, the producers
- * of values that lost a use are re-queued (they may now be dead), and so is the last user of a
- * value that is down to one use (single-use fusions may now apply); erased nodes are dropped.
+ * valid. Re-queued is only what a rewrite can newly make matchable: created and modified nodes, the
+ * users of replaced values (their operands changed), the producers of values that lost a use (they
+ * may now be dead), and the last user of a value that is down to one use (single-use fusions may
+ * now apply); erased nodes are dropped. A value gaining a use (a new node or operand reading it)
+ * re-queues nothing else: one more use can only turn off what the patterns ask of its other users
+ * and its producer ("has one use", "every user is a ..."), so the cost of a rewrite does not grow
+ * with the fan-out of the values it reads.
  *
  * The driver is a worklist over every node of the model (subgraphs included), first visited last to
  * first. Like MLIR's greedy driver, it erases a visited node whose outputs are all unused (and that
@@ -206,8 +210,6 @@ export interface RewriteListener {
   nodeErased(n: Node): void;
   /** `v` lost a use (its producer may be dead now, or its constant unused). */
   valueReleased(v: Value): void;
-  /** `v` gained uses (its users may match new patterns). */
-  valueUsersChanged(v: Value): void;
 }
 
 export class Rewriter {
@@ -219,9 +221,9 @@ export class Rewriter {
   /** Points every use of `from` at `to`. Use `replaceValue` when `from` may be a graph output. */
   replaceAllUsesWith(from: Value, to: Value): void {
     if (from === to) return;
+    const moved = from.uses.length;
     from.replaceAllUsesWith(to);
-    this.listener.valueReleased(from);
-    this.listener.valueUsersChanged(to);
+    this.usesMoved(from, to, moved);
   }
 
   /**
@@ -229,9 +231,21 @@ export class Rewriter {
    * name so the model's interface is unchanged. Throws when `canReplaceValue(from, to)` is false.
    */
   replaceValue(from: Value, to: Value): void {
+    const moved = from.uses.length;
     replaceValue(from, to);
+    this.usesMoved(from, to, moved);
+  }
+
+  /**
+   * After the last `moved` uses of `to` came from `from` (a move appends them, in order): `from`
+   * is released and the nodes using them have a new operand. Users `to` had before are unchanged.
+   */
+  private usesMoved(from: Value, to: Value, moved: number): void {
     this.listener.valueReleased(from);
-    this.listener.valueUsersChanged(to);
+    for (let k = to.uses.length - moved; k < to.uses.length; k++) {
+      const user = to.uses[k]!.user;
+      if ('op' in user) this.listener.nodeChanged(user);
+    }
   }
 
   /** Replaces each output of `node` by the matching value (null: the output must be unused) and erases it. */
@@ -255,10 +269,9 @@ export class Rewriter {
     return created;
   }
 
-  /** Creates a node in `before`'s graph right before it. */
+  /** Creates a node in `before`'s graph right before it (only the new node is queued; see the module comment). */
   createNode(init: NodeInit, before: Node): Node {
     const n = before.graph.addNode(init, { before });
-    for (const v of n.inputs) if (v) this.listener.valueUsersChanged(v);
     this.listener.nodeCreated(n);
     return n;
   }
@@ -276,7 +289,6 @@ export class Rewriter {
     if (old === v) return;
     node.setInput(index, v);
     if (old) this.listener.valueReleased(old);
-    if (v) this.listener.valueUsersChanged(v);
     this.listener.nodeChanged(node);
   }
 
@@ -388,9 +400,6 @@ export function applyPatternsGreedily(model: Model, set: PatternSet, opts: Drive
       else if (v.constant && v.uses.length === 0) releasedConstants.add(v);
       // A value down to one use enables single-use patterns (fusions) at that user.
       if (v.uses.length === 1 && 'op' in v.uses[0]!.user) push(v.uses[0]!.user as Node);
-    },
-    valueUsersChanged: (v) => {
-      for (const u of v.uses) if ('op' in u.user) push(u.user as Node);
     },
   };
   const rw = new Rewriter(model, listener);
