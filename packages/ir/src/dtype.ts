@@ -70,29 +70,37 @@ export function isDType(s: string): s is DType {
   return Object.prototype.hasOwnProperty.call(ONNX_CODE, s);
 }
 
+export interface TypedArrayConstructor {
+  new (length: number): TypedArray;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/** The typed array holding each dtype's data (the 16-bit floats as bit patterns, bool as 0/1). */
+const ARRAY_CLASS: Record<Exclude<DType, 'string'>, TypedArrayConstructor> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+};
+
+/** The typed array class that holds `dtype`'s data (string data is a plain array). */
+export function typedArrayClass(dtype: Exclude<DType, 'string'>): TypedArrayConstructor {
+  return ARRAY_CLASS[dtype];
+}
+
 /** Bytes per element in the little-endian raw encoding (string has none). */
 export function dtypeByteSize(dtype: DType): number {
-  switch (dtype) {
-    case 'float64':
-    case 'int64':
-    case 'uint64':
-      return 8;
-    case 'float32':
-    case 'int32':
-    case 'uint32':
-      return 4;
-    case 'float16':
-    case 'bfloat16':
-    case 'int16':
-    case 'uint16':
-      return 2;
-    case 'int8':
-    case 'uint8':
-    case 'bool':
-      return 1;
-    case 'string':
-      return 0;
-  }
+  return dtype === 'string' ? 0 : ARRAY_CLASS[dtype].BYTES_PER_ELEMENT;
 }
 
 export function isFloatDType(dtype: DType): boolean {
@@ -144,33 +152,7 @@ export function integerRange(dtype: DType): [number, number] {
 
 /** Allocates a zero-filled container of `length` elements for `dtype`. */
 export function allocData(dtype: DType, length: number): TensorData {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(length);
-    case 'float64':
-      return new Float64Array(length);
-    case 'int8':
-      return new Int8Array(length);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(length);
-    case 'int16':
-      return new Int16Array(length);
-    case 'uint16':
-    case 'float16':
-    case 'bfloat16':
-      return new Uint16Array(length);
-    case 'int32':
-      return new Int32Array(length);
-    case 'uint32':
-      return new Uint32Array(length);
-    case 'int64':
-      return new BigInt64Array(length);
-    case 'uint64':
-      return new BigUint64Array(length);
-    case 'string':
-      return new Array<string>(length).fill('');
-  }
+  return dtype === 'string' ? new Array<string>(length).fill('') : new ARRAY_CLASS[dtype](length);
 }
 
 /** Views `bytes` (little-endian raw data) as the typed array of `dtype`, copying only if unaligned. */
@@ -182,33 +164,7 @@ export function dataFromBytes(dtype: DType, bytes: Uint8Array, length: number, c
   }
   let src = bytes;
   if (copy || src.byteOffset % size !== 0) src = new Uint8Array(bytes); // aligned private copy
-  const buf = src.buffer;
-  const off = src.byteOffset;
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(buf, off, length);
-    case 'float64':
-      return new Float64Array(buf, off, length);
-    case 'int8':
-      return new Int8Array(buf, off, length);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(buf, off, length);
-    case 'int16':
-      return new Int16Array(buf, off, length);
-    case 'uint16':
-    case 'float16':
-    case 'bfloat16':
-      return new Uint16Array(buf, off, length);
-    case 'int32':
-      return new Int32Array(buf, off, length);
-    case 'uint32':
-      return new Uint32Array(buf, off, length);
-    case 'int64':
-      return new BigInt64Array(buf, off, length);
-    case 'uint64':
-      return new BigUint64Array(buf, off, length);
-  }
+  return new ARRAY_CLASS[dtype](src.buffer, src.byteOffset, length);
 }
 
 /** The little-endian bytes of a typed array (a view, no copy). */

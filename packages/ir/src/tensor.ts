@@ -11,6 +11,7 @@ import {
   floatToHalf,
   halfToFloat,
   isBigIntDType,
+  typedArrayClass,
 } from './dtype.js';
 
 export interface Tensor {
@@ -56,34 +57,9 @@ export function scalarTensor(dtype: DType, value: number | bigint | string): Ten
 }
 
 function isTensorDataOf(dtype: DType, data: unknown): data is TensorData {
-  switch (dtype) {
-    case 'float32':
-      return data instanceof Float32Array;
-    case 'float64':
-      return data instanceof Float64Array;
-    case 'int8':
-      return data instanceof Int8Array;
-    case 'uint8':
-    case 'bool':
-      return data instanceof Uint8Array;
-    case 'int16':
-      return data instanceof Int16Array;
-    case 'uint16':
-      return data instanceof Uint16Array;
-    case 'float16':
-    case 'bfloat16':
-      return false; // numbers must be converted to bit patterns
-    case 'int32':
-      return data instanceof Int32Array;
-    case 'uint32':
-      return data instanceof Uint32Array;
-    case 'int64':
-      return data instanceof BigInt64Array;
-    case 'uint64':
-      return data instanceof BigUint64Array;
-    case 'string':
-      return Array.isArray(data) && data.every((s) => typeof s === 'string');
-  }
+  if (dtype === 'string') return Array.isArray(data) && data.every((s) => typeof s === 'string');
+  if (dtype === 'float16' || dtype === 'bfloat16') return false; // numbers must be converted to bit patterns
+  return data instanceof typedArrayClass(dtype);
 }
 
 /** Element i as a JS number (float16/bfloat16 decoded, 64-bit ints converted, bool as 0/1). */
