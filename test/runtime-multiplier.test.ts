@@ -1,7 +1,7 @@
 /**
- * The runtime encodes requantization multipliers itself (backends cannot import passes); the
- * encoding must be the one @slimc/passes' fixed-point math defines, and the kernels' scalar
- * multiply must agree with the TypeScript reference on it.
+ * The runtime encodes requantization multipliers with the kernels' shift limit; within it the
+ * encoding must be the one @slimc/passes' fixed-point math uses (both are @slimc/ir's
+ * quantizeMultiplier), and the kernels' scalar multiply must agree with the TypeScript reference on it.
  */
 import { expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
