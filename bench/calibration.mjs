@@ -5,7 +5,9 @@
 // calibrators: what calibration costs per sample), wall and CPU, the whole quantize pass (opset
 // upgrade, canonicalize, calibration, weight quantization), and the child's peak RSS. The
 // interpreter runs on fewer lines by default (--interpreter-samples N, 64 for all) and its time
-// for 64 lines is extrapolated per sample, as the printed line says.
+// for 64 lines is extrapolated per sample, as the printed line says. A last child splits the
+// runtime's CPU time per sample: the model alone, with every value handed to an observer, and
+// calibrating (observers feeding the calibrators).
 //
 // Then onnxruntime-node latency of the float and the int8 rec, det and cls models on the same
 // real inputs (an eval line for rec and cls, a page for det), with one intra-op thread and with
@@ -103,6 +105,32 @@ async function calibrationChild(executor, count) {
   }));
 }
 
+/**
+ * Child: where the WebAssembly executor's time goes. The float rec as calibration sees it (opset
+ * 13, canonicalized) runs on `count` lines with no observer, then with an observer that keeps
+ * nothing (the cost of handing every value out); CPU ms per sample of each, and what was handed out.
+ */
+async function breakdownChild(count) {
+  const samples = await passes.collectSamples(join(ocrData, 'calib'), passes.PADDLE_OCR_REC_PREPROCESS, { limit: count + 1 });
+  const { model } = await passes.compile(MODELS.rec, { pipeline: 'upgrade-opset(to=13),canonicalize' });
+  const executor = backends.wasmExecutor();
+  let [values, bytes] = [0, 0];
+  const cpuPerSample = async (observe) => {
+    await executor.run(model.graph, samples[0], { opset: model.opset, observe }); // lowering, warm-up
+    [values, bytes] = [0, 0];
+    const c0 = process.cpuUsage();
+    for (const sample of samples.slice(1)) await executor.run(model.graph, sample, { opset: model.opset, observe });
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000 / count;
+  };
+  const alone = await cpuPerSample(undefined);
+  const observed = await cpuPerSample((_, t) => {
+    values++;
+    bytes += t.data.byteLength;
+  });
+  console.log(JSON.stringify({ samples: count, aloneCpuMs: alone, observedCpuMs: observed, values: values / count, megabytes: bytes / count / 1e6 }));
+}
+
 function runChild(...args) {
   const r = spawnSync(process.execPath, [here, '--child', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed (exit ${r.status})`);
@@ -138,6 +166,10 @@ async function calibrationBench() {
   console.log(`wasm, ${SAMPLES} samples: quantize pass ${s(wasm.passMs)} (${goal(wasm.passMs < GOALS.seconds * 1000, `goal < ${GOALS.seconds} s`)}; CPU ${s(wasm.compileCpuMs)} with loading the model), peak RSS ${wasm.peakRssMB.toFixed(0)} MB (${goal(wasm.peakRssMB < GOALS.megabytes, `goal < 2 GB`)}); decoding and preprocessing the lines took ${s(wasm.loadMs)} more`);
   console.log(`interpreter, ${SAMPLES} samples: quantize pass ${extrapolated ? `about ${s(interp64)} (extrapolated per sample from ${interp.samples} samples)` : s(interp.passMs)}`);
   console.log(`speed-up of calibration per sample, wasm over interpreter: ${speedup.toFixed(1)}x wall, ${cpuSpeedup.toFixed(1)}x CPU (${goal(speedup >= GOALS.speedup, `goal >= ${GOALS.speedup}x`)})`);
+  const b = runChild('breakdown', '8');
+  const interpCpu = interp.cpuMs / interp.samples;
+  console.log(`wasm CPU per sample, ${b.samples} lines: the model alone ${b.aloneCpuMs.toFixed(0)} ms (${(interpCpu / b.aloneCpuMs).toFixed(1)}x faster than the interpreter calibrating), ` +
+    `handing every value to an observer ${b.observedCpuMs.toFixed(0)} ms (${b.values.toFixed(0)} values, ${b.megabytes.toFixed(0)} MB copied out), calibrating ${(wasm.cpuMs / wasm.samples).toFixed(0)} ms`);
 }
 
 /** Median ms of `runs` runs after two warm-up runs. */
@@ -191,7 +223,9 @@ async function loadInput(m) {
   return passes.preprocessImage(image, m.spec).tensor;
 }
 
-if (process.argv[2] === '--child') {
+if (process.argv[2] === '--child' && process.argv[3] === 'breakdown') {
+  await breakdownChild(Number(process.argv[4]));
+} else if (process.argv[2] === '--child') {
   await calibrationChild(process.argv[3], Number(process.argv[4]));
 } else {
   if (!process.argv.includes('--skip-calibration')) await calibrationBench();
