@@ -53,36 +53,8 @@ export interface CalibrationOptions {
   percentile: number;
 }
 
-/**
- * Entropy runs on |x| (a clipping threshold t, as TensorRT and onnxruntime do) and the range is
- * [-t, t] narrowed to what was observed, so a non-negative tensor keeps its whole grid. (KL over
- * asymmetric windows grown around 0 picks far too narrow ranges on skewed activations.)
- */
-class ObservedEntropyCalibrator implements Calibrator {
-  private readonly entropy = createCalibrator('entropy', { symmetric: true });
-  private readonly minmax = createCalibrator('minmax');
-  private count = 0;
-  observe(values: ArrayLike<number>): void {
-    this.entropy.observe(values);
-    this.minmax.observe(values);
-    this.count += values.length;
-  }
-  range(): CalibrationRange {
-    const seen = this.minmax.range();
-    // A histogram of 2048 bins says little about a few thousand values (pooled vectors,
-    // attention logits of short lines): KL then picks windows that clip most of the mass.
-    if (this.count < MIN_ENTROPY_VALUES) return seen;
-    const t = this.entropy.range().max;
-    return { min: Math.max(-t, seen.min), max: Math.min(t, seen.max) };
-  }
-}
-
-/** Fewer observed values than this: entropy calibration falls back to the observed range. */
-const MIN_ENTROPY_VALUES = 1 << 16;
-
 function makeCalibrator(options: CalibrationOptions): Calibrator {
   if (options.method === 'percentile') return createCalibrator('percentile', { percentile: options.percentile });
-  if (options.method === 'entropy') return new ObservedEntropyCalibrator();
   return createCalibrator(options.method);
 }
 

@@ -185,8 +185,8 @@ describe('calibrators on known distributions', () => {
     }
   });
 
-  it('on Gaussian data with outliers, entropy and percentile clip the outliers', () => {
-    const entropy = new EntropyCalibrator({ symmetric: true });
+  it('on Gaussian data with outliers, plain KL entropy and percentile clip the outliers', () => {
+    const entropy = new EntropyCalibrator({ symmetric: true, clippingBudget: Infinity });
     const percentile = new PercentileCalibrator({ symmetric: true, percentile: 99.99 });
     for (const c of [entropy, percentile]) gaussianWithOutliers(c);
     // The two-sided 99.99% quantile of |N(0,1)| is 3.89.
@@ -198,7 +198,7 @@ describe('calibrators on known distributions', () => {
 
   it('asymmetric calibration of one-sided data keeps the minimum near 0 and clips the outliers', () => {
     const random = seededRandom(11);
-    const calibrators = [new EntropyCalibrator(), new PercentileCalibrator({ percentile: 99.9 })];
+    const calibrators = [new EntropyCalibrator({ clippingBudget: Infinity }), new PercentileCalibrator({ percentile: 99.9 })];
     for (const c of calibrators) {
       let b = 0;
       feed(c, 30, () => {
@@ -280,11 +280,12 @@ function referenceBestWindow(hist: number[], windows: Array<[number, number]>, l
 }
 
 describe('entropy calibration', () => {
-  it('enumerates windows growing around the zero bin, at least `levels` wide', () => {
+  it('enumerates windows scaling the occupied bins about 0, at least `levels` wide', () => {
     const h = new StreamingHistogram(8, 'signed');
-    h.add([-1, 3]); // bin width 0.5, zero in bin 2
+    h.add([-1, 3]); // bin width 0.5, zero at edge 2: two bins below 0, six above
+    // [1, 5) is [-0.5, 1.5]: half of each side; narrower windows are under 4 bins wide
     expect(entropyWindows(h, false, 4)).toEqual([
-      [0, 5],
+      [1, 5],
       [0, 6],
       [0, 7],
       [0, 8],
@@ -315,8 +316,16 @@ describe('entropy calibration', () => {
     },
   );
 
-  it('agrees with the reference on a full 2048-bin Gaussian histogram', () => {
-    const c = new EntropyCalibrator({ symmetric: true });
+  it('windows of one-sided data start at 0 and keep it on the grid', () => {
+    const h = new StreamingHistogram(16, 'signed');
+    h.add([0, 2, 4]);
+    const windows = entropyWindows(h, false, 4);
+    expect(windows.every(([start]) => start === 0)).toBe(true);
+    expect(windows.map(([, end]) => end)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+  });
+
+  it('plain KL (no clipping budget) picks the same threshold as the reference on a full 2048-bin Gaussian histogram', () => {
+    const c = new EntropyCalibrator({ symmetric: true, clippingBudget: Infinity });
     gaussianWithOutliers(c, 5);
     const h = c.histogram;
     const hist = Array.from(h.counts);
@@ -324,6 +333,62 @@ describe('entropy calibration', () => {
     for (let i = 128; i <= 2048; i++) windows.push([0, i]);
     const slow = referenceBestWindow(hist, windows, 128);
     expect(c.range().max).toBeCloseTo(Math.min(h.edge(slow.end), h.observedMax), 12);
+  });
+});
+
+describe('entropy clipping budget', () => {
+  /** Σ (x - clip(x))² and Σ of the rounding error step²/12 over the values, for the range [lo, hi] with `levels` codes. */
+  function errors(values: Float32Array, lo: number, hi: number, levels: number) {
+    let clipping = 0;
+    for (const x of values) clipping += x < lo ? (lo - x) ** 2 : x > hi ? (x - hi) ** 2 : 0;
+    const step = (hi - lo) / (levels - 1);
+    return { clipping, rounding: (values.length * step * step) / 12 };
+  }
+
+  /** 99% N(0, 1) and 1% N(0, 20²): one per-tensor grid over channels of two scales. */
+  function twoScales(seed: number): Float32Array {
+    const random = seededRandom(seed);
+    const values = gaussianBatch(random, 200_000);
+    for (let i = 0; i < values.length; i += 100) values[i]! *= 20;
+    return values;
+  }
+
+  it('keeps a heavy tail that plain KL clips, and clips no more than it rounds', () => {
+    const values = twoScales(31);
+    const plain = new EntropyCalibrator({ clippingBudget: Infinity });
+    const budget = new EntropyCalibrator();
+    for (let i = 0; i < values.length; i += 10_000) for (const c of [plain, budget]) c.observe(values.subarray(i, i + 10_000));
+    const p = plain.range();
+    const b = budget.range();
+    const ep = errors(values, p.min, p.max, 256);
+    const eb = errors(values, b.min, b.max, 256);
+    // plain KL weighs the tail by its 1% of mass and clips it hard
+    expect(ep.clipping).toBeGreaterThan(5 * ep.rounding);
+    expect(b.max - b.min).toBeGreaterThan(1.2 * (p.max - p.min));
+    // the budget's window: clipping within its rounding (up to the histogram's bin-centre estimate) ...
+    expect(eb.clipping).toBeLessThanOrEqual(1.1 * eb.rounding);
+    // ... and a smaller total squared error than plain KL's
+    expect(eb.clipping + eb.rounding).toBeLessThan(0.5 * (ep.clipping + ep.rounding));
+    // still a clipping window, not the extremes
+    expect(b.max).toBeLessThan(values.reduce((a, x) => Math.max(a, x)));
+  });
+
+  it('a smaller budget keeps more of the tail; budget 0 keeps everything observed', () => {
+    const values = twoScales(37);
+    const widths = [4, 1, 0.25, 0].map((clippingBudget) => {
+      const c = new EntropyCalibrator({ clippingBudget });
+      c.observe(values);
+      const r = c.range();
+      return r.max - r.min;
+    });
+    for (let i = 1; i < widths.length; i++) expect(widths[i]!).toBeGreaterThanOrEqual(widths[i - 1]!);
+    const min = values.reduce((a, x) => Math.min(a, x));
+    const max = values.reduce((a, x) => Math.max(a, x));
+    expect(widths[3]).toBeCloseTo(max - min, 5);
+  });
+
+  it('rejects a negative budget', () => {
+    expect(() => new EntropyCalibrator({ clippingBudget: -1 })).toThrow(/clipping budget/);
   });
 });
 

@@ -1,15 +1,18 @@
 /**
  * Entropy (KL-divergence) calibration, after TensorRT's INT8 calibrator (Migacz, "8-bit Inference
  * with TensorRT", GTC 2017), with the smoothing of MXNet / ONNX Runtime. It picks the clipping
- * window whose quantized distribution loses the least information relative to the clipped one.
+ * window whose quantized distribution loses the least information relative to the clipped one,
+ * among the windows whose clipping does not cost more than their rounding (the budget below).
  *
  * Input: the histogram h[0..B) (B = 2048 by default) of |x| (symmetric) or x (asymmetric), and the
- * number of quantization levels L (128 symmetric: the magnitude side of int8; 256 asymmetric).
+ * number of quantization levels L: the codes of the grid the window becomes (128 symmetric: the
+ * magnitude side of int8; 256 asymmetric: all codes of uint8 / int8 spread over [min, max]).
  *
  * Candidate windows [s, e) of bins, each at least L bins wide (all bins if B < L):
  *  - symmetric: [0, i) for i = L .. B (i = B, no clipping, included);
- *  - asymmetric: growing around the bin z that holds 0 (bin 0 / B-1 when 0 is outside the
- *    histogram): [max(0, z - j), min(B, z + j + 1)) for j = 0, 1, ... until the window is all bins.
+ *  - asymmetric: the occupied bins [f, l] scaled about the position z of 0 (clamped to the
+ *    histogram), [⌊z - α(z - f)⌋, ⌈z + α(l + 1 - z)⌉) for α = k/K, k = 1..K (K = 512), so a
+ *    skewed or one-sided tensor keeps its shape and a window is exactly the range its grid covers.
  *
  * For each window, with n = e - s:
  *  1. P = h[s..e), with the outliers folded into the edge bins: P[0] += Σ h[<s], P[n-1] += Σ h[≥e].
@@ -21,8 +24,19 @@
  *     non-zero bins give up ε·#zeros/#non-zeros, keeping the mass; if that would empty a bin, the
  *     zero bins just get ε.
  *  5. KL(P‖Q) = Σ p log(p/q) over P and Q normalised to sum 1.
- * The window with the smallest KL wins (the first on ties); the range is its outer bin edges
- * (symmetric: t = i·binWidth), narrowed to the observed extremes.
+ * The admissible window with the smallest KL wins (the first on ties); the range is its outer bin
+ * edges (symmetric: t = i·binWidth), narrowed to the observed extremes.
+ *
+ * Clipping budget. KL weighs probability mass, not magnitude: clipping 1% of the values costs
+ * about as much KL whether they sit just past the threshold or ten times past it. On post-ReLU
+ * features with light tails that is harmless, but the activations of networks with folded
+ * BatchNorm, HardSwish and attention are heavy-tailed, and their tail is signal (whole channels
+ * with a larger scale under one per-tensor grid): unconstrained KL clips it away (on PaddleOCR rec,
+ * so far that no evaluation line was read as the float model reads it). So a window is
+ * admissible only if its expected clipping error, Σ over clipped values of (x - clip(x))² (bin
+ * centres), is at most `clippingBudget` (default 1) times its expected rounding error N·s²/12,
+ * s = window width / (L - 1). The unclipped window always qualifies; `clippingBudget: Infinity`
+ * gives TensorRT's plain search.
  */
 import { SlimcError } from '@slimc/ir';
 import { type CalibrationRange, HistogramCalibrator, type HistogramCalibratorOptions, clampToObserved } from './calibrator.js';
@@ -60,6 +74,9 @@ function smoothedKlDivergence(p: Float64Array, q: Float64Array, n: number, sp: S
   return sum / sp.sum + Math.log(sq.sum / sp.sum);
 }
 
+/** Proportional steps of the asymmetric window search (K in the module comment). */
+const ASYMMETRIC_SCALES = 512;
+
 /** The candidate windows [start, end) described in the module comment. */
 export function entropyWindows(h: StreamingHistogram, symmetric: boolean, levels: number): Array<[start: number, end: number]> {
   const bins = h.binCount;
@@ -69,13 +86,63 @@ export function entropyWindows(h: StreamingHistogram, symmetric: boolean, levels
     for (let i = minWidth; i <= bins; i++) windows.push([0, i]);
     return windows;
   }
-  const zeroBin = 0 <= h.lo ? 0 : 0 >= h.hi ? bins - 1 : Math.min(bins - 1, Math.floor((0 - h.lo) / h.binWidth));
-  for (let j = 0; ; j++) {
-    const start = Math.max(0, zeroBin - j);
-    const end = Math.min(bins, zeroBin + j + 1);
-    if (end - start >= minWidth) windows.push([start, end]);
-    if (start === 0 && end === bins) return windows;
+  let first = 0;
+  while (first < bins - 1 && h.counts[first] === 0) first++;
+  let last = bins - 1;
+  while (last > first && h.counts[last] === 0) last--;
+  const zero = Math.min(last + 1, Math.max(first, (0 - h.lo) / h.binWidth));
+  for (let k = 1; k <= ASYMMETRIC_SCALES; k++) {
+    const alpha = k / ASYMMETRIC_SCALES;
+    let start = Math.max(0, Math.floor(zero - alpha * (zero - first)));
+    let end = Math.min(bins, Math.ceil(zero + alpha * (last + 1 - zero)));
+    if (k === ASYMMETRIC_SCALES) [start, end] = [0, bins];
+    else if (end - start < minWidth) continue;
+    const previous = windows[windows.length - 1];
+    if (!previous || previous[0] !== start || previous[1] !== end) windows.push([start, end]);
   }
+  return windows;
+}
+
+/**
+ * The windows whose expected clipping error is at most `budget` times their expected rounding
+ * error with `levels` codes (see the module comment); the widest window always stays.
+ */
+export function withinClippingBudget(
+  h: StreamingHistogram,
+  windows: ReadonlyArray<readonly [number, number]>,
+  levels: number,
+  budget: number,
+): Array<readonly [number, number]> {
+  if (budget === Infinity) return [...windows];
+  const bins = h.binCount;
+  // Prefix sums of c, c·x, c·x² over bin centres x: Σ c·(x - t)² = Σ c·x² - 2t·Σ c·x + t²·Σ c on any bin range.
+  const count = new Float64Array(bins + 1);
+  const first = new Float64Array(bins + 1);
+  const second = new Float64Array(bins + 1);
+  for (let i = 0; i < bins; i++) {
+    const c = h.counts[i]!;
+    const x = h.edge(i) + h.binWidth / 2;
+    count[i + 1] = count[i]! + c;
+    first[i + 1] = first[i]! + c * x;
+    second[i + 1] = second[i]! + c * x * x;
+  }
+  const squaredDistance = (a: number, b: number, t: number) => {
+    const c = count[b]! - count[a]!;
+    if (c === 0) return 0;
+    return Math.max(0, second[b]! - second[a]! - 2 * t * (first[b]! - first[a]!) + t * t * c);
+  };
+  let widest = windows[0];
+  const kept: Array<readonly [number, number]> = [];
+  for (const w of windows) {
+    const [start, end] = w;
+    if (widest && end - start > widest[1] - widest[0]) widest = w;
+    const step = (h.edge(end) - h.edge(start)) / (levels - 1);
+    const rounding = (h.total * step * step) / 12;
+    const clipping = squaredDistance(0, start, h.edge(start)) + squaredDistance(end, bins, h.edge(end));
+    if (clipping <= budget * rounding) kept.push(w);
+  }
+  if (kept.length === 0 && widest) kept.push(widest);
+  return kept;
 }
 
 /** The window of `windows` with the smallest KL divergence (steps 1-5), with its divergence. */
@@ -137,14 +204,21 @@ export function minimumKlWindow(
 export interface EntropyCalibratorOptions extends HistogramCalibratorOptions {
   /** Quantization levels L; default 128 symmetric, 256 asymmetric. */
   levels?: number;
+  /** Admissible windows clip at most this multiple of their rounding error; default 1, Infinity = plain KL. */
+  clippingBudget?: number;
 }
 
 export class EntropyCalibrator extends HistogramCalibrator {
   readonly levels: number;
+  readonly clippingBudget: number;
 
   constructor(options: EntropyCalibratorOptions = {}) {
     super(options);
     this.levels = options.levels ?? (this.symmetric ? 128 : 256);
+    this.clippingBudget = options.clippingBudget ?? 1;
+    if (!(this.clippingBudget >= 0)) {
+      throw new SlimcError('invalid-argument', `clipping budget must be ≥ 0, got ${this.clippingBudget}`, { field: 'clippingBudget' });
+    }
     if (!Number.isInteger(this.levels) || this.levels < 2) {
       throw new SlimcError('invalid-argument', `levels must be an integer ≥ 2, got ${this.levels}`, { field: 'levels' });
     }
@@ -152,7 +226,8 @@ export class EntropyCalibrator extends HistogramCalibrator {
 
   private bestWindow(): { start: number; end: number } {
     const h = this.histogram;
-    return minimumKlWindow(h.counts, entropyWindows(h, this.symmetric, this.levels), this.levels);
+    const windows = withinClippingBudget(h, entropyWindows(h, this.symmetric, this.levels), this.levels, this.clippingBudget);
+    return minimumKlWindow(h.counts, windows, this.levels);
   }
 
   protected chooseThreshold(): number {
