@@ -32,20 +32,15 @@ export function irQuantParams(p: AnyQuantParams, bits: number): IrQuantParams {
   return { scale: Float32Array.from(p.scales), zeroPoint: Int32Array.from(p.zeroPoints), axis: p.axis, dtype: p.dtype, bits };
 }
 
-/** Scale and zero-point constants for `p` (scalars per tensor, 1-D per channel). */
-export function paramConstants(g: Graph, base: string, p: AnyQuantParams): { scale: Value; zeroPoint: Value } {
+/** Scale and zero-point constants for `p` (scalars per tensor, 1-D per channel); no zero point with `omitZeroPoint`. */
+export function paramConstants(g: Graph, base: string, p: AnyQuantParams): { scale: Value; zeroPoint: Value };
+export function paramConstants(g: Graph, base: string, p: AnyQuantParams, o: { omitZeroPoint: boolean }): { scale: Value; zeroPoint?: Value };
+export function paramConstants(g: Graph, base: string, p: AnyQuantParams, o = { omitZeroPoint: false }): { scale: Value; zeroPoint?: Value } {
   const root = g.root;
-  if ('scale' in p) {
-    return {
-      scale: root.addConstant(`${base}_scale`, makeTensor('float32', [], [p.scale])),
-      zeroPoint: root.addConstant(`${base}_zero_point`, makeTensor(p.dtype, [], [p.zeroPoint])),
-    };
-  }
-  const n = p.scales.length;
-  return {
-    scale: root.addConstant(`${base}_scale`, makeTensor('float32', [n], p.scales)),
-    zeroPoint: root.addConstant(`${base}_zero_point`, makeTensor(p.dtype, [n], p.zeroPoints)),
-  };
+  const shape = 'scale' in p ? [] : [p.scales.length];
+  const scale = root.addConstant(`${base}_scale`, makeTensor('float32', shape, 'scale' in p ? [p.scale] : p.scales));
+  if (o.omitZeroPoint) return { scale };
+  return { scale, zeroPoint: root.addConstant(`${base}_zero_point`, makeTensor(p.dtype, shape, 'scale' in p ? [p.zeroPoint] : p.zeroPoints)) };
 }
 
 function axisAttr(p: AnyQuantParams) {
@@ -96,17 +91,24 @@ export function weightParams(w: Value, axis: number | undefined, o: WeightQuantO
   return chooseQuantParamsForValues(t.data as Float32Array, range);
 }
 
+/** Every zero point of `p` is 0 (symmetric weights, int32 biases). */
+function zeroPointsAllZero(p: AnyQuantParams): boolean {
+  return 'scale' in p ? p.zeroPoint === 0 : p.zeroPoints.every((z) => z === 0);
+}
+
 /**
  * Replaces operand `index` of `node` (a float constant) with DequantizeLinear(quantized constant).
- * The float constant goes away once nothing else reads it.
+ * The float constant goes away once nothing else reads it. A zero point that is all 0 (symmetric
+ * weights, biases) is left out: DequantizeLinear's default, and a vector of C zeros less per layer.
  */
 export function quantizeConstantOperand(node: Node, index: number, p: AnyQuantParams, bits: number, data?: ArrayLike<number>): Node {
   const w = node.input(index)!;
   const t = w.constant!;
   const g = node.graph;
   const q = w.graph.addConstant(`${w.name}_quantized`, makeTensor(p.dtype, t.shape, data ?? quantizeTensor(t.data as Float32Array, t.shape, p)));
-  const { scale, zeroPoint } = paramConstants(g, w.name, p);
-  const dq = g.addNode({ op: 'DequantizeLinear', inputs: [q, scale, zeroPoint], attrs: axisAttr(p), outputs: [{ name: `${w.name}_dq`, type: w.type }] }, { before: node });
+  const { scale, zeroPoint } = paramConstants(g, w.name, p, { omitZeroPoint: zeroPointsAllZero(p) });
+  const inputs = zeroPoint ? [q, scale, zeroPoint] : [q, scale];
+  const dq = g.addNode({ op: 'DequantizeLinear', inputs, attrs: axisAttr(p), outputs: [{ name: `${w.name}_dq`, type: w.type }] }, { before: node });
   node.setInput(index, dq.output(0));
   if (!w.hasUses && !w.isGraphInput) {
     w.graph.removeConstant(w);

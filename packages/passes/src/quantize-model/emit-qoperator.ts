@@ -17,7 +17,7 @@
  * not fit. DequantizeLinear nodes left without users are erased; the remaining ones are the
  * float/int boundaries.
  */
-import type { Node, Value } from '@slimc/ir';
+import { makeTensor, type Node, type Value } from '@slimc/ir';
 import type { QuantTarget } from './targets.js';
 
 interface Dequantized {
@@ -27,13 +27,28 @@ interface Dequantized {
   zeroPoint: Value;
 }
 
-function dequantizedOperand(v: Value | null, perTensor: boolean): Dequantized | undefined {
+function dequantizedOperand(v: Value | null, perTensor: boolean, scalarZeroPoint = false): Dequantized | undefined {
   const dq = v?.producer;
   if (!dq || dq.op !== 'DequantizeLinear' || dq.domain !== '') return undefined;
-  const [quantized, scale, zeroPoint] = [dq.input(0), dq.input(1), dq.input(2)];
-  if (!quantized || !scale?.isConstant || !zeroPoint?.isConstant) return undefined;
+  const [quantized, scale] = [dq.input(0), dq.input(1)];
+  if (!quantized || !scale?.isConstant) return undefined;
   if (perTensor && scale.constant!.data.length !== 1) return undefined;
+  const zeroPoint = dq.input(2) ?? zeroPointFor(quantized, scalarZeroPoint ? [] : scale.constant!.shape);
+  if (!zeroPoint?.isConstant) return undefined;
   return { dq, quantized, scale, zeroPoint };
+}
+
+/**
+ * The zero point a DequantizeLinear left out (0, the default), as the constant the integer ops
+ * require: zeros of the quantized type, one (QLinearConv takes a scalar for per-channel weights)
+ * or shaped like the scale (QLinearMatMul's per-column b). An int32 bias gets one too, unused (the
+ * integer ops take the bias without one) and dropped with the dead code.
+ */
+function zeroPointFor(quantized: Value, shape: readonly number[]): Value | undefined {
+  const dtype = quantized.type?.dtype ?? quantized.constant?.dtype;
+  if (dtype !== 'int8' && dtype !== 'uint8' && dtype !== 'int32') return undefined;
+  const size = shape.reduce((a, b) => a * b, 1);
+  return quantized.graph.root.addConstant(`${quantized.name}_zero_point`, makeTensor(dtype, shape, new Array<number>(size).fill(0)));
 }
 
 /** The QuantizeLinear that is the only user of `v`, with constant per-tensor parameters. */
@@ -54,7 +69,7 @@ export function fuseQOperators(targets: readonly QuantTarget[]): number {
     const q = soleQuantizer(node.output(0));
     const a = dequantizedOperand(node.input(0), true);
     // Per-channel b only ever comes from a 2-D constant weight (per column), which both ops accept.
-    const b = dequantizedOperand(node.input(1), false);
+    const b = dequantizedOperand(node.input(1), false, node.op === 'Conv');
     if (!q || !a || !b) continue;
     // onnxruntime's QLinearConv / QLinearMatMul kernels write the input's 8-bit type; a per-tensor
     // dtype override can make them differ, and the group then stays in QDQ form.

@@ -113,6 +113,25 @@ describe('quantize', () => {
     expect(conv.input(2)!.quant?.dtype).toBe('int32');
   });
 
+  test('symmetric weights and int32 biases leave out their zero points in QDQ; QLinearConv gets one scalar zero', async () => {
+    const { model: qdq } = await quantized(convNet(), {});
+    const conv = [...qdq.graph.nodes()].find((n) => n.op === 'Conv')!;
+    for (const i of [1, 2]) {
+      const dq = conv.input(i)!.producer!;
+      expect(dq.op).toBe('DequantizeLinear');
+      expect(dq.input(2), `operand ${i}`).toBeNull();
+    }
+    // activations keep theirs (uint8, asymmetric)
+    expect(conv.input(0)!.producer!.input(2)).not.toBeNull();
+    const { model: qop } = await quantized(convNet(), { format: 'qoperator' });
+    const fused = [...qop.graph.nodes()].filter((n) => n.op === 'QLinearConv');
+    expect(fused).toHaveLength(2);
+    // one scalar int8 zero for every QLinearConv's per-channel weights
+    expect(fused[0]!.input(5)).toBe(fused[1]!.input(5));
+    expect(fused[0]!.input(5)!.constant).toMatchObject({ dtype: 'int8', shape: [] });
+    expect(Number(fused[0]!.input(5)!.constant!.data[0])).toBe(0);
+  });
+
   test('exclude keeps named nodes float; no samples is an error naming the option', async () => {
     const float = convNet();
     const gemm = [...float.graph.nodes()].find((n) => n.op === 'Gemm')!;
