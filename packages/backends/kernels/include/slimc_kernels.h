@@ -232,7 +232,7 @@ void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_
                               int32_t scale_h, int32_t scale_w, int32_t nhwc, const float *input,
                               float *output);
 /* ConvTranspose with kernel == stride, no padding, one group, NCHW: weights [c_in][c_out][kh][kw]
- * as ONNX stores them, bias [c_out] or NULL, accumulators: scratch of c_out * kh * kw floats. */
+ * as ONNX stores them, bias [c_out] or NULL, accumulators: scratch of c_out * kh * kw * w floats. */
 void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w, int32_t c_out,
                               int32_t kh, int32_t kw, const float *input, const float *weights,
                               const float *bias, float *accumulators, float *output);

@@ -2,9 +2,9 @@
  * int8/uint8 convolution, NHWC activations, ONNX OIHW int8 weights.
  *
  * Three paths, chosen from the geometry alone (packing and running agree on it):
- *  - depthwise (groups == C == Cout): direct kernel, 8 channels per SIMD step; weights packed as
- *    [KH*KW][C padded to 8] int16 holding (w - zw). Padded taps are skipped, which equals reading
- *    the input zero point.
+ *  - depthwise (groups == C == Cout): direct kernel, 32 then 8 channels per pass over the taps;
+ *    weights packed as [KH*KW][C padded to 8] int16 holding (w - zw). Padded taps are skipped,
+ *    which equals reading the input zero point.
  *  - 1x1, stride 1, no padding: the input itself is the GEMM's A (rows = pixels, lda = C).
  *  - otherwise im2col per group into rows of K = KH*KW*Cg (k = (ky*KW + kx)*Cg + c, padding
  *    filled with the input zero point), a chunk of output pixels at a time, then GEMM.
@@ -76,8 +76,8 @@ int32_t slimc_window_taps(const int32_t *geo, const uint8_t *input, size_t eleme
   return count;
 }
 
-/* Depthwise: per output pixel, gather the valid taps once, then for each block of 8 channels
- * accumulate all taps in registers and requantize straight to the output. */
+/* Depthwise: per output pixel, gather the valid taps once, then for each block of 32 (then 8)
+ * channels accumulate all taps in registers and requantize straight to the output. */
 static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
                            int32_t in_signed, int32_t in_zero_point, const int16_t *weights,
                            const int32_t *bias, const requant_plan *plan, uint8_t *output) {
@@ -93,6 +93,24 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
         int32_t c = 0;
 #ifdef SLIMC_SIMD
         v128_t zp = wasm_i16x8_splat((int16_t)in_zero_point);
+        /* 32 channels per pass over the taps: the per-tap pointer and index loads are shared by
+         * four blocks of 8 (8 accumulators stay in registers) */
+        for (; c + 32 <= C; c += 32) {
+          v128_t acc[8];
+          for (int32_t b = 0; b < 8; b++) acc[b] = bias ? wasm_v128_load(bias + c + 4 * b) : wasm_i32x4_splat(0);
+          for (int32_t t = 0; t < count; t++) {
+            const uint8_t *tap = taps[t] + c;
+            const int16_t *w = weights + tap_index[t] * padded + c;
+            for (int32_t b = 0; b < 4; b++) {
+              v128_t x = load8_q8_minus_zp(tap + 8 * b, in_signed, zp);
+              v128_t wb = wasm_v128_load(w + 8 * b);
+              acc[2 * b] = wasm_i32x4_add(acc[2 * b], wasm_i32x4_extmul_low_i16x8(x, wb));
+              acc[2 * b + 1] = wasm_i32x4_add(acc[2 * b + 1], wasm_i32x4_extmul_high_i16x8(x, wb));
+            }
+          }
+          for (int32_t b = 0; b < 4; b++)
+            wasm_v128_store64_lane(out + c + 8 * b, requant_plan_apply8(plan, c + 8 * b, acc[2 * b], acc[2 * b + 1]), 0);
+        }
         for (; c + 8 <= C; c += 8) {
           v128_t lo = bias ? wasm_v128_load(bias + c) : wasm_i32x4_splat(0);
           v128_t hi = bias ? wasm_v128_load(bias + c + 4) : wasm_i32x4_splat(0);

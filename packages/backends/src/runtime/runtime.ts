@@ -877,7 +877,7 @@ export class Runtime {
     const w = this.arenaSlot(slots, wName!, step, ['float32']);
     const b = bName ? this.arenaSlot(slots, bName, step, ['float32']) : undefined;
     const [n, , h, wd] = input.shape as [number, number, number, number];
-    const accumulators = this.newSlot('float32', [cOut * kh * kw]);
+    const accumulators = this.newSlot('float32', [cOut * kh * kw * wd]);
     const out = this.newSlot('float32', [n, cOut, h * kh, wd * kw]);
     this.library.exports.slimc_conv_transpose_f32(n, cIn, h, wd, cOut, kh, kw, this.ptr(input), this.ptr(w), b ? this.ptr(b) : 0,
       this.ptr(accumulators), this.ptr(out));
