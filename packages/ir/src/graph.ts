@@ -178,7 +178,7 @@ export class Node {
   readonly inputs: (Value | null)[] = [];
   readonly outputs: (Value | null)[] = [];
   /** Slot of operand i's use in its value's use list (kept by the IR, so removal is O(1)). */
-  readonly operandUseSlots: number[] = [];
+  operandUseSlots: number[] = [];
   readonly attrs = new Map<string, Attribute>();
   docString: string | undefined;
   /** NodeProto fields slimc does not model (metadata_props, overload, ...) kept for round trip. */
@@ -232,7 +232,8 @@ export class Node {
   setInputs(vs: readonly (Value | null)[]): void {
     this.inputs.forEach((v, i) => v && removeUse(v, this, i));
     this.inputs.length = 0;
-    this.operandUseSlots.length = 0;
+    // Sized up front: an array grown from empty reserves room for 17 elements, a cost per node.
+    this.operandUseSlots = new Array<number>(vs.length);
     vs.forEach((v, i) => {
       this.inputs.push(v);
       if (v) appendUse(v, { user: this, index: i });
