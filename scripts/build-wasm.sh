@@ -24,11 +24,13 @@ exports="$exports,_malloc,_aligned_alloc,_free"
 
 build() {
   local out="$1"
-  # -ffile-prefix-map keeps absolute paths out of the binary so any checkout builds the same bytes
+  # -ffile-prefix-map keeps absolute paths out of the binary so any checkout builds the same bytes;
+  # INITIAL_MEMORY=2MB (1 MB stack, static data, the heap's start) instead of emscripten's 16 MB:
+  # memory grows as weights and activations need it, so a small model's footprint is its own
   emcc -O3 -msimd128 -std=c11 -Wall -Wextra -Wno-unused-parameter \
     -ffile-prefix-map="$repo"=. \
     -I"$kernels/include" -I"$kernels/src" "$kernels"/src/*.c \
-    --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sTOTAL_STACK=1MB \
+    --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sTOTAL_STACK=1MB -sINITIAL_MEMORY=2MB \
     -sEXPORTED_FUNCTIONS="$exports" -o "$out"
 }
 
