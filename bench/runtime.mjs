@@ -1,9 +1,11 @@
 // Latency of the float PaddleOCR models (cls, rec, det) in slimc's WebAssembly runtime, in
 // onnxruntime-node (CPU, one intra-op thread) and in onnxruntime-web (wasm backend, one thread),
-// on the same deterministic inputs; plus the runtime's memory figures and how many steps ran on
+// on the same deterministic inputs; plus the runtime's memory figures (a second table: packed
+// weights + planned activation arena, and the WebAssembly memory's growth beyond its initial size,
+// each against weights + 2x the largest live activation set) and how many steps ran on
 // the kernels vs the interpreter ('interp steps': plan steps without a kernel kind; 'interpreted':
 // those the reference interpreter actually ran, the rest being float elementwise ops, Q/DQ,
-// Resize, ConvTranspose and Softmax the runtime does on its own kernels). Then the same
+// Resize, ConvTranspose, Softmax and MaxPool the runtime does on its own kernels). Then the same
 // comparison for int8: the three models quantized by slimc's quantize pass (static QDQ, uint8
 // activations, reduce-range, calibrated on two random inputs: the figures are about speed, not
 // accuracy), and a synthetic int8 QDQ network (MobileNet-like: 3x3 conv, depthwise 3x3,
@@ -22,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const { Runtime, loadOnnx, encodeOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
+const { KernelLibrary, Runtime, loadOnnx, encodeOnnx } = await import(join(root, 'packages/backends/dist/index.js'));
 const { Graph, Model, makeTensor, randomFloats } = await import(join(root, 'packages/ir/dist/index.js'));
 const { Compiler, builtinPlugin } = await import(join(root, 'packages/passes/dist/index.js'));
 const ortNode = require('onnxruntime-node');
@@ -66,6 +68,30 @@ async function timeMs(fn) {
 }
 
 const MiB = 1 << 20;
+const mib = (bytes) => (bytes / MiB).toFixed(2);
+/** Size of a fresh kernel library's WebAssembly memory (stack, static data, the heap's start). */
+const wasmInitial = (await KernelLibrary.load()).exports.memory.buffer.byteLength;
+const memoryRows = [];
+
+/**
+ * The memory bound: weights + 2x the largest live activation set, against the packed weights plus
+ * the planned activation arena, and against what the WebAssembly memory grew by beyond its initial size.
+ */
+function memoryRow(label, m) {
+  const bound = m.weights + 2 * m.largestLiveSet;
+  const grown = m.wasmPeak - wasmInitial;
+  return {
+    model: label,
+    weights: mib(m.weights),
+    'largest live': mib(m.largestLiveSet),
+    'planned arena': mib(m.plannedActivations),
+    'online arena': mib(m.onlineActivations),
+    'weights+planned': mib(m.weights + m.plannedActivations),
+    bound: mib(bound),
+    'wasm peak = initial + grown': `${mib(m.wasmPeak)} = ${mib(wasmInitial)} + ${mib(grown)}`,
+    'within bound': m.weights + m.plannedActivations <= bound && grown <= bound ? 'yes' : 'NO',
+  };
+}
 /** `median (fastest)` */
 const ms = (t) => `${t.median.toFixed(1)} (${t.fastest.toFixed(1)})`;
 /** Per model, the ops the reference interpreter ran in the last run (interp steps minus those run on kernels). */
@@ -93,12 +119,8 @@ async function compare(label, model, bytes, feeds) {
     'kernel steps': Object.entries(counts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
     'interp steps': counts.interp ?? 0,
     'interpreted': Object.values(rt.interpretedLastRun).reduce((a, b) => a + b, 0),
-    'weights MiB': (rt.memory.weights / MiB).toFixed(2),
-    'online act. MiB': (rt.memory.onlineActivations / MiB).toFixed(2),
-    'planned act. MiB': (rt.memory.plannedActivations / MiB).toFixed(2),
-    'largest live MiB': (rt.memory.largestLiveSet / MiB).toFixed(2),
-    'wasm peak MiB': (rt.memory.wasmPeak / MiB).toFixed(2),
   });
+  memoryRows.push(memoryRow(label, rt.memory));
   interpretedByModel.push(`${label}: ${Object.entries(rt.interpretedLastRun).map(([op, n]) => `${op}:${n}`).join(' ') || '-'}`);
   const fallbacks = rt.fallbacks;
   rt.dispose();
@@ -177,3 +199,5 @@ console.log(`process CPU time, median (fastest) of ${RUNS} runs after ${WARMUP} 
 console.table(rows);
 console.log(`ops of interp steps (float models): ${[...fallbacks].sort().join(', ')}`);
 console.log(`ops the interpreter ran ('interpreted' column), per model:\n  ${interpretedByModel.join('\n  ')}`);
+console.log(`\nmemory (MiB) per model, after the timed runs: packed weights + planned activation arena and the WebAssembly memory's growth beyond its initial ${mib(wasmInitial)} (stack, static data), each against weights + 2x the largest live activation set ('bound')`);
+console.table(memoryRows);

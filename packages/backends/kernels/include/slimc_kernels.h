@@ -169,6 +169,10 @@ void slimc_avgpool_q8(const int32_t *geometry, const void *input, int32_t in_sig
                       int32_t out_min, int32_t out_max, int32_t out_signed, void *output);
 void slimc_maxpool_q8(const int32_t *geometry, const void *input, int32_t is_signed,
                       void *output);
+/* float32 max pooling, NHWC, geometry as above: per output, the first non-padded tap, then any
+ * strictly greater one, in row-major window order (the reference interpreter's rule); -infinity
+ * for a window entirely in padding. */
+void slimc_maxpool_f32(const int32_t *geometry, const float *input, float *output);
 /* N x H x W x C -> N x C, multiplier encodes in_scale / (out_scale * H * W). */
 void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input,
                              int32_t in_signed, int32_t in_zero_point, int32_t multiplier,

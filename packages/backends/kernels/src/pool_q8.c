@@ -1,6 +1,7 @@
 /*
  * int8/uint8 pooling, NHWC: average (per-count multipliers, see slimc_kernels.h), max, global
- * average. Channels are innermost, so each window tap is a contiguous run the compiler vectorizes.
+ * average; and float32 max pooling, NHWC. Channels are innermost, so each window tap is a
+ * contiguous run the compiler vectorizes.
  */
 #include "internal.h"
 
@@ -62,6 +63,24 @@ void slimc_maxpool_q8(const int32_t *geo, const void *input, int32_t is_signed, 
         /* a window entirely in padding has no value; emit the type's lowest value */
         int32_t lowest = is_signed ? -128 : 0;
         for (int32_t c = 0; c < s.C; c++) store_q8(out, c, best[c] == INT32_MIN ? lowest : best[c]);
+      }
+}
+
+void slimc_maxpool_f32(const int32_t *geo, const float *input, float *output) {
+  pool_shape s = pool_shape_of(geo);
+  const uint8_t **taps = slimc_scratch(SCRATCH_IM2COL, (size_t)s.KH * s.KW * sizeof(*taps));
+  for (int32_t n = 0; n < s.N; n++)
+    for (int32_t oy = 0; oy < s.OH; oy++)
+      for (int32_t ox = 0; ox < s.OW; ox++) {
+        float *out = output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
+        int32_t valid = slimc_window_taps(s.geo, (const uint8_t *)input, sizeof(float), n, oy, ox, taps, NULL);
+        /* as the interpreter: the first valid tap, then any strictly greater one (a NaN first tap
+         * stays); a window entirely in padding gives -infinity */
+        for (int32_t c = 0; c < s.C; c++) out[c] = valid ? ((const float *)taps[0])[c] : -INFINITY;
+        for (int32_t t = 1; t < valid; t++) {
+          const float *x = (const float *)taps[t];
+          for (int32_t c = 0; c < s.C; c++) out[c] = x[c] > out[c] ? x[c] : out[c];
+        }
       }
 }
 

@@ -754,6 +754,7 @@ export class Runtime {
       return true;
     }
     if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
+    if (node.op === 'MaxPool') return this.runMaxPoolF32(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
       if (!x || x.shape.length < 3) return false;
@@ -851,6 +852,31 @@ export class Runtime {
     this.library.exports.slimc_channel_affine_f32(batch, channels, shapeSize(x.shape) / Math.max(batch * channels, 1), x.nhwc ? 1 : 0,
       this.ptr(x), this.ptr(coefficients), this.ptr(coefficients) + 8 * channels, this.ptr(out));
     this.releaseBuffer(coefficients);
+    slots.set(step.outputs[0]!, out);
+    return true;
+  }
+
+  /** Float 2-D MaxPool (no Indices output, ceil_mode 0) on NHWC data, which it leaves NHWC; false otherwise. */
+  private runMaxPoolF32(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    const kernel = node.getInts('kernel_shape');
+    const pads = node.getInts('pads') ?? [0, 0, 0, 0];
+    const strides = node.getInts('strides') ?? [1, 1];
+    const dilations = node.getInts('dilations') ?? [1, 1];
+    const autoPad = node.getString('auto_pad', 'NOTSET');
+    if (!kernel || kernel.length !== 2 || pads.length !== 4 || strides.length !== 2 || dilations.length !== 2 ||
+      node.getInt('ceil_mode', 0) !== 0 || step.outputs.length !== 1 || !['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) return false;
+    const [xName] = step.inputs;
+    const x = xName ? this.slotOf(slots, xName, step) : undefined;
+    if (!x || !('offset' in x) || x.dtype !== 'float32' || x.shape.length !== 4) return false;
+    const window: WindowAttrs = { kernel: [kernel[0]!, kernel[1]!], strides: [strides[0]!, strides[1]!], dilations: [dilations[0]!, dilations[1]!],
+      pads: [pads[0]!, pads[1]!, pads[2]!, pads[3]!], autoPad, group: 1 };
+    const input = this.nhwcOf(this.arenaSlot(slots, xName!, step, ['float32'], true), 4);
+    const [n, c] = x.shape as [number, number];
+    const [oh, ow] = this.writeGeometry(x.shape, c, window, step);
+    const out = this.nhwcSlot('float32', [n, c, oh, ow]);
+    this.library.exports.slimc_maxpool_f32(this.geometryPtr, this.ptr(input.slot), this.ptr(out));
+    if (input.scratch) this.releaseBuffer(input.slot);
     slots.set(step.outputs[0]!, out);
     return true;
   }
