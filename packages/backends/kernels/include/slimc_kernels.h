@@ -156,6 +156,8 @@ void slimc_lut_build_q8(int32_t function, double alpha, double beta, double in_s
                         int32_t in_zero_point, int32_t in_signed, double out_scale,
                         int32_t out_zero_point, int32_t out_signed, uint8_t *table);
 void slimc_lut_apply_q8(int32_t n, const void *src, const uint8_t *table, void *dst);
+/* dst[i] = table[byte of src[i]]: q8 codes to float32 through a 256-entry table. */
+void slimc_lut_apply_f32(int32_t n, const void *src, const float *table, float *dst);
 
 /* ---------- int8 pooling, NHWC ----------
  * geometry as for convolution (COUT and GROUPS ignored, KH/KW = window).

@@ -86,3 +86,8 @@ void slimc_lut_apply_q8(int32_t n, const void *src, const uint8_t *table, void *
   uint8_t *out = dst;
   for (int32_t i = 0; i < n; i++) out[i] = table[in[i]];
 }
+
+void slimc_lut_apply_f32(int32_t n, const void *src, const float *table, float *dst) {
+  const uint8_t *in = src;
+  for (int32_t i = 0; i < n; i++) dst[i] = table[in[i]];
+}

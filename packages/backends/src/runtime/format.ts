@@ -28,7 +28,7 @@ import { alignUp } from './arena.js';
 import { lowerModel, stepInputs, type LowerOptions, type Plan, type PlanStep, type PlanValue } from './plan.js';
 
 export const SLIMC_MAGIC = 'SLIMCRT\0';
-/** Version 2 added `lut-q8` steps with `fn: 'table'`; a version 1 file is a valid version 2 file. */
+/** Version 2 added `lut-q8` steps with `fn: 'table'` and `lut-f32` steps; a version 1 file is a valid version 2 file. */
 export const SLIMC_FORMAT_VERSION = 2;
 const HEADER_BYTES = 32;
 

@@ -37,8 +37,8 @@ type Case = typeof arbCase extends fc.Arbitrary<infer T> ? T : never;
 
 const zeroPoint = (type: Q8, zp: number) => (type === 'uint8' ? zp + 128 : zp);
 
-/** x:q8[1,4,3,5] [-> QDQ 1x1 convolution permuting channels] -> DQ -> region -> Q -> y. */
-function regionModel(c: Case, perChannel = false): { model: Model; x: Tensor } {
+/** x:q8[1,4,3,5] [-> QDQ 1x1 convolution permuting channels] -> DQ -> region [-> Q] -> y. */
+function regionModel(c: Case, perChannel = false, quantized = true): { model: Model; x: Tensor } {
   const model = new Model(new Graph('main'));
   model.opsetImports.set('', 14);
   const g = model.graph;
@@ -68,7 +68,7 @@ function regionModel(c: Case, perChannel = false): { model: Model; x: Tensor } {
     } else v = node(op.op, [v]);
     seen.push(v);
   }
-  const y = node('QuantizeLinear', [v, scalar(c.outScale), constant(makeTensor(c.outType, [], [zeroPoint(c.outType, c.outZp)]))]);
+  const y = quantized ? node('QuantizeLinear', [v, scalar(c.outScale), constant(makeTensor(c.outType, [], [zeroPoint(c.outType, c.outZp)]))]) : v;
   g.outputs.push(y);
   y.uses.push({ user: g, index: 0 });
   const data = Array.from(randomFloats(60, c.seed, 0, 256), (f) => Math.floor(f) - (c.inType === 'int8' ? 128 : 0));
@@ -100,6 +100,15 @@ test.prop([arbCase], { numRuns: 40 })('a DQ -> elementwise ops -> Q region is on
   const fromFile = await Runtime.load(serializePlan(rt.plan), { library });
   runtimes.push(fromFile);
   expect(Array.from(Object.values(fromFile.run({ x }))[0]!.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+});
+
+test.prop([arbCase], { numRuns: 30 })('a DQ -> elementwise ops region with a float result is one float table step, equal to the interpreter bit for bit', async (c) => {
+  const { model, x } = regionModel(c, false, false);
+  const { rt, got, want } = await runBoth(model, x);
+  expect(rt.plan.steps.map((s) => s.kind)).toEqual([...(c.afterConv ? ['conv-q8'] : []), 'lut-f32']);
+  expect(got.shape).toEqual(want.shape);
+  const same = Array.from(got.data as Float32Array).every((v, i) => Object.is(v, (want.data as Float32Array)[i]));
+  expect(same, `got ${Array.from(got.data as Float32Array)}\nwant ${Array.from(want.data as Float32Array)}`).toBe(true);
 });
 
 test('a region reading a per-channel constant, or whose value is read elsewhere, is not a table', async () => {

@@ -1,8 +1,8 @@
 /**
- * Elementwise float regions between a DequantizeLinear and a QuantizeLinear as one int8 lookup
- * table.
+ * Elementwise float regions after a DequantizeLinear as one lookup table.
  *
  *   x:q8 -> DequantizeLinear -> f(.) -> QuantizeLinear -> y:q8     ==>   y = table[x]   (lut-q8)
+ *   x:q8 -> DequantizeLinear -> f(.) -> y:float32 (read by others)  ==>   y = table[x]   (lut-f32)
  *
  * where f is any graph of float elementwise ops (Add, Sub, Mul, Div, Clip, Relu, HardSwish,
  * Sigmoid, ...) whose only non-constant source is that one DequantizeLinear and whose other
@@ -12,12 +12,12 @@
  * most 256 values, so f is evaluated once, at lowering, on all of them by the reference
  * interpreter itself: the table reproduces the interpreter bit for bit, whatever the ops.
  *
- * Preconditions: the DequantizeLinear and the QuantizeLinear are per-tensor with constant scale
+ * Preconditions: the DequantizeLinear (and the QuantizeLinear) are per-tensor with constant scale
  * and zero point and 8-bit codes; every op of the region is in ELEMENTWISE_OPS, reads only region
  * values, the DequantizeLinear's output or one-element constants (of rank <= 1, so shapes do not
- * grow), and every value it produces is read only inside the region (the last one only by the
- * QuantizeLinear); the region holds at least one op. The DequantizeLinear itself stays if
- * something outside the region reads it.
+ * grow), and every value it produces but the last is read only inside the region (the last one,
+ * with a QuantizeLinear, only by it); the region holds at least one op. The DequantizeLinear
+ * itself stays if something outside the region reads it.
  */
 import { makeTensor, runNode, shapeSize, type Node, type Tensor, type Value } from '@slimc/ir';
 
@@ -39,7 +39,10 @@ export interface TableRegion {
   /** The DequantizeLinear node (the region's source) and the region's ops, each after those it reads. */
   dequantize: Node;
   ops: Node[];
-  /** out[i] = the QuantizeLinear's output for the input code whose byte is i (int8 codes as two's complement). */
+  /**
+   * out[i] = the region's result for the input code whose byte is i (int8 codes as two's
+   * complement): the QuantizeLinear's codes, or float32 values for a region without one.
+   */
   table: Tensor;
   /** The most dims of a constant operand: the output has at least this rank. */
   constantRank: number;
@@ -52,7 +55,25 @@ export function matchTableRegion(q: Node, ctx: RegionContext): TableRegion | und
   if (q.op !== 'QuantizeLinear' || !isDefaultDomain(q) || !q.input(0) || !perTensorParams(q, ctx)) return undefined;
   const last = q.input(0)!;
   if (last.isGraphOutput || last.uses.length !== 1) return undefined;
-  // walk back from the quantized value: every producer is a region op until the DequantizeLinear
+  const region = collectRegion(last, ctx);
+  return region && withTable(region, q, ctx);
+}
+
+/**
+ * The region ending in elementwise op `last` whose float result others read (no QuantizeLinear
+ * after it), with a table of 256 float32 results; undefined when `last` does not end one.
+ */
+export function matchFloatTableRegion(last: Node, ctx: RegionContext): TableRegion | undefined {
+  if (!ELEMENTWISE_OPS.has(last.op) || last.outputs.length !== 1 || ctx.isAbsorbed(last)) return undefined;
+  const region = collectRegion(last.output(0), ctx);
+  const table = region && withTable(region, undefined, ctx);
+  return table && table.table.dtype === 'float32' ? table : undefined;
+}
+
+type Region = Omit<TableRegion, 'table'>;
+
+/** Walks back from `last` through region ops to the one DequantizeLinear; checks the preconditions. */
+function collectRegion(last: Value, ctx: RegionContext): Region | undefined {
   const ops = new Set<Node>();
   let dequantize: Node | undefined;
   let constantRank = 0;
@@ -79,17 +100,21 @@ export function matchTableRegion(q: Node, ctx: RegionContext): TableRegion | und
     }
   }
   if (!dequantize || ops.size === 0 || !perTensorParams(dequantize, ctx)) return undefined;
-  // nothing outside reads a region value
+  // nothing outside reads a region value but the last one
   for (const n of ops) {
     const out = n.output(0);
-    if (out.isGraphOutput || out.uses.some((u) => !('op' in u.user) || (u.user !== q && !ops.has(u.user)))) return undefined;
+    if (out === last) continue;
+    if (out.isGraphOutput || out.uses.some((u) => !('op' in u.user) || !ops.has(u.user))) return undefined;
   }
-  const codeType = dequantize.input(0)!.type?.dtype ?? ctx.constantOf(dequantize.input(2))?.dtype;
+  return { dequantize, ops: topological([...ops]), constantRank };
+}
+
+/** The region with its table: the codes through DequantizeLinear, the ops and `q` (if any). */
+function withTable(region: Region, q: Node | undefined, ctx: RegionContext): TableRegion | undefined {
+  const codeType = region.dequantize.input(0)!.type?.dtype ?? ctx.constantOf(region.dequantize.input(2))?.dtype;
   if (codeType !== 'int8' && codeType !== 'uint8') return undefined;
-  const ordered = topological([...ops]);
-  const table = evaluate(dequantize, ordered, q, codeType, ctx);
-  if (!table) return undefined;
-  return { dequantize, ops: ordered, table, constantRank };
+  const table = evaluate(region.dequantize, q ? [...region.ops, q] : region.ops, codeType, ctx);
+  return table && { ...region, table };
 }
 
 /** Scale and zero point (if given) are one-element constants and the op works per tensor. */
@@ -100,18 +125,18 @@ function perTensorParams(n: Node, ctx: RegionContext): boolean {
   return n.getInt('block_size', 0) === 0;
 }
 
-/** Runs DequantizeLinear, the ops (in order) and QuantizeLinear on all 256 codes. */
-function evaluate(dequantize: Node, ops: readonly Node[], q: Node, codeType: 'int8' | 'uint8', ctx: RegionContext): Tensor | undefined {
+/** Runs DequantizeLinear and the nodes (in order) on all 256 codes: the last node's result. */
+function evaluate(dequantize: Node, nodes: readonly Node[], codeType: 'int8' | 'uint8', ctx: RegionContext): Tensor | undefined {
   const codes = makeTensor(codeType, [256], Array.from({ length: 256 }, (_, i) => (codeType === 'int8' ? (i << 24) >> 24 : i)));
   const values = new Map<Value, Tensor>([[dequantize.input(0)!, codes]]);
   const valueOf = (v: Value | null) => (v ? (values.get(v) ?? ctx.constantOf(v) ?? null) : null);
-  for (const n of [dequantize, ...ops, q]) {
+  for (const n of [dequantize, ...nodes]) {
     const [out] = runNode(n, n.inputs.map(valueOf), ctx.opset);
     if (!out) return undefined;
     values.set(n.output(0), out);
   }
-  const table = values.get(q.output(0))!;
-  if ((table.dtype !== 'int8' && table.dtype !== 'uint8') || table.data.length !== 256) return undefined;
+  const table = values.get(nodes[nodes.length - 1]!.output(0))!;
+  if ((table.dtype !== 'int8' && table.dtype !== 'uint8' && table.dtype !== 'float32') || table.data.length !== 256) return undefined;
   return { dtype: table.dtype, shape: [256], data: table.data };
 }
 

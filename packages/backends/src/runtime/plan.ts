@@ -10,6 +10,7 @@
  *   QDQ     Q([Relu|Clip](Add | Mul (DQ(a), DQ(b))))  (same static size, or a scalar side) ==> add-q8 / mul-q8
  *   QDQ     Q([Relu|Clip](Sigmoid | HardSigmoid | HardSwish (DQ(x))))   (256-entry table)   ==> lut-q8
  *   QDQ     Q(f(DQ(x))), f any graph of elementwise float ops with scalar constants (lut-region.ts) ==> lut-q8 (fn 'table')
+ *   QDQ     f(DQ(x)) as above, its float result read by other ops                                 ==> lut-f32
  *   QDQ     Q(Concat(DQ(x1), DQ(x2), ...))    (each input rescaled to the output grid)          ==> concat-q8
  *   QDQ     Q(MaxPool | AveragePool | GlobalAveragePool (DQ(x)))                          ==> pool-q8
  *   QOperator QLinearConv / QLinearMatMul with constant weights                           ==> conv-q8 / gemm-q8
@@ -41,7 +42,7 @@ import {
   type Tensor,
   type Value,
 } from '@slimc/ir';
-import { matchTableRegion } from './lut-region.js';
+import { matchFloatTableRegion, matchTableRegion } from './lut-region.js';
 
 export interface PlanValue {
   name: string;
@@ -106,6 +107,10 @@ export type PlanStep =
       table?: string; rank?: number;
     })
   | (StepBase & {
+      /** A DequantizeLinear -> elementwise float region (lut-region.ts): `table` holds 256 float32 results. */
+      kind: 'lut-f32'; input: string; inputQuant: QuantOperand; table: string; rank: number;
+    })
+  | (StepBase & {
       kind: 'pool-q8'; pool: 'max' | 'average' | 'global-average'; input: string; inputQuant: QuantOperand;
       outputQuant: QuantOperand; window: WindowAttrs | null; countIncludePad: boolean; clamp: Clamp;
     });
@@ -143,6 +148,8 @@ export function stepInputs(step: PlanStep): string[] {
       return [step.input];
     case 'lut-q8':
       return step.table ? [step.input, step.table] : [step.input];
+    case 'lut-f32':
+      return [step.input, step.table];
     default:
       return [step.input, step.weight, ...(step.bias ? [step.bias] : [])];
   }
@@ -438,6 +445,20 @@ class Lowering {
     return true;
   }
 
+  /** DQ -> elementwise float ops whose float result others read, as one table (lut-region.ts). */
+  matchFloatTable(last: Node): boolean {
+    if (!this.fuse) return false;
+    const region = matchFloatTableRegion(last, { opset: this.model.opset, constantOf: (v) => this.constantOf(v), isAbsorbed: (n) => this.absorbed.has(n) });
+    const x = region && this.dequantized(region.dequantize.output(0));
+    const xQuant = x && this.activationQuant(x);
+    if (!region || !x || !xQuant) return false;
+    const table = `${last.output(0).name}::table`;
+    this.constants.set(table, region.table);
+    this.emit(region.ops, { kind: 'lut-f32', node: last.label, output: last.output(0).name, input: x.q.name, inputQuant: xQuant, table,
+      rank: region.constantRank });
+    return true;
+  }
+
   // ---- QOperator ----
 
   /** MatMulInteger(x, W const, [z_x scalar], [z_w scalar or per column]); inputQuant.scale is unused (1). */
@@ -531,6 +552,8 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
     // a table first: where a group has one quantized source, it is exact and the cheapest step
     lowering.matchQLinear(n) || lowering.matchTable(n) || lowering.matchQdq(n) || lowering.matchFloat(n);
   }
+  // float-ending tables last, from the graph's end: a region's last op is met before its others
+  for (const n of [...order].reverse()) if (!lowering.absorbed.has(n)) lowering.matchFloatTable(n);
   const steps: PlanStep[] = [];
   for (const n of order) {
     const kernel = lowering.kernelAt.get(n);

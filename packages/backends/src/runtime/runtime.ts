@@ -493,6 +493,12 @@ export class Runtime {
         for (let i = 0; i < 256; i++) table[i] = Math.min(hi, Math.max(lo, table[i]!));
         break;
       }
+      case 'lut-f32': {
+        const table = this.constant(step.table, step);
+        if (table.data.length !== 256 || table.dtype !== 'float32') throw planError('a float lookup table is 256 float32 values', step, step.table);
+        p.weights = this.ownData(table.data as Float32Array);
+        break;
+      }
       case 'pool-q8': {
         if (step.pool === 'average') {
           const [kh, kw] = step.window!.kernel;
@@ -648,16 +654,10 @@ export class Runtime {
         return this.runBinary(step, slots);
       case 'concat-q8':
         return this.runConcat(step, slots);
-      case 'lut-q8': {
-        // elementwise: NHWC data stays NHWC
-        const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type], true);
-        const rank = step.rank ?? 0;
-        const shape = x.shape.length < rank ? [...new Array<number>(rank - x.shape.length).fill(1), ...x.shape] : x.shape;
-        const out = withLayout(this.newSlot(step.outputQuant.type, shape), x.nhwc === true);
-        this.library.exports.slimc_lut_apply_q8(shapeSize(x.shape), this.ptr(x), this.prepared.get(step)!.weights, this.ptr(out));
-        slots.set(step.output, out);
-        return;
-      }
+      case 'lut-q8':
+        return this.runLookup(step, slots);
+      case 'lut-f32':
+        return this.runLookup(step, slots);
       case 'pool-q8':
         return this.runPool(step, slots);
     }
@@ -1089,6 +1089,18 @@ export class Runtime {
       }
       column += cols;
     });
+    slots.set(step.output, out);
+  }
+
+  /** A 256-entry table indexed by the input codes, elementwise: NHWC data stays NHWC. */
+  private runLookup(step: Extract<KernelStep, { kind: 'lut-q8' | 'lut-f32' }>, slots: Map<string, Slot>): void {
+    const x = this.arenaSlot(slots, step.input, step, [step.inputQuant.type], true);
+    const rank = step.rank ?? 0;
+    const shape = x.shape.length < rank ? [...new Array<number>(rank - x.shape.length).fill(1), ...x.shape] : x.shape;
+    const isFloat = step.kind === 'lut-f32';
+    const out = withLayout(this.newSlot(isFloat ? 'float32' : step.outputQuant.type, shape), x.nhwc === true);
+    const apply = isFloat ? this.library.exports.slimc_lut_apply_f32 : this.library.exports.slimc_lut_apply_q8;
+    apply(shapeSize(x.shape), this.ptr(x), this.prepared.get(step)!.weights, this.ptr(out));
     slots.set(step.output, out);
   }
 

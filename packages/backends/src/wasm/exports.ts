@@ -64,6 +64,7 @@ export interface KernelExports {
   slimc_lut_build_q8(fn: I32, alpha: number, beta: number, inScale: number, inZeroPoint: I32, inSigned: I32,
     outScale: number, outZeroPoint: I32, outSigned: I32, table: Ptr): void;
   slimc_lut_apply_q8(n: I32, src: Ptr, table: Ptr, dst: Ptr): void;
+  slimc_lut_apply_f32(n: I32, src: Ptr, table: Ptr, dst: Ptr): void;
 
   slimc_avgpool_q8(geometry: Ptr, input: Ptr, inSigned: I32, inZeroPoint: I32, countIncludePad: I32,
     multipliers: Ptr, shifts: Ptr, outZeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, output: Ptr): void;
@@ -100,7 +101,7 @@ export const KERNEL_FUNCTIONS = [
   '_initialize', 'malloc', 'aligned_alloc', 'free', 'slimc_release_scratch', 'slimc_multiply_by_quantized_multiplier',
   'slimc_requantize', 'slimc_packed_b_size_q8', 'slimc_pack_b_q8', 'slimc_gemm_q8_i32', 'slimc_gemm_q8',
   'slimc_conv_packed_weights_size_q8', 'slimc_conv_pack_weights_q8', 'slimc_conv_q8', 'slimc_add_q8',
-  'slimc_mul_q8', 'slimc_rescale_q8', 'slimc_lut_build_q8', 'slimc_lut_apply_q8', 'slimc_avgpool_q8',
+  'slimc_mul_q8', 'slimc_rescale_q8', 'slimc_lut_build_q8', 'slimc_lut_apply_q8', 'slimc_lut_apply_f32', 'slimc_avgpool_q8',
   'slimc_maxpool_q8', 'slimc_maxpool_f32', 'slimc_global_avgpool_q8', 'slimc_packed_b_size_f32', 'slimc_pack_b_f32', 'slimc_gemm_f32',
   'slimc_conv_packed_weights_size_f32', 'slimc_conv_pack_weights_f32', 'slimc_conv_f32', 'slimc_binary_f32',
   'slimc_unary_f32', 'slimc_quantize_f32', 'slimc_dequantize_q8', 'slimc_depthwise_conv_f32', 'slimc_global_avgpool_f32',
