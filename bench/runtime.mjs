@@ -5,7 +5,7 @@
 // each against weights + 2x the largest live activation set) and how many steps ran on
 // the kernels vs the interpreter ('interp steps': plan steps without a kernel kind; 'interpreted':
 // those the reference interpreter actually ran, the rest being float elementwise ops, Q/DQ,
-// Resize, ConvTranspose, Softmax and MaxPool the runtime does on its own kernels). Then the same
+// Resize, ConvTranspose, Softmax and pooling the runtime does on its own kernels). Then the same
 // comparison for int8: the three models quantized by slimc's quantize pass (static QDQ, uint8
 // activations, reduce-range, calibrated on two random inputs: the figures are about speed, not
 // accuracy), and a synthetic int8 QDQ network (MobileNet-like: 3x3 conv, depthwise 3x3,

@@ -175,6 +175,11 @@ void slimc_maxpool_q8(const int32_t *geometry, const void *input, int32_t is_sig
  * strictly greater one, in row-major window order (the reference interpreter's rule); -infinity
  * for a window entirely in padding. */
 void slimc_maxpool_f32(const int32_t *geometry, const float *input, float *output);
+/* float32 average pooling, NHWC: the double sum of the non-padded taps in window order divided by
+ * the window size (count_include_pad) or the number of non-padded taps, rounded once to float32
+ * (the reference interpreter's rule). */
+void slimc_avgpool_f32(const int32_t *geometry, const float *input, int32_t count_include_pad,
+                       float *output);
 /* N x H x W x C -> N x C, multiplier encodes in_scale / (out_scale * H * W). */
 void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input,
                              int32_t in_signed, int32_t in_zero_point, int32_t multiplier,

@@ -1,6 +1,6 @@
 /*
  * int8/uint8 pooling, NHWC: average (per-count multipliers, see slimc_kernels.h), max, global
- * average; and float32 max pooling, NHWC. Channels are innermost, so each window tap is a
+ * average; and float32 max and average pooling, NHWC. Channels are innermost, so each window tap is a
  * contiguous run the compiler vectorizes.
  */
 #include "internal.h"
@@ -81,6 +81,27 @@ void slimc_maxpool_f32(const int32_t *geo, const float *input, float *output) {
           const float *x = (const float *)taps[t];
           for (int32_t c = 0; c < s.C; c++) out[c] = x[c] > out[c] ? x[c] : out[c];
         }
+      }
+}
+
+void slimc_avgpool_f32(const int32_t *geo, const float *input, int32_t count_include_pad,
+                       float *output) {
+  pool_shape s = pool_shape_of(geo);
+  double *sum = slimc_scratch(SCRATCH_ROW, (size_t)s.C * sizeof(double));
+  const uint8_t **taps = slimc_scratch(SCRATCH_IM2COL, (size_t)s.KH * s.KW * sizeof(*taps));
+  for (int32_t n = 0; n < s.N; n++)
+    for (int32_t oy = 0; oy < s.OH; oy++)
+      for (int32_t ox = 0; ox < s.OW; ox++) {
+        int32_t valid = slimc_window_taps(s.geo, (const uint8_t *)input, sizeof(float), n, oy, ox, taps, NULL);
+        /* as the interpreter: a double sum over the taps in window order, divided once */
+        for (int32_t c = 0; c < s.C; c++) sum[c] = 0.0;
+        for (int32_t t = 0; t < valid; t++) {
+          const float *x = (const float *)taps[t];
+          for (int32_t c = 0; c < s.C; c++) sum[c] += x[c];
+        }
+        double count = count_include_pad ? s.KH * s.KW : valid;
+        float *out = output + (((size_t)n * s.OH + oy) * s.OW + ox) * s.C;
+        for (int32_t c = 0; c < s.C; c++) out[c] = (float)(sum[c] / count);
       }
 }
 

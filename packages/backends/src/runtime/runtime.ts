@@ -754,7 +754,7 @@ export class Runtime {
       return true;
     }
     if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
-    if (node.op === 'MaxPool') return this.runMaxPoolF32(step, slots);
+    if (node.op === 'MaxPool' || node.op === 'AveragePool') return this.runPoolF32(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
       if (!x || x.shape.length < 3) return false;
@@ -856,8 +856,8 @@ export class Runtime {
     return true;
   }
 
-  /** Float 2-D MaxPool (no Indices output, ceil_mode 0) on NHWC data, which it leaves NHWC; false otherwise. */
-  private runMaxPoolF32(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+  /** Float 2-D MaxPool (no Indices output) or AveragePool, ceil_mode 0, on NHWC data, which it leaves NHWC; false otherwise. */
+  private runPoolF32(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
     const node = step.node;
     const kernel = node.getInts('kernel_shape');
     const pads = node.getInts('pads') ?? [0, 0, 0, 0];
@@ -875,7 +875,8 @@ export class Runtime {
     const [n, c] = x.shape as [number, number];
     const [oh, ow] = this.writeGeometry(x.shape, c, window, step);
     const out = this.nhwcSlot('float32', [n, c, oh, ow]);
-    this.library.exports.slimc_maxpool_f32(this.geometryPtr, this.ptr(input.slot), this.ptr(out));
+    if (node.op === 'MaxPool') this.library.exports.slimc_maxpool_f32(this.geometryPtr, this.ptr(input.slot), this.ptr(out));
+    else this.library.exports.slimc_avgpool_f32(this.geometryPtr, this.ptr(input.slot), node.getInt('count_include_pad', 0) === 1 ? 1 : 0, this.ptr(out));
     if (input.scratch) this.releaseBuffer(input.slot);
     slots.set(step.outputs[0]!, out);
     return true;

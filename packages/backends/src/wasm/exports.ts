@@ -70,6 +70,7 @@ export interface KernelExports {
     multipliers: Ptr, shifts: Ptr, outZeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, output: Ptr): void;
   slimc_maxpool_q8(geometry: Ptr, input: Ptr, isSigned: I32, output: Ptr): void;
   slimc_maxpool_f32(geometry: Ptr, input: Ptr, output: Ptr): void;
+  slimc_avgpool_f32(geometry: Ptr, input: Ptr, countIncludePad: I32, output: Ptr): void;
   slimc_global_avgpool_q8(N: I32, HW: I32, C: I32, input: Ptr, inSigned: I32, inZeroPoint: I32, multiplier: I32,
     shift: I32, outZeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, output: Ptr): void;
 
@@ -102,7 +103,7 @@ export const KERNEL_FUNCTIONS = [
   'slimc_requantize', 'slimc_packed_b_size_q8', 'slimc_pack_b_q8', 'slimc_gemm_q8_i32', 'slimc_gemm_q8',
   'slimc_conv_packed_weights_size_q8', 'slimc_conv_pack_weights_q8', 'slimc_conv_q8', 'slimc_add_q8',
   'slimc_mul_q8', 'slimc_rescale_q8', 'slimc_lut_build_q8', 'slimc_lut_apply_q8', 'slimc_lut_apply_f32', 'slimc_avgpool_q8',
-  'slimc_maxpool_q8', 'slimc_maxpool_f32', 'slimc_global_avgpool_q8', 'slimc_packed_b_size_f32', 'slimc_pack_b_f32', 'slimc_gemm_f32',
+  'slimc_maxpool_q8', 'slimc_maxpool_f32', 'slimc_avgpool_f32', 'slimc_global_avgpool_q8', 'slimc_packed_b_size_f32', 'slimc_pack_b_f32', 'slimc_gemm_f32',
   'slimc_conv_packed_weights_size_f32', 'slimc_conv_pack_weights_f32', 'slimc_conv_f32', 'slimc_binary_f32',
   'slimc_unary_f32', 'slimc_quantize_f32', 'slimc_dequantize_q8', 'slimc_depthwise_conv_f32', 'slimc_global_avgpool_f32',
   'slimc_transpose_layout', 'slimc_resize_nearest_f32', 'slimc_conv_transpose_f32',

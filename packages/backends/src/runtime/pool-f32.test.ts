@@ -1,7 +1,8 @@
 /**
- * Float MaxPool on slimc_maxpool_f32 equals the reference interpreter bit for bit (strides,
- * dilations, asymmetric and automatic padding, NaN and -0 inputs), on NCHW input and on the NHWC
- * data a convolution leaves; nothing reaches the interpreter.
+ * Float MaxPool and AveragePool on slimc_maxpool_f32 / slimc_avgpool_f32 equal the reference
+ * interpreter bit for bit (count_include_pad either way, strides, dilations, asymmetric and
+ * automatic padding, NaN and -0 inputs), on NCHW input and on the NHWC data a convolution leaves;
+ * nothing reaches the interpreter.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
@@ -10,6 +11,8 @@ import { KernelLibrary } from '../wasm/kernel-library.js';
 import { Runtime } from './runtime.js';
 
 const arbCase = fc.record({
+  op: fc.constantFrom('MaxPool', 'AveragePool'),
+  countIncludePad: fc.boolean(),
   channels: fc.integer({ min: 1, max: 11 }),
   height: fc.integer({ min: 1, max: 9 }),
   width: fc.integer({ min: 1, max: 9 }),
@@ -34,7 +37,7 @@ beforeAll(async () => {
 const runtimes: Runtime[] = [];
 afterAll(() => runtimes.forEach((rt) => rt.dispose()));
 
-test.prop([arbCase], { numRuns: 60 })('float MaxPool equals the interpreter bit for bit, NCHW and NHWC', async (c) => {
+test.prop([arbCase], { numRuns: 80 })('float MaxPool and AveragePool equal the interpreter bit for bit, NCHW and NHWC', async (c) => {
   const model = new Model(new Graph('main'));
   model.opsetImports.set('', 13);
   const g = model.graph;
@@ -51,7 +54,8 @@ test.prop([arbCase], { numRuns: 60 })('float MaxPool equals the interpreter bit 
   const attrs: Record<string, Attribute> = { kernel_shape: ints(...c.kernel), strides: ints(...c.strides), dilations: ints(...c.dilations),
     auto_pad: { kind: 'string', value: c.autoPad } };
   if (c.autoPad === 'NOTSET') attrs.pads = ints(...c.pads);
-  const y = g.addNode({ op: 'MaxPool', inputs: [input], attrs, outputs: ['y'] }).output(0);
+  if (c.op === 'AveragePool') attrs.count_include_pad = { kind: 'int', value: c.countIncludePad ? 1 : 0 };
+  const y = g.addNode({ op: c.op, inputs: [input], attrs, outputs: ['y'] }).output(0);
   g.outputs.push(y);
   y.uses.push({ user: g, index: 0 });
   const data = randomFloats(shapeSize(shape), c.seed, -3, 3);
@@ -66,7 +70,7 @@ test.prop([arbCase], { numRuns: 60 })('float MaxPool equals the interpreter bit 
   runtimes.push(rt);
   const got = rt.run(inputs).y!;
   expect(rt.interpretedLastRun).toEqual({});
-  expect(rt.plan.steps.some((s) => s.kind === 'interp' && s.node.op === 'MaxPool')).toBe(true);
+  expect(rt.plan.steps.some((s) => s.kind === 'interp' && s.node.op === c.op)).toBe(true);
   const want = interpret(model.graph, inputs, { opset: 13 }).y!;
   expect(got.shape).toEqual(want.shape);
   // Object.is per element: NaN equals NaN, -0 differs from 0
