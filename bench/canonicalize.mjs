@@ -76,6 +76,24 @@ for (const size of sizes.length ? sizes : [10_000, 100_000, 1_000_000]) {
   console.log(`fan-out: ${users} dead users of one value erased in ${(performance.now() - t0).toFixed(0)} ms`);
 }
 
+// Many rewrites hand their uses to one value: each Identity(x) is replaced by x, which ends with
+// 100k users. A rewrite must re-queue the users it moves, not every user x already has.
+{
+  const users = 100_000;
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const type = { dtype: 'float32', shape: [4] };
+  const x = g.addInput('x', type);
+  for (let i = 0; i < users; i++) {
+    const id = g.addNode({ op: 'Identity', inputs: [x], outputs: [{ name: 'i', type }] }).output(0);
+    g.addOutput(g.addNode({ op: 'Relu', inputs: [id], outputs: [{ name: 'r', type }] }).output(0));
+  }
+  const t0 = performance.now();
+  await new Compiler({ verifyEach: false }).use(builtinPlugin).run(model, 'canonicalize');
+  console.log(`fan-in: ${users} Identity(x) replaced by x in ${(performance.now() - t0).toFixed(0)} ms`);
+}
+
 const big = results.find((r) => r.nodes >= 900_000);
 const mid = results.find((r) => r.nodes >= 90_000 && r.nodes < 900_000);
 if (big && mid) {
