@@ -53,29 +53,22 @@ export interface CalibrationOptions {
   percentile: number;
 }
 
-function makeCalibrator(options: CalibrationOptions): Calibrator {
-  if (options.method === 'percentile') return createCalibrator('percentile', { percentile: options.percentile });
-  return createCalibrator(options.method);
+function makeCalibrator(options: CalibrationOptions, expectedRange?: CalibrationRange): Calibrator {
+  if (options.method === 'percentile') return createCalibrator('percentile', { percentile: options.percentile, expectedRange });
+  if (options.method === 'minmax') return createCalibrator('minmax');
+  return createCalibrator(options.method, { expectedRange });
 }
 
-/**
- * Runs `model` on every sample and returns the calibrated range of each watched value. `runs`
- * counts the samples seen.
- */
-export async function calibrate(
-  model: Model,
-  ctx: PassContext,
-  watched: readonly Value[],
-  samples: AsyncIterable<Sample> & { size?: number },
-  options: CalibrationOptions,
-): Promise<{ ranges: Map<Value, CalibrationRange>; runs: number }> {
-  const calibrators = new Map<Value, Calibrator>(watched.map((v) => [v, makeCalibrator(options)]));
+type SampleStream = AsyncIterable<Sample> & { size?: number };
+
+/** One run of `model` over the samples, each watched value's tensors into its calibrator; returns the number of samples. */
+async function observeSamples(model: Model, ctx: PassContext, samples: SampleStream, calibrators: ReadonlyMap<Value, Calibrator>, label: string): Promise<number> {
   const executor = ctx.executor('calibration');
   const observe = (v: Value, t: Tensor) => {
     const c = calibrators.get(v);
     if (c && t.dtype === 'float32') c.observe(t.data as Float32Array);
   };
-  const bar = process.stderr.isTTY ? new SingleBar({ format: 'calibrating [{bar}] {value}/{total} samples', stream: process.stderr }, Presets.shades_classic) : undefined;
+  const bar = process.stderr.isTTY ? new SingleBar({ format: `${label} [{bar}] {value}/{total} samples`, stream: process.stderr }, Presets.shades_classic) : undefined;
   bar?.start(samples.size ?? 0, 0);
   let runs = 0;
   try {
@@ -90,6 +83,33 @@ export async function calibrate(
     bar?.stop();
   }
   if (runs === 0) throw new SlimcError('invalid-argument', 'no calibration samples', { pass: ctx.pass, field: 'option samples' });
+  return runs;
+}
+
+/**
+ * Runs `model` on every sample and returns the calibrated range of each watched value. `runs`
+ * counts the samples seen (per pass).
+ *
+ * Histogram methods (entropy, percentile, mse) take two passes, as TensorRT's calibrator does: the
+ * first finds each value's extremes, the second bins the values into a histogram spanning exactly
+ * those, so all 2048 bins resolve the data (one streaming pass re-bins coarser as the range grows,
+ * leaving as few as half the bins in use). `samples` is asked once per pass.
+ */
+export async function calibrate(
+  model: Model,
+  ctx: PassContext,
+  watched: readonly Value[],
+  samples: () => Promise<SampleStream>,
+  options: CalibrationOptions,
+): Promise<{ ranges: Map<Value, CalibrationRange>; runs: number }> {
+  const extremes = new Map<Value, Calibrator>(watched.map((v) => [v, createCalibrator('minmax')]));
+  const twoPasses = options.method !== 'minmax';
+  const runs = await observeSamples(model, ctx, await samples(), extremes, twoPasses ? 'calibrating (1/2: ranges)' : 'calibrating');
+  let calibrators = extremes;
+  if (twoPasses) {
+    calibrators = new Map([...extremes].map(([v, c]) => [v, makeCalibrator(options, c.range())]));
+    await observeSamples(model, ctx, await samples(), calibrators, 'calibrating (2/2: histograms)');
+  }
   const ranges = new Map<Value, CalibrationRange>();
   for (const [v, c] of calibrators) ranges.set(v, c.range());
   return { ranges, runs };

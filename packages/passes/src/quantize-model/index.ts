@@ -199,7 +199,7 @@ async function runStatic(model: Model, ctx: PassContext, s: QuantizeSettings, o:
   const fixed = s.targetSqnr > 0 ? undefined : fixedRanges(watched.map((v) => v.name), s.overrides);
   const { ranges: byValue, runs } = fixed
     ? { ranges: new Map<Value, CalibrationRange>(), runs: 0 }
-    : await calibrate(model, ctx, watched, await samplesOf(), { method: s.calibration, percentile: s.percentile });
+    : await calibrate(model, ctx, watched, samplesOf, { method: s.calibration, percentile: s.percentile });
   const ranges = new Map<string, CalibrationRange>(fixed);
   for (const [v, r] of byValue) ranges.set(v.name, r);
   const float = cloneModel(model);

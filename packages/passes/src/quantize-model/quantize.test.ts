@@ -132,6 +132,22 @@ describe('quantize', () => {
     expect(Number(fused[0]!.input(5)!.constant!.data[0])).toBe(0);
   });
 
+  test.each([
+    ['minmax', 1],
+    ['entropy', 2],
+    ['mse', 2],
+  ] as const)('calibration=%s asks for the samples %i time(s): histograms span the first pass\'s extremes', async (calibration, times) => {
+    const compiler = new Compiler().use(builtinPlugin);
+    let asked = 0;
+    compiler.hooks.calibrationData.tapPromise('counting', async () => {
+      asked++;
+      return SAMPLES;
+    });
+    const report = await compiler.run(cloneModel(convNet()), [{ name: 'quantize', options: { calibration } }]);
+    expect(asked).toBe(times);
+    expect(report.passes[0]!.stats['calibration-samples']).toBe(SAMPLES.length);
+  });
+
   test('exclude keeps named nodes float; no samples is an error naming the option', async () => {
     const float = convNet();
     const gemm = [...float.graph.nodes()].find((n) => n.op === 'Gemm')!;

@@ -336,6 +336,33 @@ describe('entropy calibration', () => {
   });
 });
 
+describe('expected range (a first pass\'s extremes)', () => {
+  it('the histogram starts on it and keeps every bin, where streaming growth coarsens', () => {
+    const random = seededRandom(41);
+    const batches = Array.from({ length: 20 }, (_, b) => uniformBatch(random, 1000, -1 - b, 1 + b));
+    const extremes = new MinMaxCalibrator();
+    for (const x of batches) extremes.observe(x);
+    const streamed = new EntropyCalibrator();
+    const ranged = new EntropyCalibrator({ expectedRange: extremes.range() });
+    for (const x of batches) for (const c of [streamed, ranged]) c.observe(x);
+    const occupied = (c: EntropyCalibrator) => c.histogram.counts.filter((n) => n > 0).length;
+    expect(ranged.histogram.lo).toBeCloseTo(extremes.range().min, 12);
+    expect(ranged.histogram.hi).toBeCloseTo(extremes.range().max, 12);
+    expect(ranged.histogram.total).toBe(20_000);
+    expect(occupied(ranged)).toBeGreaterThan(1800);
+    expect(occupied(streamed)).toBeLessThan(0.75 * occupied(ranged));
+  });
+
+  it('a first batch past the expected range widens it; symmetric calibrators bin |x| from 0', () => {
+    const c = new EntropyCalibrator({ expectedRange: { min: -1, max: 1 } });
+    c.observe([-3, 0.5, 2]);
+    expect([c.histogram.lo, c.histogram.hi]).toEqual([-3, 2]);
+    const s = new MseCalibrator({ symmetric: true, expectedRange: { min: -4, max: 1 } });
+    expect([s.histogram.lo, s.histogram.hi]).toEqual([0, 4]);
+    expect(() => new StreamingHistogram(8, 'signed').startRange(1, 0)).toThrow(/lo ≤ hi/);
+  });
+});
+
 describe('entropy clipping budget', () => {
   /** Σ (x - clip(x))² and Σ of the rounding error step²/12 over the values, for the range [lo, hi] with `levels` codes. */
   function errors(values: Float32Array, lo: number, hi: number, levels: number) {

@@ -25,6 +25,11 @@ export interface HistogramCalibratorOptions {
   symmetric?: boolean;
   /** Histogram size; default 2048. */
   bins?: number;
+  /**
+   * The extremes of the values to come (a first pass's minmax): the histogram starts on them, so its
+   * bins keep their full resolution instead of coarsening as the range grows batch by batch.
+   */
+  expectedRange?: CalibrationRange;
 }
 
 export abstract class HistogramCalibrator implements Calibrator {
@@ -34,6 +39,8 @@ export abstract class HistogramCalibrator implements Calibrator {
   constructor(options: HistogramCalibratorOptions = {}) {
     this.symmetric = options.symmetric ?? false;
     this.histogram = new StreamingHistogram(options.bins ?? 2048, this.symmetric ? 'magnitude' : 'signed');
+    const r = options.expectedRange;
+    if (r && r.max > r.min) this.histogram.startRange(this.symmetric ? 0 : r.min, this.symmetric ? Math.max(-r.min, r.max) : r.max);
   }
 
   observe(values: ArrayLike<number>): void {

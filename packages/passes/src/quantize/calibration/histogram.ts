@@ -63,6 +63,22 @@ export class StreamingHistogram {
     return this.lo + i * this.binWidth;
   }
 
+  /**
+   * Starts an empty histogram on [lo, hi] (magnitude: [0, hi]) instead of the first batch's range:
+   * given the extremes from a first pass over the data, every bin stays in use (no coarsening).
+   */
+  startRange(lo: number, hi: number): void {
+    if (this.total !== 0) throw new SlimcError('invalid-argument', 'a histogram range can only be set before the first value', { field: 'range' });
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
+      throw new SlimcError('invalid-argument', `histogram range must be finite with lo ≤ hi, got [${lo}, ${hi}]`, { field: 'range' });
+    }
+    this.initRange(this.mode === 'magnitude' ? 0 : lo, hi);
+    this.ranged = true;
+  }
+
+  /** Set by `startRange`: the first batch does not reset the range. */
+  private ranged = false;
+
   add(values: ArrayLike<number>): void {
     const magnitude = this.mode === 'magnitude';
     let batchMin = Infinity;
@@ -77,8 +93,11 @@ export class StreamingHistogram {
     }
     this.nonFinite += values.length - finite;
     if (finite === 0) return;
-    if (this.total === 0) this.initRange(magnitude ? 0 : batchMin, batchMax);
-    else if (batchMin < this.lo || batchMax > this.hi) this.grow(batchMin, batchMax);
+    const outside = batchMin < this.lo || batchMax > this.hi;
+    if (this.total === 0 && !this.ranged) this.initRange(magnitude ? 0 : batchMin, batchMax);
+    // a preset range the first batch overflows is widened to cover both (nothing is binned yet)
+    else if (this.total === 0 && outside) this.initRange(magnitude ? 0 : Math.min(this.lo, batchMin), Math.max(this.hi, batchMax));
+    else if (outside) this.grow(batchMin, batchMax);
     if (batchMin < this.observedMin) this.observedMin = batchMin;
     if (batchMax > this.observedMax) this.observedMax = batchMax;
 
