@@ -5,7 +5,7 @@
  * cls) and det-calib/ pages (det), run by slimc's WebAssembly runtime (the calibration executor).
  *
  * Subsets keep the run within a few minutes on 2 cores (printed with the figures): rec calibrates
- * on the first CALIB_LINES calib lines (32), cls on CLS_CALIB_LINES (32), det on the first
+ * on the first CALIB_LINES calib lines (32), cls on CLS_CALIB_LINES (64), det on the first
  * DET_CALIB_PAGES det-calib pages (2).
  */
 import { describe, expect, test } from 'vitest';
@@ -37,7 +37,7 @@ import { join } from 'node:path';
 
 const CALIB_LINES = Number(process.env.SLIMC_CALIB_LINES ?? 32);
 /** cls is small enough to calibrate on more lines within the budget. */
-const CLS_CALIB_LINES = Number(process.env.SLIMC_CLS_CALIB_LINES ?? 32);
+const CLS_CALIB_LINES = Number(process.env.SLIMC_CLS_CALIB_LINES ?? 64);
 const DET_CALIB_PAGES = Number(process.env.SLIMC_DET_CALIB_PAGES ?? 2);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -91,19 +91,31 @@ describe('static int8 quantization of PaddleOCR', () => {
     expect(agree).toBeGreaterThanOrEqual(0.99);
   }, 120_000);
 
-  test.each(FORMATS)('rec %s', async (format) => {
-    const { bytes, stats } = await quantize(PADDLE_REC.path, 'calib', PADDLE_OCR_REC_PREPROCESS, CALIB_LINES, { ...BASE, format });
+  /** Quantizes rec with `options`, reads the eval lines with float and int8 in onnxruntime, prints and returns the figures. */
+  async function recAgreement(label: string, options: Record<string, unknown>) {
+    const { bytes, stats } = await quantize(PADDLE_REC.path, 'calib', PADDLE_OCR_REC_PREPROCESS, CALIB_LINES, options);
     const ratio = bytes.length / floatSize(PADDLE_REC.path);
     const charset = readCtcCharset(PADDLE_KEYS);
     const images = evalLines.map((l) => l.path);
     const ref = (await recognizeImages(await ortRunner(PADDLE_REC.path), images, charset)).map(normalizeOcrText);
     const got = (await recognizeImages(await ortRunner(bytes), images, charset)).map(normalizeOcrText);
     const c = compareTexts(ref, got);
-    console.log(`rec ${format}: ${stats.quantized} layers, ${CALIB_LINES} calib lines; size ${pct(ratio)} of float; lines equal ${pct(c.lineEquality)}, chars ${pct(c.charAgreement)} of ${c.lines}`);
-    expect(ratio).toBeLessThanOrEqual(REC_SIZE[format]);
-    // below the issue's 97% / 99%: entropy ranges cost rec lines that minmax or mse keep (see README)
-    expect(c.lineEquality).toBeGreaterThanOrEqual(0.8);
-    expect(c.charAgreement).toBeGreaterThanOrEqual(0.975);
+    console.log(`rec ${label}: ${stats.quantized} layers, ${CALIB_LINES} calib lines; size ${pct(ratio)} of float; lines equal ${pct(c.lineEquality)}, chars ${pct(c.charAgreement)} of ${c.lines}`);
+    return { ratio, ...c };
+  }
+
+  test.each(FORMATS)('rec %s', async (format) => {
+    const c = await recAgreement(format, { ...BASE, format });
+    expect(c.ratio).toBeLessThanOrEqual(REC_SIZE[format]);
+    // lines below the issue's 97% (measured 92.5%; mse reaches it, below); characters at its 99%
+    expect(c.lineEquality).toBeGreaterThanOrEqual(0.92);
+    expect(c.charAgreement).toBeGreaterThanOrEqual(0.99);
+  }, 180_000);
+
+  test('rec qdq, calibration=mse: the issue\'s 97% of lines and 99% of characters', async () => {
+    const c = await recAgreement('qdq mse', { ...BASE, calibration: 'mse' });
+    expect(c.lineEquality).toBeGreaterThanOrEqual(0.97);
+    expect(c.charAgreement).toBeGreaterThanOrEqual(0.99);
   }, 180_000);
 
   test.each(FORMATS)('det %s', async (format) => {
@@ -116,7 +128,7 @@ describe('static int8 quantization of PaddleOCR', () => {
     console.log(`det ${format}: ${stats.quantized} layers, ${DET_CALIB_PAGES} calib pages; size ${pct(ratio)} of float; map IoU mean ${d.meanIoU.toFixed(3)}, min ${d.minIoU.toFixed(3)} over ${pages.length} pages`);
     expect(ratio).toBeLessThanOrEqual(DET_SIZE[format]);
     expect(d.meanIoU).toBeGreaterThanOrEqual(0.95);
-    expect(d.minIoU).toBeGreaterThanOrEqual(0.93);
+    expect(d.minIoU).toBeGreaterThanOrEqual(0.95);
   }, 240_000);
 
   test(`reduce-range: onnxruntime ${hasVnni ? '(VNNI) matches the interpreter either way' : '(no VNNI) matches the interpreter only with 7-bit weights'}`, async () => {
