@@ -57,6 +57,25 @@ interface ArenaSlot {
 }
 type Slot = ArenaSlot | { readonly host: Tensor };
 
+/** How `run` hands values to its observer. */
+export interface ObserveOptions {
+  /** Only these values (plan names) are observed; default every value a step produces. */
+  values?: ReadonlySet<string>;
+  /**
+   * 'copy' (default): the observer gets a copy in the logical (NCHW) layout. 'view': it gets the
+   * data where it lives, no copy and no transpose: a view of WebAssembly memory that is valid only
+   * during the callback (later steps overwrite it, a growth detaches it), in the layout the value is
+   * kept in (the callback's `layout`; the tensor's shape stays the logical NCHW one). Enough for
+   * statistics that ignore element order (min/max, histograms); per-channel ones need `layout`.
+   */
+  data?: 'copy' | 'view';
+}
+
+/** Element order of an observed tensor: its logical shape's, or NHWC for a 4-D NCHW value kept NHWC. */
+export type ObservedLayout = 'logical' | 'nhwc';
+
+export type RunObserver = (name: string, t: Tensor, layout: ObservedLayout) => void;
+
 export interface RuntimeMemory {
   /** Bytes of WebAssembly memory holding packed weights and kernel parameters. */
   weights: number;
@@ -254,17 +273,19 @@ export class Runtime {
   }
 
   /**
-   * Runs the plan. `observe` sees every value a step produces (before it may be released); the
-   * tensor it gets is a copy.
+   * Runs the plan. `observe` sees every value a step produces (before it may be released), or those
+   * `observing.values` names; the tensor it gets is a copy in the logical layout, or with
+   * `observing.data: 'view'` a view valid only during the callback (see ObserveOptions).
    */
-  run(inputs: Record<string, Tensor>, observe?: (name: string, t: Tensor) => void): Record<string, Tensor> {
+  run(inputs: Record<string, Tensor>, observe?: RunObserver, observing: ObserveOptions = {}): Record<string, Tensor> {
     if (this.disposed) throw new SlimcError('invalid-argument', 'runtime used after dispose()');
+    const onOutput = observe && this.observer(observe, observing);
     const signature = this.plan.inputs.map((v) => `${v.name}:${inputs[v.name]?.shape.join('x')}`).join(';');
     const known = this.memoryPlans.get(signature);
     if (known) {
       this.planned = { plan: known, next: 0 };
       try {
-        const result = this.runOnce(inputs, observe);
+        const result = this.runOnce(inputs, onOutput);
         this.peakNeeded = Math.max(this.peakNeeded, known.peak);
         this.lastPlanned = known.peak;
         return result;
@@ -277,7 +298,7 @@ export class Runtime {
     }
     this.recording = { intervals: [], open: new Map() };
     try {
-      const result = this.runOnce(inputs, observe);
+      const result = this.runOnce(inputs, onOutput);
       this.peakNeeded = Math.max(this.peakNeeded, this.allocator.highWater);
       const plan = planMemory(this.recording.intervals);
       this.largestLive = Math.max(this.largestLive, plan.largestLiveSet);
@@ -288,7 +309,21 @@ export class Runtime {
     }
   }
 
-  private runOnce(inputs: Record<string, Tensor>, observe?: (name: string, t: Tensor) => void): Record<string, Tensor> {
+  /** Per step output: hands it to `observe` as `observing` asks. */
+  private observer(observe: RunObserver, observing: ObserveOptions): (slots: Map<string, Slot>, name: string, step: PlanStep) => void {
+    const { values, data = 'copy' } = observing;
+    return (slots, name, step) => {
+      if (values && !values.has(name)) return;
+      if (data === 'copy') return observe(name, this.read(slots, name, step, true), 'logical');
+      const slot = this.slotOf(slots, name, step);
+      if ('host' in slot) return observe(name, slot.host, 'logical');
+      const at = this.ptr(slot);
+      const view = dataFromBytes(slot.dtype, this.library.heapU8.subarray(at, at + slot.bytes), shapeSize(slot.shape));
+      observe(name, { dtype: slot.dtype, shape: slot.shape, data: view }, slot.nhwc ? 'nhwc' : 'logical');
+    };
+  }
+
+  private runOnce(inputs: Record<string, Tensor>, observe?: (slots: Map<string, Slot>, name: string, step: PlanStep) => void): Record<string, Tensor> {
     const slots = new Map<string, Slot>();
     this.allocator.reset();
     this.clock = 0;
@@ -314,7 +349,7 @@ export class Runtime {
           if (isSlimcError(e)) throw e.withContext(step.kind === 'interp' ? { node: step.node.label, op: step.node.qualifiedOp } : { node: step.node, op: step.kind });
           throw new SlimcError('internal', `runtime step failed: ${(e as Error).message}`, step.kind === 'interp' ? { node: step.node.label } : { node: step.node }, { cause: e });
         }
-        if (observe) for (const name of stepOutputs(step)) observe(name, this.read(slots, name, step, true));
+        if (observe) for (const name of stepOutputs(step)) observe(slots, name, step);
         for (const name of this.releaseAfter[i]!) this.release(slots, name);
       });
       const result: Record<string, Tensor> = {};
