@@ -95,9 +95,13 @@ export interface RunOptions {
   onProgress?: (event: { phase: 'start' | 'end'; pass: string; index: number; total: number }) => void;
 }
 
+/** The interpreter keeps every value in the logical layout, and its tensors are its own: `data` changes nothing. */
 export const referenceInterpreter: Executor = Object.freeze<Executor>({
   name: 'reference-interpreter',
-  run: (graph, inputs, opts) => interpret(graph, inputs, opts),
+  run: (graph, inputs, { opset, observe, observed }) => {
+    if (!observe) return interpret(graph, inputs, { opset });
+    return interpret(graph, inputs, { opset, observe: (v, t) => (!observed || observed.has(v)) && observe(v, t, 'logical') });
+  },
 });
 
 export class Compiler {

@@ -19,14 +19,31 @@ export interface PassResult {
   stats?: Record<string, number>;
 }
 
+/** Element order of an observed tensor: its shape's, or NHWC for a 4-D NCHW value an executor keeps NHWC. */
+export type ObservedLayout = 'logical' | 'nhwc';
+
+export interface ExecutorRunOptions {
+  opset: number;
+  /** Sees node outputs as they are computed (graph inputs are the caller's own). */
+  observe?: (value: Value, t: Tensor, layout: ObservedLayout) => void;
+  /**
+   * The values `observe` wants (default: every node output). Others are not handed out, and an
+   * executor may compute them differently (fused into their producer, never stored).
+   */
+  observed?: ReadonlySet<Value>;
+  /**
+   * 'copy' (default): `observe` gets tensors it may keep, in the logical layout. 'view': it reads
+   * each tensor only during the call and its statistics do not depend on element order unless it
+   * consults `layout`; the executor may then hand out a view of its own memory (no copy, no
+   * transpose) that is invalid once the callback returns.
+   */
+  data?: 'copy' | 'view';
+}
+
 /** Runs a graph on inputs: the reference interpreter by default (see `Compiler.hooks.executor`). */
 export interface Executor {
   readonly name: string;
-  run(
-    graph: Graph,
-    inputs: Record<string, Tensor>,
-    opts: { opset: number; observe?: (value: Value, t: Tensor) => void },
-  ): Record<string, Tensor> | Promise<Record<string, Tensor>>;
+  run(graph: Graph, inputs: Record<string, Tensor>, opts: ExecutorRunOptions): Record<string, Tensor> | Promise<Record<string, Tensor>>;
 }
 
 export interface PassContext {

@@ -61,9 +61,15 @@ function makeCalibrator(options: CalibrationOptions, expectedRange?: Calibration
 
 type SampleStream = AsyncIterable<Sample> & { size?: number };
 
-/** One run of `model` over the samples, each watched value's tensors into its calibrator; returns the number of samples. */
+/**
+ * One run of `model` over the samples, each watched value's tensors into its calibrator; returns
+ * the number of samples. The executor hands out only the watched values, as views it may keep in
+ * its own layout: the calibrators' per-tensor statistics read each tensor once, during the call,
+ * and do not depend on element order.
+ */
 async function observeSamples(model: Model, ctx: PassContext, samples: SampleStream, calibrators: ReadonlyMap<Value, Calibrator>, label: string): Promise<number> {
   const executor = ctx.executor('calibration');
+  const observed = new Set(calibrators.keys());
   const observe = (v: Value, t: Tensor) => {
     const c = calibrators.get(v);
     if (c && t.dtype === 'float32') c.observe(t.data as Float32Array);
@@ -74,7 +80,7 @@ async function observeSamples(model: Model, ctx: PassContext, samples: SampleStr
   try {
     for await (const sample of samples) {
       for (const v of model.graph.inputs) if (sample[v.name]) observe(v, sample[v.name]!);
-      await executor.run(model.graph, sample, { opset: model.opset, observe });
+      await executor.run(model.graph, sample, { opset: model.opset, observe, observed, data: 'view' });
       runs++;
       bar?.setTotal(Math.max(samples.size ?? 0, runs));
       bar?.update(runs);
