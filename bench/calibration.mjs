@@ -6,8 +6,9 @@
 // upgrade, canonicalize, calibration, weight quantization), and the child's peak RSS. The
 // interpreter runs on fewer lines by default (--interpreter-samples N, 64 for all) and its time
 // for 64 lines is extrapolated per sample, as the printed line says. A last child splits the
-// runtime's CPU time per sample: the model alone, with every value handed to an observer, and
-// calibrating (observers feeding the calibrators).
+// runtime's CPU time per sample: the model alone, observed as calibration observes it (only the
+// watched values, as in-place views), with every value copied out, and calibrating (observers
+// feeding the calibrators).
 //
 // Then onnxruntime-node latency of the float and the int8 rec, det and cls models on the same
 // real inputs (an eval line for rec and cls, a page for det), with one intra-op thread and with
@@ -17,7 +18,8 @@
 // onnxruntime-web on the same models: bench/runtime.mjs.
 //
 // Run `npx tsc -b` first: this imports the built packages.
-// Usage: node bench/calibration.mjs [--interpreter-samples N] [--runs N] [--skip-calibration] [--skip-ort]
+// Usage: node bench/calibration.mjs [--calibration minmax|entropy|percentile|mse] [--interpreter-samples N] [--runs N]
+//        [--skip-calibration] [--skip-ort]
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -38,12 +40,15 @@ const MODELS = {
 const SAMPLES = 64;
 /** As test/quantize-real.test.ts quantizes the real models (its BASE options). */
 const INT8 = { calibration: 'minmax', activations: 'uint8', 'reduce-range': 'auto' };
+/** The calibration method of the calibration timing (--calibration METHOD; histogram methods take two passes). */
+const CALIBRATION = { ...INT8, calibration: argString('--calibration', INT8.calibration) };
 const GOALS = { seconds: 60, megabytes: 2048, speedup: 10 };
 
-const arg = (name, fallback) => {
+function argString(name, fallback) {
   const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+const arg = (name, fallback) => Number(argString(name, fallback));
 const imageFiles = (split) => readdirSync(join(ocrData, split)).filter((f) => /\.(png|jpg)$/.test(f)).sort().map((f) => join(ocrData, split, f));
 
 /** `executor` with the wall and CPU time spent in its runs (model execution plus the calibrators' observe calls). */
@@ -90,11 +95,12 @@ async function calibrationChild(executor, count) {
   const t0 = performance.now();
   const samples = await passes.collectSamples(join(ocrData, 'calib'), passes.PADDLE_OCR_REC_PREPROCESS, { limit: count });
   const loadMs = performance.now() - t0;
-  const r = await quantize(MODELS.rec, samples, executor, INT8);
+  const r = await quantize(MODELS.rec, samples, executor, CALIBRATION);
   const quantizePass = r.report.passes.find((p) => p.name === 'quantize');
   console.log(JSON.stringify({
     executor: r.report.executor,
     samples: quantizePass.stats['calibration-samples'],
+    runs: r.spent.runs,
     loadMs,
     wallMs: r.spent.wallMs,
     cpuMs: r.spent.cpuMs,
@@ -106,33 +112,52 @@ async function calibrationChild(executor, count) {
 }
 
 /**
- * Child: where the WebAssembly executor's time goes. The float rec as calibration sees it (opset
- * 13, canonicalized) runs on `count` lines with no observer, then with an observer that keeps
- * nothing (the cost of handing every value out); CPU ms per sample of each, and what was handed out.
+ * Child: where the WebAssembly executor's time goes. The float rec as calibration sees it (the
+ * graph and watched values the quantize pass hands its executor) runs on `count` lines with no
+ * observer; then observed as calibration observes it (only the watched values, as views of
+ * WebAssembly memory in the runtime's layout); then with every value copied out in NCHW (what an
+ * observer of everything costs). CPU ms per sample of each, and what was handed out.
  */
 async function breakdownChild(count) {
   const samples = await passes.collectSamples(join(ocrData, 'calib'), passes.PADDLE_OCR_REC_PREPROCESS, { limit: count + 1 });
-  const { model } = await passes.compile(MODELS.rec, { pipeline: 'upgrade-opset(to=13),canonicalize' });
   const executor = backends.wasmExecutor();
-  let [values, bytes] = [0, 0];
-  const cpuPerSample = async (observe) => {
-    await executor.run(model.graph, samples[0], { opset: model.opset, observe }); // lowering, warm-up
-    [values, bytes] = [0, 0];
-    const c0 = process.cpuUsage();
-    for (const sample of samples.slice(1)) await executor.run(model.graph, sample, { opset: model.opset, observe });
-    const c = process.cpuUsage(c0);
-    return (c.user + c.system) / 1000 / count;
+  let calibration;
+  const capture = {
+    name: 'bench-calibration-capture',
+    apply(compiler) {
+      compiler.hooks.calibrationData.tapPromise('bench-calibration-capture', async () => samples.slice(0, 1));
+      compiler.hooks.executor.tap('bench-calibration-capture', ({ purpose }) => (purpose !== 'calibration' ? undefined : {
+        name: executor.name,
+        run(graph, inputs, opts) {
+          calibration = { graph, opset: opts.opset, observed: opts.observed };
+          return executor.run(graph, inputs, opts);
+        },
+      }));
+    },
   };
-  const alone = await cpuPerSample(undefined);
-  const observed = await cpuPerSample((_, t) => {
+  await passes.compile(MODELS.rec, { pipeline: [{ name: 'quantize', options: CALIBRATION }], plugins: [capture] });
+  const { graph, opset, observed } = calibration;
+  let [values, bytes] = [0, 0];
+  const count1 = (_, t) => {
     values++;
     bytes += t.data.byteLength;
-  });
-  console.log(JSON.stringify({ samples: count, aloneCpuMs: alone, observedCpuMs: observed, values: values / count, megabytes: bytes / count / 1e6 }));
+  };
+  const cpuPerSample = async (opts) => {
+    await executor.run(graph, samples[0], { opset, ...opts }); // lowering, warm-up
+    [values, bytes] = [0, 0];
+    const c0 = process.cpuUsage();
+    for (const sample of samples.slice(1)) await executor.run(graph, sample, { opset, ...opts });
+    const c = process.cpuUsage(c0);
+    return { cpuMs: (c.user + c.system) / 1000 / count, values: values / count, megabytes: bytes / count / 1e6 };
+  };
+  const alone = await cpuPerSample({});
+  const watched = await cpuPerSample({ observe: count1, observed, data: 'view' });
+  const every = await cpuPerSample({ observe: count1 });
+  console.log(JSON.stringify({ samples: count, alone, watched, every }));
 }
 
 function runChild(...args) {
-  const r = spawnSync(process.execPath, [here, '--child', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, [here, '--child', ...args, '--calibration', CALIBRATION.calibration], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed (exit ${r.status})`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 }
@@ -148,7 +173,7 @@ const goal = (ok, text) => `${text} ${ok ? 'met' : 'NOT met'}`;
 
 async function calibrationBench() {
   const interpreterSamples = Math.min(SAMPLES, arg('--interpreter-samples', 8));
-  console.log(`PaddleOCR rec: static quantization calibrated on ${SAMPLES} lines of test/data/ocr/calib (paddle-rec, ${INT8.calibration}); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`PaddleOCR rec: static quantization calibrated on ${SAMPLES} lines of test/data/ocr/calib (paddle-rec, ${CALIBRATION.calibration}); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const wasm = runChild('wasm', String(SAMPLES));
   const interp = runChild('interpreter', String(interpreterSamples));
   const perSample = (r) => r.wallMs / r.samples;
@@ -168,8 +193,10 @@ async function calibrationBench() {
   console.log(`speed-up of calibration per sample, wasm over interpreter: ${speedup.toFixed(1)}x wall, ${cpuSpeedup.toFixed(1)}x CPU (${goal(speedup >= GOALS.speedup, `goal >= ${GOALS.speedup}x`)})`);
   const b = runChild('breakdown', '8');
   const interpCpu = interp.cpuMs / interp.samples;
-  console.log(`wasm CPU per sample, ${b.samples} lines: the model alone ${b.aloneCpuMs.toFixed(0)} ms (${(interpCpu / b.aloneCpuMs).toFixed(1)}x faster than the interpreter calibrating), ` +
-    `handing every value to an observer ${b.observedCpuMs.toFixed(0)} ms (${b.values.toFixed(0)} values, ${b.megabytes.toFixed(0)} MB copied out), calibrating ${(wasm.cpuMs / wasm.samples).toFixed(0)} ms`);
+  const ms = (r) => `${r.cpuMs.toFixed(0)} ms`;
+  console.log(`wasm CPU per sample, ${b.samples} lines: the model alone ${ms(b.alone)} (${(interpCpu / b.alone.cpuMs).toFixed(1)}x faster than the interpreter calibrating); ` +
+    `observed as calibration observes it ${ms(b.watched)} (${b.watched.values.toFixed(0)} watched values, ${b.watched.megabytes.toFixed(0)} MB viewed in place); ` +
+    `every value copied out ${ms(b.every)} (${b.every.values.toFixed(0)} values, ${b.every.megabytes.toFixed(0)} MB); calibrating ${(wasm.cpuMs / wasm.runs).toFixed(0)} ms per run (${wasm.runs / wasm.samples} per sample)`);
 }
 
 /** Median ms of `runs` runs after two warm-up runs. */
