@@ -98,6 +98,48 @@ describe('subgraph adoption', () => {
   });
 });
 
+describe('walks', () => {
+  /** main: a, If(then: [t1, Loop(body: [b1])], else: [e1]), z. */
+  function nested() {
+    const g = new Graph('main');
+    const c = g.addInput('c', { dtype: 'bool', shape: [] });
+    const a = g.addNode({ op: 'Neg', name: 'a', inputs: [c] });
+    const thenG = new Graph('then');
+    thenG.addNode({ op: 'Neg', name: 't1', inputs: [a.output(0)] });
+    const body = new Graph('body');
+    body.addNode({ op: 'Neg', name: 'b1', inputs: [c] });
+    const loop = thenG.addNode({ op: 'Loop', name: 'loop', inputs: [] });
+    loop.setAttr('body', { kind: 'graph', value: body });
+    const elseG = new Graph('else');
+    elseG.addNode({ op: 'Neg', name: 'e1', inputs: [c] });
+    const iff = g.addNode({ op: 'If', name: 'if', inputs: [c] });
+    iff.setAttr('then_branch', { kind: 'graph', value: thenG });
+    iff.setAttr('else_branch', { kind: 'graph', value: elseG });
+    g.addNode({ op: 'Neg', name: 'z', inputs: [c] });
+    return g;
+  }
+
+  test('allNodes puts a node before its subgraphs, subgraphs in attribute order, depth first', () => {
+    const g = nested();
+    expect([...g.allNodes()].map((n) => n.name)).toEqual(['a', 'if', 't1', 'loop', 'b1', 'e1', 'z']);
+    expect(g.allGraphs().map((h) => h.name)).toEqual(['main', 'then', 'body', 'else']);
+    expect(g.nodeList().map((n) => n.name)).toEqual(['a', 'if', 'z']);
+  });
+
+  test('the current node may be erased while walking', () => {
+    const g = nested();
+    const seen: string[] = [];
+    for (const n of g.allNodes()) {
+      seen.push(n.name);
+      if (n.name === 'b1' || n.name === 'z') n.erase();
+    }
+    expect(seen).toEqual(['a', 'if', 't1', 'loop', 'b1', 'e1', 'z']);
+    expect([...g.allNodes()].map((n) => n.name)).toEqual(['a', 'if', 't1', 'loop', 'e1']);
+    const walk = g.nodes();
+    expect([walk.next().value?.name, walk.next().value?.name, walk.next().done]).toEqual(['a', 'if', true]);
+  });
+});
+
 /** A use-list edit, on indices into the graph built by `useListGraph`. */
 type UseEdit =
   | { kind: 'setInput'; node: number; operand: number; value: number | null }

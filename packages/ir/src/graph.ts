@@ -68,9 +68,18 @@ function slotsOf(user: Node | Graph): number[] {
 
 /** Appends `u` to `v`'s use list, recording its slot with its user. */
 function appendUse(v: Value, u: Use): void {
-  slotsOf(u.user)[u.index] = v.uses.length;
-  v.uses.push(u);
+  const uses = v.uses;
+  slotsOf(u.user)[u.index] = uses.length;
+  // Most values have one to three uses: their lists are copied at exact size, since an array grown
+  // by push reserves room for 17 elements (a cost per value that large graphs feel in the GC).
+  if (uses.length < SMALL_USE_LIST) (v as { uses: Use[] }).uses = [...uses, u];
+  else uses.push(u);
 }
+
+const SMALL_USE_LIST = 4;
+
+const NO_GRAPHS: readonly Graph[] = Object.freeze([]);
+const NO_ATTRS: ReadonlyMap<string, Attribute> = new Map();
 
 let nextId = 1;
 
@@ -179,7 +188,8 @@ export class Node {
   readonly outputs: (Value | null)[] = [];
   /** Slot of operand i's use in its value's use list (kept by the IR, so removal is O(1)). */
   operandUseSlots: number[] = [];
-  readonly attrs = new Map<string, Attribute>();
+  /** Created on the first attribute: many nodes (Relu, Add, ...) have none. */
+  private attrMap: Map<string, Attribute> | undefined;
   docString: string | undefined;
   /** NodeProto fields slimc does not model (metadata_props, overload, ...) kept for round trip. */
   extra: Record<string, unknown> | undefined;
@@ -188,6 +198,11 @@ export class Node {
   next: Node | null = null;
   /** False once erased. */
   attached = false;
+  /**
+   * Scratch mark of the worklist a pattern driver keeps this node on (0: on none). A field rather
+   * than a set of nodes: on a million-node graph such a set outgrows the CPU caches.
+   */
+  worklistMark = 0;
 
   constructor(graph: Graph, op: string, domain = '', name = '') {
     this.graph = graph;
@@ -231,13 +246,10 @@ export class Node {
   /** Replaces all operands. */
   setInputs(vs: readonly (Value | null)[]): void {
     this.inputs.forEach((v, i) => v && removeUse(v, this, i));
-    this.inputs.length = 0;
     // Sized up front: an array grown from empty reserves room for 17 elements, a cost per node.
+    (this as { inputs: (Value | null)[] }).inputs = vs.slice();
     this.operandUseSlots = new Array<number>(vs.length);
-    vs.forEach((v, i) => {
-      this.inputs.push(v);
-      if (v) appendUse(v, { user: this, index: i });
-    });
+    vs.forEach((v, i) => v && appendUse(v, { user: this, index: i }));
   }
 
   /** Drops trailing null operands (omitted optional inputs). */
@@ -250,8 +262,14 @@ export class Node {
     const v = new Value(this.graph, this.graph.names.fresh(name), type);
     v.producer = this;
     v.producerIndex = this.outputs.length;
-    this.outputs.push(v);
+    this.appendOutput(v);
     return v;
+  }
+
+  /** Appends to `outputs`; the usual single output gets an exact-size array (see `setInputs`). */
+  appendOutput(v: Value | null): void {
+    if (this.outputs.length === 0) (this as { outputs: (Value | null)[] }).outputs = [v];
+    else this.outputs.push(v);
   }
 
   attr(name: string): Attribute | undefined {
@@ -299,20 +317,32 @@ export class Node {
     return a && a.kind === 'graph' ? a.value : undefined;
   }
 
+  /** Typed attributes, read-only: they change through `setAttr` and `deleteAttr`. */
+  get attrs(): ReadonlyMap<string, Attribute> {
+    return this.attrMap ?? NO_ATTRS;
+  }
+
+  /** Removes attribute `name`; true if it was there. */
+  deleteAttr(name: string): boolean {
+    return this.attrMap?.delete(name) ?? false;
+  }
+
   setAttr(name: string, a: Attribute): void {
-    this.attrs.set(name, a);
+    (this.attrMap ??= new Map()).set(name, a);
     if (a.kind === 'graph') adoptSubgraph(this, a.value);
     if (a.kind === 'graphs') for (const g of a.value) adoptSubgraph(this, g);
   }
 
   /** Nested graphs held by this node's attributes. */
-  subgraphs(): Graph[] {
-    const out: Graph[] = [];
+  subgraphs(): readonly Graph[] {
+    if (this.attrs.size === 0) return NO_GRAPHS;
+    let out: Graph[] | undefined;
     for (const a of this.attrs.values()) {
-      if (a.kind === 'graph') out.push(a.value);
-      else if (a.kind === 'graphs') out.push(...a.value);
+      if (a.kind === 'graph') (out ??= []).push(a.value);
+      else if (a.kind === 'graphs') (out ??= []).push(...a.value);
     }
-    return out;
+    // Called on every node by every walk of a graph: nodes without subgraphs allocate nothing.
+    return out ?? NO_GRAPHS;
   }
 
   /** True when every output is unused (graph outputs count as uses). */
@@ -392,6 +422,52 @@ function removeUse(v: Value, user: Node | Graph, index: number): void {
   }
 }
 
+/**
+ * The iterator of `Graph.nodes()` (and, descending into subgraphs, `allNodes()`): it reads the next
+ * node before handing out the current one, so the current node may be erased. Walks run over every
+ * node many times per pass, so the walk reuses one result object instead of allocating per node
+ * (the iterator protocol allows it: a result is read before `next` is called again).
+ */
+class NodeWalk implements IterableIterator<Node> {
+  private readonly result: { done: boolean; value: Node } = { done: false, value: undefined as unknown as Node };
+  /** Where to resume in each enclosing graph when `nested` walks descend into subgraphs. */
+  private readonly pending: (Node | null)[] = [];
+  /** The node handed out last: a nested walk descends into its subgraphs (as they are by then). */
+  private last: Node | null = null;
+
+  constructor(
+    private following: Node | null,
+    private readonly nested: boolean,
+  ) {}
+
+  next(): IteratorResult<Node> {
+    if (this.nested && this.last) {
+      const subgraphs = this.last.subgraphs();
+      if (subgraphs.length) {
+        // Walk the subgraphs (in order) before the node's successors.
+        this.pending.push(this.following);
+        for (let k = subgraphs.length - 1; k > 0; k--) this.pending.push(subgraphs[k]!.first);
+        this.following = subgraphs[0]!.first;
+      }
+    }
+    let n = this.following;
+    while (!n && this.pending.length) n = this.pending.pop()!;
+    this.last = n;
+    if (!n) {
+      this.result.done = true;
+      this.result.value = undefined as unknown as Node;
+      return this.result;
+    }
+    this.following = n.next;
+    this.result.value = n;
+    return this.result;
+  }
+
+  [Symbol.iterator](): IterableIterator<Node> {
+    return this;
+  }
+}
+
 /** Model-wide set of value and node names, with fresh-name generation. */
 export class NameTable {
   private readonly used = new Set<string>();
@@ -458,31 +534,36 @@ export class Graph {
   }
 
   /** Nodes in order. Safe against erasing the current node while iterating. */
-  *nodes(): IterableIterator<Node> {
-    let n = this.first;
-    while (n) {
-      const next = n.next;
-      yield n;
-      n = next;
-    }
+  nodes(): IterableIterator<Node> {
+    return new NodeWalk(this.first, false);
   }
 
   nodeList(): Node[] {
-    return [...this.nodes()];
+    const out = new Array<Node>(this.count);
+    let k = 0;
+    for (let n = this.first; n; n = n.next) out[k++] = n;
+    out.length = k;
+    return out;
   }
 
   /** This graph and every nested subgraph, outer first. */
-  *allGraphs(): IterableIterator<Graph> {
-    yield this;
-    for (const n of this.nodes()) for (const g of n.subgraphs()) yield* g.allGraphs();
+  allGraphs(): Graph[] {
+    const out: Graph[] = [this];
+    for (let k = 0; k < out.length; k++) {
+      // Depth first, outer first: each graph's subgraphs follow it, in node order.
+      const nested: Graph[] = [];
+      for (let n = out[k]!.first; n; n = n.next) {
+        const subgraphs = n.subgraphs();
+        for (let i = 0; i < subgraphs.length; i++) nested.push(subgraphs[i]!);
+      }
+      if (nested.length) out.splice(k + 1, 0, ...nested);
+    }
+    return out;
   }
 
   /** Every node of this graph and its subgraphs (a node before the nodes of its subgraphs). */
-  *allNodes(): IterableIterator<Node> {
-    for (const n of this.nodes()) {
-      yield n;
-      for (const g of n.subgraphs()) yield* g.allNodes();
-    }
+  allNodes(): IterableIterator<Node> {
+    return new NodeWalk(this.first, true);
   }
 
   /** The outermost graph. */
@@ -548,7 +629,7 @@ export class Graph {
     } else {
       for (const o of outs) {
         if (o === null) {
-          n.outputs.push(null);
+          n.appendOutput(null);
         } else if (typeof o === 'string') {
           n.addOutput(o);
         } else {

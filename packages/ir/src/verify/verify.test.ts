@@ -56,8 +56,10 @@ describe('verify: one test per rule', () => {
     body.parent = ifNode;
     // One graph held by two nodes: the second holder is not its parent.
     const twin = g.addNode({ op: 'If', name: 'twin', inputs: [cond], outputs: ['r2'] });
-    twin.attrs.set('then_branch', { kind: 'graph', value: body });
-    twin.attrs.set('else_branch', { kind: 'graph', value: elseBody });
+    twin.setAttr('then_branch', { kind: 'graph', value: body });
+    twin.setAttr('else_branch', { kind: 'graph', value: elseBody });
+    body.parent = ifNode;
+    elseBody.parent = ifNode;
     expect(verify(model).filter((d) => d.rule === 'subgraph-parent').map((d) => d.node)).toEqual(['twin', 'twin']);
   });
 

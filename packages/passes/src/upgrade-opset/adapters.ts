@@ -83,14 +83,14 @@ function scalarOf(dtype: DType, x: number): Tensor {
 function intsAttrToInput(n: Node, cx: UpgradeContext, attr: string, index: number): boolean {
   const values = n.getInts(attr);
   if (!values) return false;
-  n.attrs.delete(attr);
+  n.deleteAttr(attr);
   n.setInput(index, cx.int64s(n.graph, `${n.op.toLowerCase()}_${attr}`, values));
   return true;
 }
 
 function dropAttrs(n: Node, ...names: string[]): boolean {
   let changed = false;
-  for (const name of names) changed = n.attrs.delete(name) || changed;
+  for (const name of names) changed = n.deleteAttr(name) || changed;
   return changed;
 }
 
@@ -98,7 +98,7 @@ function dropAttrs(n: Node, ...names: string[]): boolean {
 const axesAttrToInput: Adapter = (n, cx) => {
   const axes = n.getInts('axes');
   if (!axes) return false;
-  n.attrs.delete('axes');
+  n.deleteAttr('axes');
   // An empty axes list meant "all axes", which is also what an absent axes input means (noop_with_empty_axes = 0).
   if (axes.length) n.setInput(1, cx.int64s(n.graph, `${n.op.toLowerCase()}_axes`, axes));
   return true;
@@ -196,7 +196,7 @@ const clipTo11: Adapter = (n, cx) => {
 const padTo2: Adapter = (n) => {
   const paddings = n.getInts('paddings');
   if (!paddings) return false;
-  n.attrs.delete('paddings');
+  n.deleteAttr('paddings');
   n.setAttr('pads', { kind: 'ints', value: paddings });
   return true;
 };
@@ -236,7 +236,7 @@ const sliceTo10: Adapter = (n, cx) => {
 const topkTo10: Adapter = (n, cx) => {
   const k = n.getInt('k');
   if (k === undefined) throw fail(n, 'missing k', 'attribute k');
-  n.attrs.delete('k');
+  n.deleteAttr('k');
   n.setInput(1, cx.int64s(n.graph, 'topk_k', [k]));
   return true;
 };
@@ -298,7 +298,7 @@ const dropoutTo10: Adapter = (n) => {
 const dropoutTo12: Adapter = (n, cx) => {
   const ratio = n.getFloat('ratio');
   if (ratio === undefined) return false;
-  n.attrs.delete('ratio');
+  n.deleteAttr('ratio');
   n.setInput(1, cx.constant(n.graph, 'dropout_ratio', scalarOf('float32', ratio)));
   return true;
 };
@@ -324,7 +324,7 @@ const upsampleTo7: Adapter = (n) => {
 const upsampleTo9: Adapter = (n, cx) => {
   const scales = n.getFloats('scales');
   if (!scales) return false;
-  n.attrs.delete('scales');
+  n.deleteAttr('scales');
   n.setInput(1, cx.constant(n.graph, 'upsample_scales', makeTensor('float32', [scales.length], scales)));
   return true;
 };
@@ -398,7 +398,7 @@ const gridSampleTo20: Adapter = (n) => {
 /** DFT-20: the axis attribute (default 1) becomes an optional int64 scalar input 2 (default -2). */
 const dftTo20: Adapter = (n, cx) => {
   const axis = n.getInt('axis', 1);
-  n.attrs.delete('axis');
+  n.deleteAttr('axis');
   n.setInput(2, cx.constant(n.graph, 'dft_axis', scalarOf('int64', axis)));
   return true;
 };

@@ -95,7 +95,7 @@ function upgradeNode(n: Node, from: number, to: number, cx: UpgradeContext): boo
   if (removed !== undefined && from >= removed) from = removed - 1;
   if (opVersionAt(op, from) === undefined) throw fail(n, `${op} does not exist at opset ${from}`);
   // Legacy in-place-update hints from before opset 6; they never affected results.
-  let changed = n.attrs.delete('consumed_inputs');
+  let changed = n.deleteAttr('consumed_inputs');
   for (const v of versions) {
     if (v <= from || v > to) continue;
     const adapter = ADAPTERS[op]?.[v];
