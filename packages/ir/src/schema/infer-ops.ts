@@ -17,7 +17,8 @@ type Shape = readonly Dim[];
 
 function typed(dtype: DType | undefined, shape: Shape | undefined): TensorType | undefined {
   if (!dtype) return undefined;
-  return shape ? { dtype, shape: [...shape] } : { dtype };
+  // Shapes are read-only once in a type, so an operand's shape can be shared, not copied.
+  return shape ? { dtype, shape } : { dtype };
 }
 
 /** Normalizes a possibly negative axis against `rank`, failing when out of range. */
@@ -67,6 +68,7 @@ function unifyDim(ctx: InferContext, a: Dim, b: Dim, field: string): Dim {
 export function broadcastShapes(ctx: InferContext, shapes: readonly (Shape | undefined)[]): Shape | undefined {
   if (shapes.some((s) => s === undefined)) return undefined;
   const known = shapes as Shape[];
+  if (known.every((s) => sameKnownDims(s, known[0]!))) return known[0];
   const rank = Math.max(0, ...known.map((s) => s.length));
   const out: Dim[] = [];
   for (let k = 0; k < rank; k++) {
@@ -91,6 +93,13 @@ export function broadcastShapes(ctx: InferContext, shapes: readonly (Shape | und
     out.push(unknownMayBeOne && typeof dim !== 'number' ? null : dim);
   }
   return out;
+}
+
+/** Equal shapes without unknown dims (the common elementwise case), which broadcast to themselves. */
+function sameKnownDims(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k] || a[k] === null) return false;
+  return true;
 }
 
 function shapeText(s: Shape): string {

@@ -7,7 +7,7 @@
  * and a definite contradiction (different dtype, rank or static dim) raises a SlimcError naming
  * the node, op and value. Ops without a schema are skipped, their outputs left as they are.
  */
-import { isIntegerDType } from '../dtype.js';
+import { type DType, isIntegerDType } from '../dtype.js';
 import { SlimcError } from '../errors.js';
 import type { Dim, Graph, Model, Node, TensorType, Value } from '../graph.js';
 import { toIntArray, type Tensor } from '../tensor.js';
@@ -92,58 +92,7 @@ class ShapeInference {
       for (const sg of n.subgraphs()) this.inferGraph(sg);
       return;
     }
-    const fail = (detail: string, field?: string): never => {
-      throw new SlimcError('invalid-model', detail, { model: this.model.source, node: n.label, op: n.qualifiedOp, field });
-    };
-    const ctx: InferContext = {
-      node: n,
-      opset: this.opsetOf(n.domain),
-      inputCount: n.inputs.length,
-      type: (i) => n.input(i)?.type,
-      dtype: (i) => n.input(i)?.type?.dtype,
-      shape: (i) => n.input(i)?.type?.shape,
-      constant: (i) => constantTensorOf(n.input(i)),
-      elements: (i) => this.knownElements(n.input(i)),
-      setElements: (i, dims) => {
-        const v = n.outputs[i];
-        if (v && dims.length <= MAX_TRACKED_ELEMENTS) this.elements.set(v, dims);
-      },
-      fail,
-      inferSubgraph: (attr, inputTypes) => this.inferSubgraph(n, attr, inputTypes, fail),
-      tryInferSubgraph: (attr) => {
-        const g = n.getGraph(attr);
-        if (!g) return { types: undefined };
-        const rollBack = this.snapshot(g);
-        try {
-          return { types: this.inferSubgraph(n, attr, undefined, fail) };
-        } catch (e) {
-          if (!(e instanceof SlimcError) || e.kind !== 'invalid-model') throw e;
-          rollBack();
-          return { types: undefined, error: e };
-        }
-      },
-      inferLoopBody: (attr, inputTypes, carried) => {
-        const g = n.getGraph(attr);
-        if (!g) return undefined;
-        const rollBack = this.snapshot(g);
-        let types = [...inputTypes];
-        for (let round = 0; ; round++) {
-          const outs = this.inferSubgraph(n, attr, types, fail)!;
-          const widened = [...types];
-          let stable = true;
-          for (const [input, output] of carried) {
-            const w = widenCarried(types[input], outs[output], round >= LOOP_ROUNDS);
-            if (!sameType(w, types[input])) {
-              widened[input] = w;
-              stable = false;
-            }
-          }
-          if (stable) return outs;
-          rollBack();
-          types = widened;
-        }
-      },
-    };
+    const ctx = new NodeInferContext(this, n, this.opsetOf(n.domain));
     let inferred: readonly (TensorType | undefined)[];
     try {
       inferred = schema.infer(ctx);
@@ -152,13 +101,123 @@ class ShapeInference {
       // A crash in an inference function is a bug in slimc, reported with the node it happened on.
       throw new SlimcError('internal', `shape inference failed: ${e instanceof Error ? e.message : String(e)}`, { model: this.model.source, node: n.label, op: n.qualifiedOp }, { cause: e });
     }
-    n.outputs.forEach((v, k) => {
+    const outputs = n.outputs;
+    for (let k = 0; k < outputs.length; k++) {
+      const v = outputs[k];
       const t = inferred[k];
-      if (!v || !t) return;
-      v.type = mergeTypes(v.type, t, (detail) =>
-        fail(`inferred ${typeText(t)} but the value is declared ${typeText(v.type!)}: ${detail}`, `output ${k}`),
-      );
-    });
+      if (!v || !t) continue;
+      v.type = mergeTypes(v.type, t, (detail) => ctx.fail(`inferred ${typeText(t)} but the value is declared ${typeText(v.type!)}: ${detail}`, `output ${k}`));
+    }
+  }
+
+  /** Raises the invalid-model error of node `n`. */
+  fail(n: Node, detail: string, field?: string): never {
+    throw new SlimcError('invalid-model', detail, { model: this.model.source, node: n.label, op: n.qualifiedOp, field });
+  }
+
+  elementsOf(v: Value | null): readonly Dim[] | undefined {
+    return this.knownElements(v);
+  }
+
+  recordElements(v: Value, dims: readonly Dim[]): void {
+    if (dims.length <= MAX_TRACKED_ELEMENTS) this.elements.set(v, dims);
+  }
+
+  subgraphTypes(n: Node, attr: string, inputTypes: readonly (TensorType | undefined)[] | undefined): (TensorType | undefined)[] | undefined {
+    return this.inferSubgraph(n, attr, inputTypes, (detail, field) => this.fail(n, detail, field));
+  }
+
+  /** Infers subgraph `attr` of `n`; a contradiction inside rolls its types back and is returned. */
+  tryInferSubgraph(n: Node, attr: string): { types: (TensorType | undefined)[] | undefined; error?: SlimcError } {
+    const g = n.getGraph(attr);
+    if (!g) return { types: undefined };
+    const rollBack = this.snapshot(g);
+    try {
+      return { types: this.subgraphTypes(n, attr, undefined) };
+    } catch (e) {
+      if (!(e instanceof SlimcError) || e.kind !== 'invalid-model') throw e;
+      rollBack();
+      return { types: undefined, error: e };
+    }
+  }
+
+  /** See `InferContext.inferLoopBody`. */
+  inferLoopBody(
+    n: Node,
+    attr: string,
+    inputTypes: readonly (TensorType | undefined)[],
+    carried: readonly (readonly [input: number, output: number])[],
+  ): (TensorType | undefined)[] | undefined {
+    const g = n.getGraph(attr);
+    if (!g) return undefined;
+    const rollBack = this.snapshot(g);
+    let types = [...inputTypes];
+    for (let round = 0; ; round++) {
+      const outs = this.subgraphTypes(n, attr, types)!;
+      const widened = [...types];
+      let stable = true;
+      for (const [input, output] of carried) {
+        const w = widenCarried(types[input], outs[output], round >= LOOP_ROUNDS);
+        if (!sameType(w, types[input])) {
+          widened[input] = w;
+          stable = false;
+        }
+      }
+      if (stable) return outs;
+      rollBack();
+      types = widened;
+    }
+  }
+}
+
+/**
+ * The view of one node that an inference function gets. A class rather than an object of
+ * closures: shape inference runs on every node of every round, and this allocates one object.
+ */
+class NodeInferContext implements InferContext {
+  constructor(
+    private readonly inference: ShapeInference,
+    readonly node: Node,
+    readonly opset: number,
+  ) {}
+
+  get inputCount(): number {
+    return this.node.inputs.length;
+  }
+  type(i: number): TensorType | undefined {
+    return this.node.input(i)?.type;
+  }
+  dtype(i: number): DType | undefined {
+    return this.node.input(i)?.type?.dtype;
+  }
+  shape(i: number): readonly Dim[] | undefined {
+    return this.node.input(i)?.type?.shape;
+  }
+  constant(i: number): Tensor | undefined {
+    return constantTensorOf(this.node.input(i));
+  }
+  elements(i: number): readonly Dim[] | undefined {
+    return this.inference.elementsOf(this.node.input(i));
+  }
+  setElements(i: number, dims: readonly Dim[]): void {
+    const v = this.node.outputs[i];
+    if (v) this.inference.recordElements(v, dims);
+  }
+  fail(detail: string, field?: string): never {
+    return this.inference.fail(this.node, detail, field);
+  }
+  inferSubgraph(attr: string, inputTypes?: readonly (TensorType | undefined)[]): (TensorType | undefined)[] | undefined {
+    return this.inference.subgraphTypes(this.node, attr, inputTypes);
+  }
+  tryInferSubgraph(attr: string): { types: (TensorType | undefined)[] | undefined; error?: SlimcError } {
+    return this.inference.tryInferSubgraph(this.node, attr);
+  }
+  inferLoopBody(
+    attr: string,
+    inputTypes: readonly (TensorType | undefined)[],
+    carried: readonly (readonly [input: number, output: number])[],
+  ): (TensorType | undefined)[] | undefined {
+    return this.inference.inferLoopBody(this.node, attr, inputTypes, carried);
   }
 }
 
@@ -196,12 +255,14 @@ export function mergeTypes(declared: TensorType | undefined, inferred: TensorTyp
   if (!inferred.shape) return declared;
   if (!declared.shape) return inferred;
   if (declared.shape.length !== inferred.shape.length) fail(`rank ${declared.shape.length} vs ${inferred.shape.length}`);
-  const shape = declared.shape.map((d, k) => {
-    const e = inferred.shape![k]!;
+  let shape: Dim[] | undefined;
+  for (let k = 0; k < declared.shape.length; k++) {
+    const d = declared.shape[k]!;
+    const e = inferred.shape[k]!;
     if (typeof d === 'number' && typeof e === 'number' && d !== e) fail(`dim ${k} is ${d} vs ${e}`);
-    if (typeof d === 'number') return d;
-    if (typeof e === 'number') return e;
-    return d ?? e;
-  });
-  return { dtype: declared.dtype, shape };
+    const merged = typeof d === 'number' ? d : typeof e === 'number' ? e : (d ?? e);
+    if (merged !== d) (shape ??= declared.shape.slice())[k] = merged;
+  }
+  // Unchanged types keep their object: a round of inference over a large graph then allocates nothing per value.
+  return shape ? { dtype: declared.dtype, shape } : declared;
 }
