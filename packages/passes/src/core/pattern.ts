@@ -298,7 +298,7 @@ export class Rewriter {
   }
 
   removeAttr(node: Node, name: string): void {
-    if (node.attrs.delete(name)) this.listener.nodeChanged(node);
+    if (node.deleteAttr(name)) this.listener.nodeChanged(node);
   }
 
   /** Adds a constant to `graph` (the graph of the node that will use it). */
@@ -371,6 +371,9 @@ function indexPatterns(set: PatternSet): { byOp: Map<string, Pattern<any>[]>; an
   return { byOp, any };
 }
 
+/** Marks distinguish driver runs, so a run never mistakes a mark left by another for its own. */
+let nextWorklistMark = 1;
+
 /**
  * Applies `set` to every node of `model` (subgraphs included) until no pattern matches.
  * Nodes are first visited in reverse graph order, then as the rewriter re-queues them.
@@ -381,12 +384,12 @@ export function applyPatternsGreedily(model: Model, set: PatternSet, opts: Drive
   const result: DriverResult = { changed: false, rewrites: 0, fired, constantsRemoved: 0, deadErased: 0 };
   if (set.size === 0) return result;
 
-  // Stack of nodes to visit; `queued` keeps each node on it at most once.
+  // Stack of nodes to visit; a node marked with this run's mark is on it (at most once).
   const stack: Node[] = [];
-  const queued = new Set<Node>();
+  const mark = nextWorklistMark++;
   const push = (n: Node | null) => {
-    if (n && n.attached && !queued.has(n)) {
-      queued.add(n);
+    if (n && n.attached && n.worklistMark !== mark) {
+      n.worklistMark = mark;
       stack.push(n);
     }
   };
@@ -394,7 +397,9 @@ export function applyPatternsGreedily(model: Model, set: PatternSet, opts: Drive
   const listener: RewriteListener = {
     nodeCreated: push,
     nodeChanged: push,
-    nodeErased: (n) => queued.delete(n),
+    nodeErased: (n) => {
+      n.worklistMark = 0;
+    },
     valueReleased: (v) => {
       if (v.producer) push(v.producer);
       else if (v.constant && v.uses.length === 0) releasedConstants.add(v);
@@ -418,7 +423,7 @@ export function applyPatternsGreedily(model: Model, set: PatternSet, opts: Drive
 
   while (stack.length) {
     const node = stack.pop()!;
-    queued.delete(node);
+    node.worklistMark = 0;
     if (!node.attached) continue;
     // Trivially dead nodes go before any pattern sees them (no pattern should fire on dead code).
     if (eraseDead && node.isDead && isRemovableWhenDead(node)) {
