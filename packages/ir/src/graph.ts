@@ -132,7 +132,9 @@ export class Value {
 
   /** True when this value is an output of some graph (its own or an enclosing one). */
   get isGraphOutput(): boolean {
-    return this.uses.some((u) => u.user instanceof Graph);
+    const uses = this.uses;
+    for (let k = 0; k < uses.length; k++) if (uses[k]!.user instanceof Graph) return true;
+    return false;
   }
 
   /** Points every use of this value at `other` (graph outputs included). */

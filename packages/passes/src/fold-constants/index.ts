@@ -105,11 +105,21 @@ export function evaluateConstantNode(node: Node, m: Matcher, sizeLimit: number):
   if (!isDefaultDomain(node)) return m.fail('op of another domain');
   if (isNondeterministic(node)) return m.fail('nondeterministic op');
   if (node.subgraphs().length) return m.fail('op with subgraphs');
-  if (node.outputs.some((o) => o && (o.isGraphOutput || o.opaqueType !== undefined))) {
-    return m.fail('an output is a graph output or not a tensor');
+  // The usual rejection first, before anything is allocated: an operand that is not constant
+  // (Shape and Size read only their operand's type; Gather and Slice may select static dims).
+  const readsShape = node.op === 'Shape' || node.op === 'Size';
+  const selectsElements = SELECTS_ELEMENTS.has(node.op);
+  for (let i = 0; i < node.inputs.length && !readsShape; i++) {
+    const v = node.inputs[i];
+    if (v && !(i === 0 && selectsElements) && !m.constant(v)) return m.fail(`operand ${v.name} is not constant`);
   }
-  if (node.outputs.every((o) => !o || !o.hasUses)) return m.fail('outputs unused');
-  if (node.op === 'Shape' || node.op === 'Size') {
+  let used = false;
+  for (const o of node.outputs) {
+    if (o && (o.isGraphOutput || o.opaqueType !== undefined)) return m.fail('an output is a graph output or not a tensor');
+    used ||= o !== null && o.hasUses;
+  }
+  if (!used) return m.fail('outputs unused');
+  if (readsShape) {
     const t = foldShapeOf(node, m);
     return t ? [t] : m.fail('input shape not static');
   }
