@@ -180,10 +180,13 @@ void slimc_maxpool_f32(const int32_t *geometry, const float *input, float *outpu
  * (the reference interpreter's rule). */
 void slimc_avgpool_f32(const int32_t *geometry, const float *input, int32_t count_include_pad,
                        float *output);
-/* N x H x W x C -> N x C, multiplier encodes in_scale / (out_scale * H * W). */
+/* N x H x W x C -> N x C, the reference interpreter's Q(GlobalAveragePool(DQ(x))) bit for bit:
+ * float32 dequantized codes summed in double, the mean rounded to float32, divided by out_scale,
+ * rounded to float32 and then half to even (the rounding onnxruntime's QLinearGlobalAveragePool
+ * also ends with). 256 floats of stack for the code table. */
 void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input,
-                             int32_t in_signed, int32_t in_zero_point, int32_t multiplier,
-                             int32_t shift, int32_t out_zero_point, int32_t out_min,
+                             int32_t in_signed, int32_t in_zero_point, float in_scale,
+                             float out_scale, int32_t out_zero_point, int32_t out_min,
                              int32_t out_max, int32_t out_signed, void *output);
 
 /* ---------- float32 ----------

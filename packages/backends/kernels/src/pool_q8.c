@@ -106,19 +106,35 @@ void slimc_avgpool_f32(const int32_t *geo, const float *input, int32_t count_inc
 }
 
 void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input,
-                             int32_t in_signed, int32_t in_zero_point, int32_t multiplier,
-                             int32_t shift, int32_t out_zero_point, int32_t out_min,
+                             int32_t in_signed, int32_t in_zero_point, float in_scale,
+                             float out_scale, int32_t out_zero_point, int32_t out_min,
                              int32_t out_max, int32_t out_signed, void *output) {
   (void)out_signed;
-  int32_t *sum = slimc_scratch(SCRATCH_ROW, (size_t)C * sizeof(int32_t));
+  /* The reference interpreter's Q(GlobalAveragePool(DQ(x))), step by step: each code dequantized
+   * to float32 (a table of the 256 codes), the plane summed in double in pixel order, the mean
+   * rounded to float32, divided by the output scale and rounded to float32, then rounded half to
+   * even. Exact for any scales, where one fixed-point multiplier on the integer sum is not. */
+  float dequantized[256];
+  for (int32_t code = 0; code < 256; code++) {
+    int32_t q = in_signed ? (int32_t)(int8_t)code : code;
+    dequantized[code] = (float)(q - in_zero_point) * in_scale;
+  }
+  double *sum = slimc_scratch(SCRATCH_ROW, (size_t)C * sizeof(double));
   for (int32_t n = 0; n < N; n++) {
-    for (int32_t c = 0; c < C; c++) sum[c] = 0;
+    for (int32_t c = 0; c < C; c++) sum[c] = 0.0;
     for (int32_t p = 0; p < HW; p++) {
       const uint8_t *pixel = (const uint8_t *)input + ((size_t)n * HW + p) * C;
-      for (int32_t c = 0; c < C; c++) sum[c] += load_q8(pixel, c, in_signed) - in_zero_point;
+      for (int32_t c = 0; c < C; c++) sum[c] += dequantized[pixel[c]];
     }
     for (int32_t c = 0; c < C; c++) {
-      int32_t v = slimc_multiply_by_quantized_multiplier(sum[c], multiplier, shift);
+      float mean = (float)(sum[c] / HW);
+      float scaled = (float)((double)mean / (double)out_scale);
+      /* clamp before converting so out-of-range (or empty-plane NaN) results stay defined */
+      float rounded = __builtin_rintf(scaled); /* half to even in the default rounding mode */
+      int32_t v = rounded != rounded ? 0
+                  : rounded > 65536.0f ? 65536
+                  : rounded < -65536.0f ? -65536
+                  : (int32_t)rounded;
       store_q8(output, n * C + c, clamp_i32(v + out_zero_point, out_min, out_max));
     }
   }

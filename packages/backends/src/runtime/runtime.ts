@@ -97,7 +97,8 @@ export interface RuntimeOptions extends LowerOptions {
    * real multiplier, rounded half to even once), so results equal the reference interpreter and
    * onnxruntime bit for bit; 'fixed-point' is gemmlowp/TFLite's integer-only formula (a doubling
    * high multiply and a rounding shift, ties away from zero), for comparing with TFLite-style
-   * integer pipelines. Other int8 steps (add, mul, concat, pooling) use fixed point either way.
+   * integer pipelines. Other int8 steps (add, mul, concat, average pooling) use fixed point either
+   * way; GlobalAveragePool follows the interpreter's float steps exactly.
    */
   requantize?: 'round-once' | 'fixed-point';
   /** A kernel library to share (default: a fresh instance, so runtimes never share scratch). */
@@ -1152,9 +1153,8 @@ export class Runtime {
     let out: ArenaSlot;
     if (step.pool === 'global-average') {
       out = this.newSlot(step.outputQuant.type, [n, c, 1, 1]);
-      const q = encodeMultiplier(step.inputQuant.scale / (step.outputQuant.scale * h * w));
-      exp.slimc_global_avgpool_q8(n, h * w, c, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint, q.multiplier,
-        q.shift, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
+      exp.slimc_global_avgpool_q8(n, h * w, c, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint,
+        step.inputQuant.scale, step.outputQuant.scale, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant), this.ptr(out));
     } else {
       const [oh, ow] = this.writeGeometry(x.shape, c, { ...step.window!, group: 1 }, step);
       const nhwcOut = this.nhwcSlot(step.outputQuant.type, [n, c, oh, ow]);

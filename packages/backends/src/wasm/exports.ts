@@ -71,8 +71,8 @@ export interface KernelExports {
   slimc_maxpool_q8(geometry: Ptr, input: Ptr, isSigned: I32, output: Ptr): void;
   slimc_maxpool_f32(geometry: Ptr, input: Ptr, output: Ptr): void;
   slimc_avgpool_f32(geometry: Ptr, input: Ptr, countIncludePad: I32, output: Ptr): void;
-  slimc_global_avgpool_q8(N: I32, HW: I32, C: I32, input: Ptr, inSigned: I32, inZeroPoint: I32, multiplier: I32,
-    shift: I32, outZeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, output: Ptr): void;
+  slimc_global_avgpool_q8(N: I32, HW: I32, C: I32, input: Ptr, inSigned: I32, inZeroPoint: I32, inScale: number,
+    outScale: number, outZeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32, output: Ptr): void;
 
   slimc_packed_b_size_f32(K: I32, N: I32): I32;
   slimc_pack_b_f32(K: I32, N: I32, B: Ptr, strideK: I32, strideN: I32, packed: Ptr): void;

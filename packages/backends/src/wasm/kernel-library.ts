@@ -506,9 +506,9 @@ export class KernelLibrary {
     });
   }
 
-  /** [N, HW, C] -> [N, C]; multiplier encodes in_scale / (out_scale · HW). */
+  /** [N, HW, C] -> [N, C], as the interpreter's Q(GlobalAveragePool(DQ(x))) with float32 scales. */
   globalAvgPoolS8(input: Q8Array, batch: number, hw: number, channels: number, p: {
-    inputZeroPoint: number; multiplier: number; shift: number; outZeroPoint: number; outputType: Q8Type;
+    inputZeroPoint: number; inputScale: number; outScale: number; outZeroPoint: number; outputType: Q8Type;
     min?: number; max?: number;
   }): Q8Array {
     if (input.length !== batch * hw * channels) throw invalid('globalAvgPoolS8', 'input', 'length mismatch');
@@ -516,7 +516,7 @@ export class KernelLibrary {
     return this.scoped((s) => {
       const out = s.alloc(batch * channels);
       this.exports.slimc_global_avgpool_q8(batch, hw, channels, s.copy(input), isSigned(input), p.inputZeroPoint,
-        p.multiplier, p.shift, p.outZeroPoint, lo, hi, p.outputType === 'int8' ? 1 : 0, out);
+        p.inputScale, p.outScale, p.outZeroPoint, lo, hi, p.outputType === 'int8' ? 1 : 0, out);
       return this.readQ8(p.outputType, out, batch * channels);
     });
   }
