@@ -3,7 +3,7 @@
  * inputs with defaults, every attribute kind, value types, model-level fields, typed tensor fields.
  */
 import { describe, expect, test } from 'vitest';
-import { type Model, type Tensor, printGraph, tensorsEqual } from '@slimc/ir';
+import { type Model, type Tensor, cloneModel, inferShapes, printGraph, tensorsEqual } from '@slimc/ir';
 import { decodeOnnx, encodeOnnx } from '@slimc/backends';
 import { FLOAT, INT64, floatInit, modelBytes, node, onnx, tensorType, tinyModel, valueInfo } from './onnx-builders.js';
 
@@ -228,6 +228,22 @@ describe('values and model fields', () => {
     expect(m.graph.first!.output(0).type).toEqual({ dtype: 'float32', shape: ['N', 3] });
     const written = onnx.ModelProto.decode(encodeOnnx(m)).graph!.valueInfo.map((v) => v.name);
     expect(written).toEqual(['r', 'nowhere']);
+  });
+
+  test('inferred types are written back only when asked (valueInfo: declared by default, all, none)', () => {
+    const written = (m: Model, valueInfo?: 'declared' | 'all' | 'none') =>
+      onnx.ModelProto.decode(encodeOnnx(m, valueInfo && { valueInfo })).graph!.valueInfo.map((v) => v.name);
+    const bare = decodeOnnx(modelBytes(tinyModel()));
+    inferShapes(bare);
+    expect(bare.graph.first!.output(0).type).toEqual({ dtype: 'float32', shape: ['N', 3] });
+    expect(written(bare)).toEqual([]);
+    expect(written(bare, 'all')).toEqual(['r']);
+    const spec = tinyModel();
+    spec.valueInfo = [valueInfo('r', tensorType(FLOAT, ['N', 3]))];
+    const declared = decodeOnnx(modelBytes(spec));
+    expect(written(declared)).toEqual(['r']);
+    expect(written(cloneModel(declared))).toEqual(['r']);
+    expect(written(declared, 'none')).toEqual([]);
   });
 
   test('model fields, metadata, custom opsets and functions round-trip', () => {

@@ -57,7 +57,7 @@ export async function runCompile(modelPath: string, flags: CompileFlags, io: Cli
   }).finally(() => bar?.stop());
   await compiler.hooks.beforeEmit.promise(model, { format: flags.target });
   if (flags.target === 'wasm') writeFileAtomic(flags.output, compileForWasm(model));
-  else saveOnnx(model, flags.output, { externalData: Boolean(flags.externalData) });
+  else saveOnnx(model, flags.output, { externalData: Boolean(flags.externalData), valueInfo: flags.valueInfo });
   if (flags.json) {
     io.out(JSON.stringify({ output: flags.output, ...report }, null, 2) + '\n');
     return;

@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SlimcError, type Tensor } from '@slimc/ir';
-import { loadOnnx } from '@slimc/backends';
+import { loadOnnx, type ValueInfoPolicy } from '@slimc/backends';
 import { EXECUTOR_CHOICES, type ExecutorChoice } from '@slimc/passes';
 import { createRunner, openModel, type Engine } from './model-file.js';
 import { runBench } from './bench-command.js';
@@ -67,6 +67,11 @@ export async function runCli(argv: readonly string[], io: CliIO = defaultIO): Pr
     .option('--timings', 'print time per pass')
     .option('--dump-after <pass...>', 'print the IR after the named pass(es)')
     .option('--external-data', 'write weights to a side file <output>.data')
+    .addOption(
+      new Option('--value-info <which>', 'shape annotations of intermediate values: declared (those the input model had), all (what slimc inferred too) or none')
+        .choices(['declared', 'all', 'none'])
+        .default('declared'),
+    )
     .addOption(new Option('--target <target>', 'onnx: an ONNX model; wasm: a .slimc model for the WebAssembly runtime').choices(['onnx', 'wasm']).default('onnx'))
     .addOption(new Option('--executor <executor>', 'who runs the model during calibration: wasm (the WebAssembly runtime), interpreter (the reference interpreter) or auto (wasm when it loads)').choices(EXECUTOR_CHOICES).default('auto'))
     .option('--no-config', 'ignore slimc.config.mjs / slimc.config.json')
@@ -155,6 +160,7 @@ export interface CompileFlags {
   timings?: boolean;
   dumpAfter?: string[];
   externalData?: boolean;
+  valueInfo: ValueInfoPolicy;
   config?: boolean;
   target: 'onnx' | 'wasm';
   executor: ExecutorChoice;

@@ -33,6 +33,7 @@ function copyValueFields(from: Value, to: Value): void {
   to.quant = from.quant;
   to.docString = from.docString;
   to.opaqueType = from.opaqueType;
+  to.typeDeclared = from.typeDeclared;
 }
 
 function copyInto(src: Graph, dst: Graph, map: Map<Value, Value>): void {

@@ -91,6 +91,11 @@ export class Value {
   docString: string | undefined;
   /** Non-tensor types (sequence, map, optional) kept as decoded TypeProto for round trip. */
   opaqueType: unknown;
+  /**
+   * True when the source model declared this intermediate value's type (in value_info): writers
+   * then declare it again. Types that slimc inferred are not written back by default.
+   */
+  typeDeclared = false;
   /** The node whose output this is, or null for graph inputs and constants. */
   producer: Node | null = null;
   /** Output index in `producer`. */

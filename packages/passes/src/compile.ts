@@ -12,7 +12,7 @@
  * names the executor calibration actually ran on.
  */
 import { type Model, SlimcError, cloneModel, tensorByteSize } from '@slimc/ir';
-import { KernelLibrary, decodeOnnx, encodeOnnx, loadOnnx, wasmExecutor } from '@slimc/backends';
+import { type EncodeOptions, KernelLibrary, decodeOnnx, encodeOnnx, loadOnnx, wasmExecutor } from '@slimc/backends';
 import { Compiler, type CompilerOptions, type PassReport, type PipelineStepInput, type RunOptions, countNodes, referenceInterpreter } from './core/compiler.js';
 import type { Executor, Plugin } from './core/pass.js';
 import { loadPlugin } from './core/plugins.js';
@@ -162,7 +162,7 @@ export async function compile(
 }
 
 /** Encodes `model` as ONNX after the `beforeEmit` hook ran. */
-export async function emitOnnx(compiler: Compiler, model: Model): Promise<Uint8Array> {
+export async function emitOnnx(compiler: Compiler, model: Model, options: EncodeOptions = {}): Promise<Uint8Array> {
   await compiler.hooks.beforeEmit.promise(model, { format: 'onnx' });
-  return encodeOnnx(model);
+  return encodeOnnx(model, options);
 }

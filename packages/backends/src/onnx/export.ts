@@ -38,9 +38,15 @@ import { type ExternalRef, tensorPayload, tensorPiece, utf8Bytes } from './tenso
 /** The largest message protobuf can encode: 2 GiB - 1. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
+export type ValueInfoPolicy = 'declared' | 'all' | 'none';
+
 export interface EncodeOptions {
-  /** Emit value_info for typed intermediate values (default true). */
-  valueInfo?: boolean;
+  /**
+   * Which intermediate values get a value_info entry: `declared` (default) those the source model
+   * declared (so a model without value_info does not grow by a shape annotation per value), `all`
+   * every typed one (what slimc inferred included), `none` none. `true`/`false` mean all/none.
+   */
+  valueInfo?: ValueInfoPolicy | boolean;
   /** Size limit of the encoded model in bytes (default and maximum: `PROTOBUF_LIMIT`). */
   maxBytes?: number;
 }
@@ -196,7 +202,8 @@ function modelPiece(model: Model, external: Map<Value, ExternalRef>, opts: Encod
   if (Array.isArray(functions)) mp.functions = functions as OnnxTypes.IFunctionProto[];
   const training = model.extra?.[MODEL_EXTRA.trainingInfo];
   if (Array.isArray(training)) mp.trainingInfo = training as OnnxTypes.ITrainingInfoProto[];
-  const writer = new GraphWriter(external, opts.valueInfo !== false);
+  const policy = opts.valueInfo === true ? 'all' : opts.valueInfo === false ? 'none' : (opts.valueInfo ?? 'declared');
+  const writer = new GraphWriter(external, policy);
   return { parts: [onnx.ModelProto.encode(mp).finish(), writer.graph(FIELD.modelGraph, model.graph), ...unknownFields(model.extra)] };
 }
 
@@ -207,7 +214,7 @@ class GraphWriter {
 
   constructor(
     private readonly external: Map<Value, ExternalRef>,
-    private readonly withValueInfo: boolean,
+    private readonly valueInfo: ValueInfoPolicy,
   ) {}
 
   private define(v: Value): void {
@@ -230,15 +237,18 @@ class GraphWriter {
       output: g.outputs.map((v) => valueInfo(v)),
     };
     if (g.docString !== undefined) gp.docString = g.docString;
-    if (this.withValueInfo) {
+    if (this.valueInfo !== 'none') {
+      const all = this.valueInfo === 'all';
       const outputs = new Set(g.outputs);
       const infos: OnnxTypes.IValueInfoProto[] = [];
       for (const n of g.nodes()) {
         for (const v of n.outputs) {
-          if (v && !outputs.has(v) && (v.type || v.opaqueType || v.docString !== undefined)) infos.push(valueInfo(v));
+          if (!v || outputs.has(v)) continue;
+          // A doc string or a non-tensor type exists only if the source wrote it: always kept.
+          if (v.opaqueType || v.docString !== undefined || (v.type && (all || v.typeDeclared))) infos.push(valueInfo(v));
         }
       }
-      gp.valueInfo = infos;
+      if (infos.length) gp.valueInfo = infos;
     }
     const orphans = g.extra?.[GRAPH_EXTRA.valueInfo];
     if (Array.isArray(orphans)) gp.valueInfo = [...(gp.valueInfo ?? []), ...(orphans as OnnxTypes.IValueInfoProto[])];

@@ -288,7 +288,10 @@ class ModelImporter {
     const orphans: OnnxTypes.IValueInfoProto[] = [];
     for (const vi of gp.valueInfo ?? []) {
       const v = scope.values.get(vi.name ?? '');
-      if (v) this.applyValueInfo(v, vi, graphField(`value_info "${vi.name}"`));
+      if (v) {
+        this.applyValueInfo(v, vi, graphField(`value_info "${vi.name}"`));
+        v.typeDeclared = true;
+      }
       else orphans.push(detach(onnx.ValueInfoProto, vi));
     }
 
