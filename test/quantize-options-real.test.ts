@@ -29,7 +29,7 @@ afterAll(() => rm(samples, { recursive: true, force: true }));
 
 /** Scale, zero point and element type of the grid of float tensor `name` (see overrides.test.ts). */
 function gridOf(model: Model, name: string) {
-  const node = [...model.graph.allNodes()].find((n) => n.outputs.some((v) => v?.name === `${name}_quantized`));
+  const node = [...model.graph.allNodes()].find((n) => n.outputs.some((v) => v?.name === `${name}_q`));
   if (!node) return undefined;
   const [s, z] = node.op === 'QuantizeLinear' ? [1, 2] : [6, 7];
   const zp = node.input(z)!.constant!;

@@ -4,8 +4,8 @@
  * Dynamic (weights quantized offline, activations at run time, as onnxruntime's quantize_dynamic):
  *
  *   before:  %y = MatMul(%x, %w)                                   (w: float [K, N])
- *   after:   %x_q, %x_scale, %x_zero_point = DynamicQuantizeLinear(%x)          (uint8)
- *            %acc = MatMulInteger(%x_q, %w_quantized, %x_zero_point, %w_zero_point)   (int32)
+ *   after:   %x_q, %x_scale, %x_zp = DynamicQuantizeLinear(%x)          (uint8)
+ *            %acc = MatMulInteger(%x_q, %w_q, %x_zp, %w_zp)   (int32)
  *            %y   = Mul(Cast(%acc, float), Mul(%x_scale, %w_scale))
  *
  *   Gemm (transA = 0, alpha = beta = 1) is the same with w transposed offline when transB, and the
@@ -22,6 +22,7 @@ import { makeTensor, type Graph, type Node, type Tensor, type Value } from '@sli
 import { quantizeTensor } from '../quantize/params.js';
 import { irQuantParams, paramConstants, quantizeConstantOperand, weightParams, type AnyQuantParams, type WeightQuantOptions } from './emit-qdq.js';
 import type { QuantTarget } from './targets.js';
+import { quantizedName, scaleName, zeroPointName } from './names.js';
 
 /** [K, N] row-major transpose of a [N, K] float tensor. */
 function transpose2d(t: Tensor): Tensor {
@@ -68,21 +69,21 @@ export function quantizeDynamic(t: QuantTarget, o: WeightQuantOptions): boolean 
   // in the float rescale anyway, so per-channel works when every channel's zero point is the same.
   const oneZeroPoint = 'scale' in p || p.zeroPoints.every((z, _, all) => z === all[0]);
   if (isConv && !oneZeroPoint) p = weightParams({ constant: w } as Value, undefined, o);
-  const wq = g.root.addConstant(`${wValue.name}_quantized`, makeTensor(p.dtype, w.shape, quantizeTensor(w.data as Float32Array, w.shape, p)));
+  const wq = g.root.addConstant(quantizedName(wValue.name), makeTensor(p.dtype, w.shape, quantizeTensor(w.data as Float32Array, w.shape, p)));
   wq.quant = irQuantParams(p, o.reduceRange ? 7 : 8);
   const zp = isConv
-    ? g.root.addConstant(`${wValue.name}_zero_point`, makeTensor(p.dtype, [], ['scale' in p ? p.zeroPoint : p.zeroPoints[0]!]))
+    ? g.root.addConstant(zeroPointName(wValue.name), makeTensor(p.dtype, [], ['scale' in p ? p.zeroPoint : p.zeroPoints[0]!]))
     : paramConstants(g, wValue.name, p).zeroPoint;
   const at = { before: node };
   const base = y.name;
-  const dql = g.addNode({ op: 'DynamicQuantizeLinear', inputs: [x], outputs: [`${x.name}_quantized`, `${x.name}_scale`, `${x.name}_zero_point`] }, at);
+  const dql = g.addNode({ op: 'DynamicQuantizeLinear', inputs: [x], outputs: [quantizedName(x.name), scaleName(x.name), zeroPointName(x.name)] }, at);
   const [xq, xs, xzp] = [dql.output(0), dql.output(1), dql.output(2)];
   const integerOp =
     isConv
       ? g.addNode({ op: 'ConvInteger', inputs: [xq, wq, xzp, zp], attrs: node.attrs, outputs: [`${base}_int32`] }, at)
       : g.addNode({ op: 'MatMulInteger', inputs: [xq, wq, xzp, zp], outputs: [`${base}_int32`] }, at);
   const accFloat = g.addNode({ op: 'Cast', inputs: [integerOp.output(0)], attrs: { to: { kind: 'int', value: 1 } }, outputs: [`${base}_int32_float`] }, at);
-  const wScale = perOutputChannel(`${wValue.name}_scale`, scalesOf(p));
+  const wScale = perOutputChannel(scaleName(wValue.name), scalesOf(p));
   const scale = g.addNode({ op: 'Mul', inputs: [xs, wScale], outputs: [`${base}_rescale`] }, at);
   let out = g.addNode({ op: 'Mul', inputs: [accFloat.output(0), scale.output(0)], outputs: [{ name: `${base}_dynamic`, type: y.type }] }, at).output(0);
   const biasValue = t.bias !== undefined ? node.input(t.bias) : null;

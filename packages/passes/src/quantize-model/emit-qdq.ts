@@ -2,10 +2,10 @@
  * QDQ emission: QuantizeLinear / DequantizeLinear pairs around the quantized operands.
  *
  *   before:  %y = Conv(%x, %w, %b)                                  (w, b float constants)
- *   after:   %x_q = QuantizeLinear(%x_float, %x_scale, %x_zero_point)
- *            %x   = DequantizeLinear(%x_q, %x_scale, %x_zero_point)
- *            %w   = DequantizeLinear(%w_quantized: int8, %w_scale, %w_zero_point) {axis=0}
- *            %b   = DequantizeLinear(%b_quantized: int32, %b_scale = x_scale * w_scale, 0) {axis=0}
+ *   after:   %x_q = QuantizeLinear(%x_float, %x_scale, %x_zp)
+ *            %x   = DequantizeLinear(%x_q, %x_scale, %x_zp)
+ *            %w   = DequantizeLinear(%w_q: int8, %w_scale, %w_zp) {axis=0}
+ *            %b   = DequantizeLinear(%b_q: int32, %b_scale = x_scale * w_scale, 0) {axis=0}
  *            %y_float = Conv(%x, %w, %b);  %y_q = QuantizeLinear(%y_float, ...);  %y = DequantizeLinear(%y_q, ...)
  *
  * Names: a dequantized value takes the float value's name and the float value becomes
@@ -18,6 +18,7 @@
  */
 import { makeTensor, Node, type Graph, type QuantParams as IrQuantParams, type Value } from '@slimc/ir';
 import { quantizeBias, quantizeTensor, chooseQuantParamsForValues, chooseQuantParamsPerChannel, type PerChannelQuantParams, type QuantDType, type QuantParams } from '../quantize/params.js';
+import { quantizedName, scaleName, zeroPointName } from './names.js';
 
 export type AnyQuantParams = QuantParams | PerChannelQuantParams;
 
@@ -38,9 +39,9 @@ export function paramConstants(g: Graph, base: string, p: AnyQuantParams, o: { o
 export function paramConstants(g: Graph, base: string, p: AnyQuantParams, o = { omitZeroPoint: false }): { scale: Value; zeroPoint?: Value } {
   const root = g.root;
   const shape = 'scale' in p ? [] : [p.scales.length];
-  const scale = root.addConstant(`${base}_scale`, makeTensor('float32', shape, 'scale' in p ? [p.scale] : p.scales));
+  const scale = root.addConstant(scaleName(base), makeTensor('float32', shape, 'scale' in p ? [p.scale] : p.scales));
   if (o.omitZeroPoint) return { scale };
-  return { scale, zeroPoint: root.addConstant(`${base}_zero_point`, makeTensor(p.dtype, shape, 'scale' in p ? [p.zeroPoint] : p.zeroPoints)) };
+  return { scale, zeroPoint: root.addConstant(zeroPointName(base), makeTensor(p.dtype, shape, 'scale' in p ? [p.zeroPoint] : p.zeroPoints)) };
 }
 
 function axisAttr(p: AnyQuantParams) {
@@ -65,7 +66,7 @@ function takeName(original: Value, twin: Value): void {
 export function quantizeActivation(v: Value, p: QuantParams, bits: number): { q: Node; dq: Node } {
   const g = v.graph;
   const { scale, zeroPoint } = paramConstants(g, v.name, p);
-  const q = g.addNode({ op: 'QuantizeLinear', inputs: [v, scale, zeroPoint], outputs: [{ name: `${v.name}_quantized`, type: { dtype: p.dtype, shape: v.type?.shape } }] }, insertAfterDefinition(v, g));
+  const q = g.addNode({ op: 'QuantizeLinear', inputs: [v, scale, zeroPoint], outputs: [{ name: quantizedName(v.name), type: { dtype: p.dtype, shape: v.type?.shape } }] }, insertAfterDefinition(v, g));
   const dq = g.addNode({ op: 'DequantizeLinear', inputs: [q.output(0), scale, zeroPoint], outputs: [{ name: `${v.name}_dq`, type: v.type }] }, { after: q });
   v.replaceUsesWhere(dq.output(0), (u) => u.user instanceof Node && u.user !== q);
   // Nodes of subgraphs that capture v keep their place: the pair sits in v's own graph, before any of them.
@@ -105,7 +106,7 @@ export function quantizeConstantOperand(node: Node, index: number, p: AnyQuantPa
   const w = node.input(index)!;
   const t = w.constant!;
   const g = node.graph;
-  const q = w.graph.addConstant(`${w.name}_quantized`, makeTensor(p.dtype, t.shape, data ?? quantizeTensor(t.data as Float32Array, t.shape, p)));
+  const q = w.graph.addConstant(quantizedName(w.name), makeTensor(p.dtype, t.shape, data ?? quantizeTensor(t.data as Float32Array, t.shape, p)));
   const { scale, zeroPoint } = paramConstants(g, w.name, p, { omitZeroPoint: zeroPointsAllZero(p) });
   const inputs = zeroPoint ? [q, scale, zeroPoint] : [q, scale];
   const dq = g.addNode({ op: 'DequantizeLinear', inputs, attrs: axisAttr(p), outputs: [{ name: `${w.name}_dq`, type: w.type }] }, { before: node });

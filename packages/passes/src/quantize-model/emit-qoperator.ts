@@ -19,6 +19,7 @@
  */
 import { makeTensor, type Node, type Value } from '@slimc/ir';
 import type { QuantTarget } from './targets.js';
+import { zeroPointName } from './names.js';
 
 interface Dequantized {
   dq: Node;
@@ -48,7 +49,7 @@ function zeroPointFor(quantized: Value, shape: readonly number[]): Value | undef
   const dtype = quantized.type?.dtype ?? quantized.constant?.dtype;
   if (dtype !== 'int8' && dtype !== 'uint8' && dtype !== 'int32') return undefined;
   const size = shape.reduce((a, b) => a * b, 1);
-  return quantized.graph.root.addConstant(`${quantized.name}_zero_point`, makeTensor(dtype, shape, new Array<number>(size).fill(0)));
+  return quantized.graph.root.addConstant(zeroPointName(quantized.name), makeTensor(dtype, shape, new Array<number>(size).fill(0)));
 }
 
 /** The QuantizeLinear that is the only user of `v`, with constant per-tensor parameters. */

@@ -4,7 +4,7 @@
  *   mode=static, format=qdq (default):
  *     before:  %y = Conv(%x, %w, %b);  %z = Relu(%y)
  *     after:   %x = DequantizeLinear(QuantizeLinear(%x_float, sx, zx), sx, zx)
- *              %y_float = Conv(%x, DequantizeLinear(%w_quantized, sw[c], 0){axis=0}, DequantizeLinear(%b_quantized, sx·sw[c], 0){axis=0})
+ *              %y_float = Conv(%x, DequantizeLinear(%w_q, sw[c], 0){axis=0}, DequantizeLinear(%b_q, sx·sw[c], 0){axis=0})
  *              %y = DequantizeLinear(QuantizeLinear(%y_float, sy, zy), sy, zy);  %z = Relu(%y)
  *   mode=static, format=qoperator: the same, then each DQ -> Conv/MatMul -> Q group fused into
  *     QLinearConv / QLinearMatMul (standard domain; Gemm stays QDQ), see emit-qoperator.ts.

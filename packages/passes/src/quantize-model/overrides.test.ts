@@ -43,10 +43,10 @@ const scalar = (t: Tensor | undefined) => Number(t!.data[0]);
 
 /**
  * The grid the quantized model puts float tensor `name` on: read from the node that produces
- * `<name>_quantized` (QuantizeLinear inputs 1, 2; QLinearConv / QLinearMatMul y_scale, y_zero_point).
+ * `<name>_q` (QuantizeLinear inputs 1, 2; QLinearConv / QLinearMatMul y_scale, y_zero_point).
  */
 function gridOf(model: Model, name: string): { scale: number; zeroPoint: number; dtype: string; op: string } {
-  const node = [...model.graph.allNodes()].find((n) => n.outputs.some((v) => v?.name === `${name}_quantized`));
+  const node = [...model.graph.allNodes()].find((n) => n.outputs.some((v) => v?.name === `${name}_q`));
   if (!node) throw new Error(`no quantizer of ${name}`);
   const [s, z] = node.op === 'QuantizeLinear' ? [1, 2] : [6, 7];
   const zp = node.input(z)!.constant!;

@@ -55,7 +55,7 @@ describe('quantize preprocess option', () => {
     expect(await grids(PADDLE_CLS_FIELDS)).toEqual(preset);
     expect(await grids({ ...PADDLE_OCR_CLS_PREPROCESS })).toEqual(preset);
     // x/255 in [0, 1] instead of [-1, 1]: another input grid
-    expect((await grids('paddle-cls;mean:0;std:1')).x_quantized).not.toEqual(preset.x_quantized);
+    expect((await grids('paddle-cls;mean:0;std:1')).x_q).not.toEqual(preset.x_q);
   });
 
   test('a bad spec is an error naming the option, from the pipeline text too', async () => {

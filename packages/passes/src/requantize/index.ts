@@ -42,6 +42,7 @@ import { type MatchFailure, type Matcher, type Rewriter, PatternSet, definePatte
 import { type QuantDType, chooseQuantParams, quantizedRange } from '../quantize/params.js';
 import { createSlimcRequantize, integerRescale } from './slimc-requantize.js';
 import { createNodeAfter, rewireUsesExcept } from '../cancel-qdq/rewire.js';
+import { quantizedName, scaleName, zeroPointName } from '../quantize-model/names.js';
 
 export * from './slimc-requantize.js';
 
@@ -137,8 +138,8 @@ function annotation(dtype: QuantDType, scale: number, zeroPoint: number): QuantP
 function emitStatic(node: Node, c: AccumulatorChain, dtype: QuantDType, target: string, rw: Rewriter): void {
   const { scale, zeroPoint } = c.grid!;
   const g = node.graph;
-  const s = rw.addConstant(g, `${c.y.name}_scale`, makeTensor('float32', [], [scale]));
-  const z = rw.addConstant(g, `${c.y.name}_zero_point`, makeTensor(dtype, [], [zeroPoint]));
+  const s = rw.addConstant(g, scaleName(c.y.name), makeTensor('float32', [], [scale]));
+  const z = rw.addConstant(g, zeroPointName(c.y.name), makeTensor(dtype, [], [zeroPoint]));
   const grid = annotation(dtype, scale, zeroPoint);
   let q: Value;
   let keep: Node[];
@@ -148,7 +149,7 @@ function emitStatic(node: Node, c: AccumulatorChain, dtype: QuantDType, target: 
     q = rq.output(0);
     keep = [];
   } else {
-    const qn = createNodeAfter(rw, node, { op: 'QuantizeLinear', inputs: [c.y, s, z], outputs: [{ name: `${c.y.name}_quantized`, type: qType }] });
+    const qn = createNodeAfter(rw, node, { op: 'QuantizeLinear', inputs: [c.y, s, z], outputs: [{ name: quantizedName(c.y.name), type: qType }] });
     q = qn.output(0);
     keep = [qn];
   }
