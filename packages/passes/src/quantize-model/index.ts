@@ -43,6 +43,7 @@ import type { QuantDType } from '../quantize/params.js';
 import type { CalibrationMethod, CalibrationRange } from '../quantize/calibration/index.js';
 import { activationParamsOf, quantizeActivation, quantizeBiasOperand, quantizeConstantOperand, weightParams, type WeightQuantOptions } from './emit-qdq.js';
 import { fuseQOperators } from './emit-qoperator.js';
+import { nameZeroPointsByValue } from './names.js';
 import { quantizeDynamic, quantizeWeightsOnly } from './emit-dynamic.js';
 import { calibrate, sampleSource, PREPROCESS_PRESETS } from './calibrate.js';
 import { PREPROCESS_SYNTAX, normalizePreprocessOption } from '../quantize/data/preprocess-spec.js';
@@ -151,6 +152,7 @@ export function emitStatic(
     (t) => !keepFloat.has(t.node.output(0).name) && [...t.activations.map((i) => t.node.input(i)!), t.node.output(0)].every((v) => ranges.has(v.name)),
   );
   const layerOutputs = targets.map((t) => t.node.output(0).name);
+  const modelConstants = new Set(model.graph.initializers);
   const w = weightOptions(s);
   const bits = s.reduceRange ? 7 : 8;
   for (const v of activationValues(targets)) {
@@ -171,6 +173,7 @@ export function emitStatic(
   eliminateDeadCode(model);
   // one constant per distinct scale / zero-point tensor (many per-channel zero points are equal)
   deduplicate(model);
+  nameZeroPointsByValue(model, (v) => !modelConstants.has(v));
   return { targets, layerOutputs };
 }
 

@@ -132,6 +132,22 @@ describe('quantize', () => {
     expect(Number(fused[0]!.input(5)!.constant!.data[0])).toBe(0);
   });
 
+  test.each(['qdq', 'qoperator'] as const)('%s: one zero-point constant per distinct (type, value), named after it', async (format) => {
+    const { model } = await quantized(convNet(), { format });
+    const zeroPoints = new Set(
+      [...model.graph.nodes()].flatMap((n) => (n.op === 'QuantizeLinear' || n.op === 'DequantizeLinear' ? [n.input(2)] : n.op === 'QLinearConv' ? [n.input(2), n.input(5), n.input(7)] : [])).filter((z) => z !== null),
+    );
+    expect(zeroPoints.size).toBeGreaterThan(1);
+    const byValue = new Map<string, string>();
+    for (const z of zeroPoints) {
+      const t = z.constant!;
+      const key = `zp_${t.dtype}_${Number(t.data[0])}`;
+      expect(z.name).toBe(key);
+      byValue.set(key, z.name);
+    }
+    expect(byValue.size).toBe(zeroPoints.size);
+  });
+
   test.each([
     ['minmax', 1],
     ['entropy', 2],
