@@ -17,20 +17,22 @@ mkdir -p "$repo/.cache/emscripten"
 
 command -v emcc >/dev/null || { echo "build-wasm: emcc not found (apt-get install emscripten)" >&2; exit 1; }
 
-# every public function of the header, plus the allocator the loader uses
+# every public function of the header, plus the allocator the loader uses and the stack's limits
 exports="$(grep -oE '\bslimc_[a-z0-9_]+\(' "$kernels/include/slimc_kernels.h" | tr -d '(' | sort -u |
   sed 's/^/_/' | paste -sd, -)"
-exports="$exports,_malloc,_aligned_alloc,_free"
+exports="$exports,_malloc,_aligned_alloc,_free,_emscripten_stack_get_base,_emscripten_stack_get_end"
 
 build() {
   local out="$1"
   # -ffile-prefix-map keeps absolute paths out of the binary so any checkout builds the same bytes;
-  # INITIAL_MEMORY=2MB (1 MB stack, static data, the heap's start) instead of emscripten's 16 MB:
-  # memory grows as weights and activations need it, so a small model's footprint is its own
+  # a 16 KB stack: kernels keep temporaries in heap scratch, and the runs use at most 1 KB (measured
+  # by painting the stack, asserted in test/runtime-ort-exact.test.ts); INITIAL_MEMORY=64KB, one
+  # page holding the stack and static data: memory grows as weights, scratch and activations need
+  # it, so a small model's footprint is its own. The stack limits are exported for that measure.
   emcc -O3 -msimd128 -std=c11 -Wall -Wextra -Wno-unused-parameter \
     -ffile-prefix-map="$repo"=. \
     -I"$kernels/include" -I"$kernels/src" "$kernels"/src/*.c \
-    --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sTOTAL_STACK=1MB -sINITIAL_MEMORY=2MB \
+    --no-entry -sSTANDALONE_WASM=1 -sALLOW_MEMORY_GROWTH=1 -sTOTAL_STACK=16KB -sINITIAL_MEMORY=64KB \
     -sEXPORTED_FUNCTIONS="$exports" -o "$out"
 }
 

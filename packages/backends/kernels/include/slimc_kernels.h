@@ -264,6 +264,13 @@ void slimc_channel_affine_f32(int32_t batch, int32_t channels, int32_t hw, int32
 
 /* Releases the internal scratch buffers. */
 void slimc_release_scratch(void);
+/* Sizes the scratch buffers up front: with integer_gemm the int8 im2col rows, the packed-A block
+ * and a requantization plan for plan_channels channels; with float_conv the float im2col rows;
+ * row_bytes for per-row sums. A runtime calls it after packing its weights, so kernel scratch sits
+ * below the activation region, which can then grow in place instead of moving above scratch
+ * allocated during its first run. */
+void slimc_reserve_scratch(int32_t integer_gemm, int32_t float_conv, int32_t row_bytes,
+                           int32_t plan_channels);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 #include "internal.h"
 
-#define IM2COL_CHUNK_BYTES (256 * 1024)
 
 static int is_depthwise(int32_t C, int32_t Cout, int32_t groups) {
   return groups == C && Cout == C && groups > 1;
@@ -177,7 +176,7 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
   int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
   int pointwise = geometry_is_pointwise(geo);
-  int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_BYTES / SLIMC_MAX(K, 1)) & ~3;
+  int32_t chunk = SLIMC_MAX(4, SLIMC_IM2COL_CHUNK_BYTES_Q8 / SLIMC_MAX(K, 1)) & ~3;
   uint8_t *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K);
   for (int32_t g = 0; g < groups; g++) {
     const int16_t *packed_b =

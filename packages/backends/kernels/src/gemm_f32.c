@@ -11,7 +11,6 @@
 
 #define MR 4
 #define NR 8
-#define IM2COL_CHUNK_FLOATS (64 * 1024)
 
 int32_t slimc_packed_b_size_f32(int32_t K, int32_t N) {
   return (packed_n_tiles(N) * K * NR * (int32_t)sizeof(float) + 63) & ~63; /* see the q8 size */
@@ -133,7 +132,7 @@ void slimc_conv_f32(const int32_t *geo, const float *input, const float *packed_
   int32_t cg = C / groups, cout_g = Cout / groups, K = KH * KW * cg;
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
   int pointwise = geometry_is_pointwise(geo);
-  int32_t chunk = SLIMC_MAX(4, IM2COL_CHUNK_FLOATS / SLIMC_MAX(K, 1)) & ~3;
+  int32_t chunk = SLIMC_MAX(4, (int32_t)(SLIMC_IM2COL_CHUNK_BYTES_F32 / sizeof(float)) / SLIMC_MAX(K, 1)) & ~3;
   float *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K * sizeof(float));
   for (int32_t g = 0; g < groups; g++) {
     const float *packed_b = (const float *)((const uint8_t *)packed_weights +

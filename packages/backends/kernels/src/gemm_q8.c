@@ -23,7 +23,6 @@
 
 #define MR 4
 #define NR 8
-#define A_BLOCK_BYTES (96 * 1024)
 #define SMALL_B_BYTES (96 * 1024)
 
 /* Where element (row or column j, k) of a packed panel of `width` rows/columns lives.
@@ -212,7 +211,7 @@ void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t 
   if (M <= 0 || N <= 0) return;
   int32_t kp = packed_k_pairs(K);
   size_t panel_elems = (size_t)kp * 2 * MR;
-  int32_t block_rows = (int32_t)(A_BLOCK_BYTES / (SLIMC_MAX(panel_elems, 1) * sizeof(int16_t))) * MR;
+  int32_t block_rows = (int32_t)(SLIMC_A_BLOCK_BYTES / (SLIMC_MAX(panel_elems, 1) * sizeof(int16_t))) * MR;
   /* with a small B (few output channels), one panel at a time does better: the panel is reused
    * from L1 by every B tile while B streams from L2 (measured: +3% at 3136x64x576, -3% at 256^3
    * where B is 128 KB) */

@@ -24,6 +24,14 @@ enum scratch_slot {
 };
 void *slimc_scratch(enum scratch_slot slot, size_t bytes);
 
+/* The most bytes a kernel takes from the packed-A and im2col slots (more only for K > 12K), so
+ * slimc_reserve_scratch can size them up front. The int8 GEMM packs A in blocks of 96 KB of int16
+ * pairs; an int8 im2col chunk of half that is as many rows as one block, so a smaller chunk costs
+ * no B reuse. The float GEMM reads im2col rows directly and streams B once per chunk: 256 KB. */
+#define SLIMC_A_BLOCK_BYTES (96 * 1024)
+#define SLIMC_IM2COL_CHUNK_BYTES_Q8 (SLIMC_A_BLOCK_BYTES / 2)
+#define SLIMC_IM2COL_CHUNK_BYTES_F32 (256 * 1024)
+
 static inline int32_t load_q8(const void *p, int32_t index, int32_t is_signed) {
   return is_signed ? (int32_t)((const int8_t *)p)[index] : (int32_t)((const uint8_t *)p)[index];
 }

@@ -4,6 +4,16 @@
 #include <stdlib.h>
 #include "internal.h"
 
+enum { PLAN_ARRAYS = 9 };
+
+/* padded so 8-wide SIMD reads past the last (or a group's last) channel stay inside */
+static int32_t plan_padded_channels(int32_t channels) { return ((channels + 7) & ~7) + 8; }
+
+/* the plan, then the fixed-point arrays, then the float scales */
+static size_t requant_plan_bytes(int32_t channels) {
+  return sizeof(requant_plan) + 16 + (size_t)plan_padded_channels(channels) * (PLAN_ARRAYS + 1) * sizeof(int32_t);
+}
+
 static void *scratch_buffers[SCRATCH_SLOT_COUNT];
 static size_t scratch_sizes[SCRATCH_SLOT_COUNT];
 
@@ -16,6 +26,23 @@ void *slimc_scratch(enum scratch_slot slot, size_t bytes) {
     scratch_sizes[slot] = scratch_buffers[slot] ? grown : 0;
   }
   return scratch_buffers[slot];
+}
+
+/* Sizes a slot to exactly `bytes` (no growth margin) unless it already holds that many. */
+static void scratch_reserve(enum scratch_slot slot, size_t bytes) {
+  if (scratch_sizes[slot] >= bytes) return;
+  free(scratch_buffers[slot]);
+  scratch_buffers[slot] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  scratch_sizes[slot] = scratch_buffers[slot] ? bytes : 0;
+}
+
+void slimc_reserve_scratch(int32_t integer_gemm, int32_t float_conv, int32_t row_bytes,
+                           int32_t plan_channels) {
+  if (float_conv) scratch_reserve(SCRATCH_IM2COL, SLIMC_IM2COL_CHUNK_BYTES_F32);
+  if (integer_gemm) scratch_reserve(SCRATCH_IM2COL, SLIMC_IM2COL_CHUNK_BYTES_Q8);
+  if (integer_gemm) scratch_reserve(SCRATCH_PACKED_A, SLIMC_A_BLOCK_BYTES);
+  scratch_reserve(SCRATCH_ROW, (size_t)row_bytes);
+  if (integer_gemm) scratch_reserve(SCRATCH_REQUANT_PLAN, requant_plan_bytes(plan_channels));
 }
 
 void slimc_release_scratch(void) {
@@ -45,11 +72,8 @@ int32_t slimc_multiply_by_quantized_multiplier(int32_t x, int32_t multiplier, in
 requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
                                  const int32_t *shifts, int32_t per_channel, int32_t zero_point,
                                  int32_t out_min, int32_t out_max, int32_t out_signed) {
-  /* padded so 8-wide SIMD reads past the last (or a group's last) channel stay inside */
-  int32_t padded = ((channels + 7) & ~7) + 8;
-  enum { PLAN_ARRAYS = 9 };
-  /* the fixed-point arrays, then the float scales */
-  size_t bytes = sizeof(requant_plan) + 16 + (size_t)padded * (PLAN_ARRAYS + 1) * sizeof(int32_t);
+  int32_t padded = plan_padded_channels(channels);
+  size_t bytes = requant_plan_bytes(channels);
   uint8_t *base = slimc_scratch(SCRATCH_REQUANT_PLAN, bytes);
   requant_plan *plan = (requant_plan *)base;
   int32_t *arrays = (int32_t *)(base + ((sizeof(requant_plan) + 15) & ~(size_t)15));

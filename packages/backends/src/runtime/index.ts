@@ -5,3 +5,4 @@ export { compileForWasm, loadCompiled, serializePlan, SLIMC_MAGIC, SLIMC_FORMAT_
 export { ArenaAllocator, planMemory, type LiveInterval, type MemoryPlan } from './arena.js';
 export { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
 export { wasmExecutor, type WasmExecutor } from './executor.js';
+export { paintStack, stackSize, stackUsed } from './stack-use.js';

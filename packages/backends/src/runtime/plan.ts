@@ -24,7 +24,8 @@
  * (M = float32(float32(s_x * s_w) / s_y)). Convolutions and matrix products apply them as ONNX
  * does by default (float32 product, rounded half to even once: bit-identical to the interpreter on
  * QLinear ops), or in gemmlowp fixed point with `requantize: 'fixed-point'` (RuntimeOptions);
- * add/mul/concat/pooling always use fixed point (ties away from zero).
+ * add/mul/concat/average pooling always use fixed point (ties away from zero); GlobalAveragePool
+ * follows the interpreter's float steps (dequantized codes, double sum, float32 mean and quotient).
  * A fused Relu/Clip becomes clamp bounds: Relu -> [zp_y, max], Clip(a, b) -> [Q(a), Q(b)], valid
  * because Q is monotone.
  */

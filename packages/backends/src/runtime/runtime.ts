@@ -140,8 +140,12 @@ interface RecordedPlan extends MemoryPlan {
 const REQUANT_PER_CHANNEL = 1;
 const REQUANT_ROUND_ONCE = 2;
 
-/** Growth factor of the activation region in an online run (each growth copies it twice). */
-const ARENA_GROWTH = 1.25;
+/**
+ * Growth factor of the activation region in an online run (each growth copies it twice). Small:
+ * the region is the top of the heap (see reserveScratch) and grows in place, so a larger step
+ * only adds unused capacity to the WebAssembly memory, while 1/16 keeps the copies few.
+ */
+const ARENA_GROWTH = 1.0625;
 
 const NHWC_FROM_NCHW = 0;
 const NCHW_FROM_NHWC = 1;
@@ -191,6 +195,7 @@ export class Runtime {
   ) {
     this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
     for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
+    this.reserveScratch();
     this.releaseAfter = lastReaders(plan);
     this.stepBest = new Float64Array(profiling ? plan.steps.length : 0).fill(Infinity);
     this.noteWasmSize();
@@ -394,6 +399,27 @@ export class Runtime {
     return ptr;
   }
 
+  /**
+   * Kernel scratch sized once, right above the weights (packing's scratch released first): the
+   * activation region, taken on the first run, is then the top of the heap and grows in place
+   * instead of moving above scratch a kernel allocates mid-run, which would leave its old place
+   * as a hole that the WebAssembly memory keeps.
+   */
+  private reserveScratch(): void {
+    let channels = 0;
+    let integerGemm = false;
+    let floatConv = false;
+    for (const [step, p] of this.prepared) {
+      channels = Math.max(channels, p.N);
+      integerGemm ||= step.kind === 'conv-q8' || step.kind === 'gemm-q8' || step.kind === 'matmul-i32';
+      floatConv ||= step.kind === 'conv-f32' && !p.depthwise;
+    }
+    const exp = this.library.exports;
+    exp.slimc_release_scratch();
+    // per-channel sums of pooling (doubles at most) and a requantization plan per channel
+    exp.slimc_reserve_scratch(integerGemm ? 1 : 0, floatConv ? 1 : 0, 8 * Math.max(channels, 64), channels);
+  }
+
   private constant(name: string, step: PlanStep): Tensor {
     const t = this.plan.constants.get(name);
     if (!t) throw planError('a kernel operand must be a constant', step, name);
@@ -450,27 +476,29 @@ export class Runtime {
         const w = this.constant(step.weight, step);
         const signed = w.dtype === 'int8' ? 1 : 0;
         const zeroPoints = Int32Array.from(step.weightZeroPoints);
+        const conv = step.kind === 'conv-q8' ? { dims: w.shape as [number, number, number, number], group: step.window.group } : null;
+        const transB = step.kind === 'gemm-q8' && step.transB;
+        if (conv) {
+          const [cout, cg] = conv.dims;
+          [p.N, p.K] = [cout, cg * conv.group];
+        } else {
+          [p.K, p.N] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+        }
+        const size = conv
+          ? exp.slimc_conv_packed_weights_size_q8(p.K, p.N, conv.dims[2], conv.dims[3], conv.group)
+          : exp.slimc_packed_b_size_q8(p.K, p.N);
+        // the packed weights first, the unpacked copy above them: freeing the copy then returns its
+        // memory to the top of the heap instead of leaving a hole below the packed weights
+        p.weights = this.own(size);
         const zpPtr = this.library.alloc(zeroPoints.byteLength);
         this.library.write(zpPtr, zeroPoints);
         const src = this.library.alloc(w.data.length);
         this.library.write(src, w.data as Int8Array);
-        let size: number;
-        if (step.kind === 'conv-q8') {
-          const [cout, cg, kh, kw] = w.shape as [number, number, number, number];
-          const g = step.window.group;
-          size = exp.slimc_conv_packed_weights_size_q8(cg * g, cout, kh, kw, g);
-          p.weights = this.own(size);
-          exp.slimc_conv_pack_weights_q8(cg * g, cout, kh, kw, g, src, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
-          p.N = cout;
-          p.K = cg * g;
+        const perChannelZp = zeroPoints.length > 1 ? 1 : 0;
+        if (conv) {
+          exp.slimc_conv_pack_weights_q8(p.K, p.N, conv.dims[2], conv.dims[3], conv.group, src, signed, zpPtr, perChannelZp, p.weights);
         } else {
-          const transB = step.kind === 'gemm-q8' && step.transB;
-          const [K, N] = transB ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
-          size = exp.slimc_packed_b_size_q8(K, N);
-          p.weights = this.own(size);
-          exp.slimc_pack_b_q8(K, N, src, transB ? 1 : N, transB ? K : 1, signed, zpPtr, zeroPoints.length > 1 ? 1 : 0, p.weights);
-          p.N = N;
-          p.K = K;
+          exp.slimc_pack_b_q8(p.K, p.N, src, transB ? 1 : p.N, transB ? p.K : 1, signed, zpPtr, perChannelZp, p.weights);
         }
         this.weightBytes += size;
         this.library.free(src);

@@ -31,7 +31,11 @@ export interface KernelExports {
   malloc(bytes: I32): Ptr;
   aligned_alloc(alignment: I32, bytes: I32): Ptr;
   free(ptr: Ptr): void;
+  /** The C stack's top (where it starts, growing down) and its lowest address: its 64 KB region. */
+  emscripten_stack_get_base(): Ptr;
+  emscripten_stack_get_end(): Ptr;
   slimc_release_scratch(): void;
+  slimc_reserve_scratch(integerGemm: I32, floatConv: I32, rowBytes: I32, planChannels: I32): void;
 
   slimc_multiply_by_quantized_multiplier(x: I32, multiplier: I32, shift: I32): I32;
   slimc_requantize(rows: I32, cols: I32, src: Ptr, srcStride: I32, multipliers: Ptr, shifts: Ptr, perChannel: I32,
@@ -99,7 +103,7 @@ export interface KernelExports {
 
 /** Every function the loader expects; checked at load so a stale .wasm fails loudly. */
 export const KERNEL_FUNCTIONS = [
-  '_initialize', 'malloc', 'aligned_alloc', 'free', 'slimc_release_scratch', 'slimc_multiply_by_quantized_multiplier',
+  '_initialize', 'malloc', 'aligned_alloc', 'free', 'emscripten_stack_get_base', 'emscripten_stack_get_end', 'slimc_release_scratch', 'slimc_reserve_scratch', 'slimc_multiply_by_quantized_multiplier',
   'slimc_requantize', 'slimc_packed_b_size_q8', 'slimc_pack_b_q8', 'slimc_gemm_q8_i32', 'slimc_gemm_q8',
   'slimc_conv_packed_weights_size_q8', 'slimc_conv_pack_weights_q8', 'slimc_conv_q8', 'slimc_add_q8',
   'slimc_mul_q8', 'slimc_rescale_q8', 'slimc_lut_build_q8', 'slimc_lut_apply_q8', 'slimc_lut_apply_f32', 'slimc_avgpool_q8',
