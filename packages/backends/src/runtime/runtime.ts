@@ -212,7 +212,7 @@ export class Runtime {
 
   /** A fresh slot for a window kernel's NHWC result (flagged NHWC unless the layouts coincide). */
   private nhwcSlot(dtype: DType, shape: [number, number, number, number]): ArenaSlot {
-    return withLayout(this.newSlot(dtype, shape), shape[1] > 1 && shape[2] * shape[3] > 1);
+    return this.newSlot(dtype, shape, shape[1] > 1 && shape[2] * shape[3] > 1);
   }
 
   /** Lowers an IR model, or reads a compiled `.slimc` file, and packs its weights. */
@@ -617,9 +617,10 @@ export class Runtime {
     return offset;
   }
 
-  private newSlot(dtype: DType, shape: readonly number[]): ArenaSlot {
+  /** A fresh arena slot; `nhwc` flags its data as laid out NHWC (every slot has the same fields). */
+  private newSlot(dtype: DType, shape: readonly number[], nhwc = false): ArenaSlot {
     const bytes = shapeSize(shape) * dtypeByteSize(dtype);
-    return { offset: this.allocate(bytes), bytes, dtype, shape: [...shape] };
+    return { offset: this.allocate(bytes), bytes, dtype, shape: [...shape], nhwc };
   }
 
   /** A tensor into a fresh slot (copied), strings kept on the host. */
@@ -791,7 +792,7 @@ export class Runtime {
         smallSlot = this.arenaSlot(slots, smallName, step, ['float32']);
       }
       const used = nhwcLayout ?? layout;
-      const out = withLayout(this.newSlot('float32', big.shape), nhwcLayout !== null);
+      const out = this.newSlot('float32', big.shape, nhwcLayout !== null);
       const code = BINARY_CODES[swapped ? `${node.op}-swapped` : node.op]!;
       // a scalar is one run over everything
       const [inner, period] = used.period === 1 ? [n, 1] : [used.inner, used.period];
@@ -851,7 +852,7 @@ export class Runtime {
     const kernelArgs = unaryKernelArgs(node, bounds);
     if (kernelArgs) {
       const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32'], true);
-      const out = withLayout(this.newSlot('float32', x.shape), xSlot.nhwc === true);
+      const out = this.newSlot('float32', x.shape, xSlot.nhwc === true);
       exp.slimc_unary_f32(kernelArgs[0], n, this.ptr(xSlot), kernelArgs[1], kernelArgs[2], kernelArgs[3], kernelArgs[4], this.ptr(out));
       slots.set(output, out);
       return true;
@@ -859,7 +860,7 @@ export class Runtime {
     const unary = unaryF32(node);
     if (!unary) return false;
     const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
-    const out = withLayout(this.newSlot('float32', x.shape), 'offset' in x.slot && x.slot.nhwc === true);
+    const out = this.newSlot('float32', x.shape, 'offset' in x.slot && x.slot.nhwc === true);
     unary(data(x.slot, n), data(out, n));
     slots.set(output, out);
     return true;
@@ -886,7 +887,7 @@ export class Runtime {
       factors[2]! < 1 || factors[3]! < 1) return false;
     const [n, c, h, w] = x.shape as [number, number, number, number];
     const [fh, fw] = [factors[2]!, factors[3]!];
-    const out = withLayout(this.newSlot('float32', [n, c, h * fh, w * fw]), x.nhwc === true);
+    const out = this.newSlot('float32', [n, c, h * fh, w * fw], x.nhwc === true);
     this.library.exports.slimc_resize_nearest_f32(n, c, h, w, fh, fw, x.nhwc ? 1 : 0, this.ptr(x), this.ptr(out));
     slots.set(step.outputs[0]!, out);
     return true;
@@ -911,7 +912,7 @@ export class Runtime {
     }
     const coefficients = this.newSlot('float64', [2 * channels]);
     new Float64Array(this.library.exports.memory.buffer, this.ptr(coefficients), 2 * channels).set(folded);
-    const out = withLayout(this.newSlot('float32', x.shape), x.nhwc === true);
+    const out = this.newSlot('float32', x.shape, x.nhwc === true);
     const batch = x.shape[0]!;
     this.library.exports.slimc_channel_affine_f32(batch, channels, shapeSize(x.shape) / Math.max(batch * channels, 1), x.nhwc ? 1 : 0,
       this.ptr(x), this.ptr(coefficients), this.ptr(coefficients) + 8 * channels, this.ptr(out));
@@ -993,14 +994,14 @@ export class Runtime {
     if (node.op === 'QuantizeLinear') {
       const type = zp ? zp.dtype : node.getInt('output_dtype', 0) === 0 ? 'uint8' : undefined;
       if (x.dtype !== 'float32' || (type !== 'int8' && type !== 'uint8')) return false;
-      const out = withLayout(this.newSlot(type, x.shape), x.nhwc === true);
+      const out = this.newSlot(type, x.shape, x.nhwc === true);
       const [lo, hi] = integerRange(type);
       this.library.exports.slimc_quantize_f32(n, this.ptr(x), s, z, lo, hi, type === 'int8' ? 1 : 0, this.ptr(out));
       slots.set(step.outputs[0]!, out);
       return true;
     }
     if ((x.dtype !== 'int8' && x.dtype !== 'uint8') || (zp && zp.dtype !== x.dtype)) return false;
-    const out = withLayout(this.newSlot('float32', x.shape), x.nhwc === true);
+    const out = this.newSlot('float32', x.shape, x.nhwc === true);
     this.library.exports.slimc_dequantize_q8(n, this.ptr(x), x.dtype === 'int8' ? 1 : 0, z, s, this.ptr(out));
     slots.set(step.outputs[0]!, out);
     return true;
@@ -1163,7 +1164,7 @@ export class Runtime {
     const rank = step.rank ?? 0;
     const shape = x.shape.length < rank ? [...new Array<number>(rank - x.shape.length).fill(1), ...x.shape] : x.shape;
     const isFloat = step.kind === 'lut-f32';
-    const out = withLayout(this.newSlot(isFloat ? 'float32' : step.outputQuant.type, shape), x.nhwc === true);
+    const out = this.newSlot(isFloat ? 'float32' : step.outputQuant.type, shape, x.nhwc === true);
     const apply = isFloat ? this.library.exports.slimc_lut_apply_f32 : this.library.exports.slimc_lut_apply_q8;
     apply(shapeSize(x.shape), this.ptr(x), this.prepared.get(step)!.weights, this.ptr(out));
     slots.set(step.output, out);
@@ -1232,10 +1233,6 @@ function profileKey(step: KernelStep, plan: Plan): string {
 }
 
 /** `slot` flagged as holding NHWC data when `nhwc`. */
-function withLayout(slot: ArenaSlot, nhwc: boolean): ArenaSlot {
-  return nhwc ? { ...slot, nhwc: true } : slot;
-}
-
 function signed(q: QuantOperand): number {
   return q.type === 'int8' ? 1 : 0;
 }
