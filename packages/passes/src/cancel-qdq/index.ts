@@ -45,7 +45,7 @@ import { countNodes } from '../core/compiler.js';
 import { createSlimcRequantize, integerRescale } from '../requantize/slimc-requantize.js';
 import { createNodeAfter, rewireUsesExcept } from './rewire.js';
 import { type QdqPair, type QdqParams, dequantizeQuantizeIsIdentity, matchQdqPair, qdqParams, sameQdqParams } from './qdq-params.js';
-import { quantizedName } from '../quantize-model/names.js';
+import { QUANTIZED_SUFFIX } from '../quantize-model/names.js';
 
 export { type QdqPair, type QdqParams, dequantizeQuantizeIsIdentity, matchQdqPair, qdqParams, sameQdqParams } from './qdq-params.js';
 
@@ -197,7 +197,7 @@ export const moveDequantizeDown = definePattern<MoveCaptures>({
       outputs: [{ name: `${y.name}_dequantized`, type: floatType }],
     });
     dq.trimInputs();
-    rewireUsesExcept(rw, y, dq.output(0), [dq], quantizedName(''));
+    rewireUsesExcept(rw, y, dq.output(0), [dq], QUANTIZED_SUFFIX);
   },
 });
 

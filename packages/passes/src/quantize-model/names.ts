@@ -8,7 +8,8 @@
  */
 import type { Model, Value } from '@slimc/ir';
 
-export const quantizedName = (base: string): string => `${base}_q`;
+export const QUANTIZED_SUFFIX = '_q';
+export const quantizedName = (base: string): string => `${base}${QUANTIZED_SUFFIX}`;
 export const scaleName = (base: string): string => `${base}_scale`;
 export const zeroPointName = (base: string): string => `${base}_zp`;
 
