@@ -14,7 +14,8 @@
 //
 // Run `npx tsc -b` first: this imports the built packages.
 // Usage: node bench/runtime.mjs [--runs N] [--profile] [--only SUBSTRING]
-//   10 timed runs by default after 2 warm-up runs, median and fastest reported; --profile prints,
+//   10 timed runs by default after a warm-up of each engine (see warmUp), median and fastest
+//   reported; --profile prints,
 //   per model, where slimc's time goes by step kind (Runtime option `profile`: each step's fastest
 //   time over the runs); --only keeps the models whose label contains SUBSTRING.
 import { readFileSync } from 'node:fs';
@@ -35,7 +36,13 @@ ortWeb.env.wasm.wasmPaths = pathToFileURL(dirname(require.resolve('onnxruntime-w
 
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10;
-const WARMUP = 2;
+/**
+ * Warm-up of each engine (see warmUp): at least WARMUP_MIN_MS of runs, and at the end
+ * WARMUP_STABLE_MS without a run more than 3% faster than the fastest before; at most WARMUP_MAX_MS.
+ */
+const WARMUP_MIN_MS = 3000;
+const WARMUP_STABLE_MS = 2000;
+const WARMUP_MAX_MS = 30000;
 const PROFILE = process.argv.includes('--profile');
 const onlyArg = process.argv.indexOf('--only');
 const ONLY = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined;
@@ -48,23 +55,51 @@ const MODELS = [
   { id: 'paddleocr-det', file: 'ch_PP-OCRv4_det_infer.onnx', shape: [1, 3, 160, 160], seed: 1 },
 ];
 
+/** Process CPU time of one call of `fn`, ms. */
+async function cpuMs(fn) {
+  const t0 = process.cpuUsage();
+  await fn();
+  const used = process.cpuUsage(t0);
+  return (used.user + used.system) / 1000;
+}
+
 /**
- * Milliseconds per call in process CPU time, the median and the fastest: every runtime here
- * computes on this thread only (one intra-op thread), and the machine may be shared, so wall time
- * would count other processes' slices; the fastest call is the best estimate of the uncontended
- * speed (bench/gemm.mjs times the same way).
+ * Runs `fn` until it is in steady state; returns the warm-up's wall time (ms) and runs.
+ * V8 runs WebAssembly compiled by its baseline compiler (Liftoff) first and recompiles a function
+ * with the optimizing one (TurboFan) in the background once it has run enough: onnxruntime-web's
+ * large module reaches its steady speed only after seconds of runs (rec int8 alone: ~135 ms per
+ * run for the first 1.7 s, then ~68 ms; later in the bench, when earlier models already made
+ * some of its functions hot, sooner), so a fixed count of warm-up runs timed it half-compiled,
+ * more or less so depending on what ran before. The Liftoff phase is itself a plateau of stable
+ * times, hence the long stability window.
+ */
+async function warmUp(fn) {
+  const started = performance.now();
+  let best = Infinity;
+  let bestAt = started;
+  let runs = 0;
+  for (;;) {
+    const ms = await cpuMs(fn);
+    runs++;
+    const now = performance.now();
+    if (ms < 0.97 * best) bestAt = now;
+    best = Math.min(best, ms);
+    if ((now - started >= WARMUP_MIN_MS && now - bestAt >= WARMUP_STABLE_MS) || now - started >= WARMUP_MAX_MS) return { ms: now - started, runs };
+  }
+}
+
+/**
+ * Milliseconds per call in process CPU time, the median and the fastest, after warmUp: every
+ * runtime here computes on this thread only (one intra-op thread), and the machine may be shared,
+ * so wall time would count other processes' slices; the fastest call is the best estimate of the
+ * uncontended speed (bench/gemm.mjs times the same way).
  */
 async function timeMs(fn) {
-  for (let i = 0; i < WARMUP; i++) await fn();
+  const warm = await warmUp(fn);
   const times = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = process.cpuUsage();
-    await fn();
-    const used = process.cpuUsage(t0);
-    times.push((used.user + used.system) / 1000);
-  }
+  for (let i = 0; i < RUNS; i++) times.push(await cpuMs(fn));
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], fastest: times[0] };
+  return { median: times[Math.floor(times.length / 2)], fastest: times[0], warmUp: warm };
 }
 
 const MiB = 1 << 20;
@@ -124,6 +159,7 @@ async function compare(label, model, bytes, feeds) {
     'ort-node ms': ms(node),
     'ort-web ms': ms(web),
     'slimc/web': (slimc.fastest / web.fastest).toFixed(2),
+    'warm-up s (slimc/node/web)': [slimc, node, web].map((t) => (t.warmUp.ms / 1000).toFixed(1)).join('/'),
     'kernel steps': Object.entries(counts).filter(([k]) => k !== 'interp').map(([k, n]) => `${k}:${n}`).join(' '),
     'interp steps': counts.interp ?? 0,
     'interpreted': Object.values(rt.interpretedLastRun).reduce((a, b) => a + b, 0),
@@ -203,7 +239,8 @@ const int8Model = int8Network(112, 6);
 const int8Input = makeTensor('uint8', [1, 16, 112, 112], Array.from(randomFloats(16 * 112 * 112, 9), (v) => Math.floor((v + 1) * 128)));
 await compare('int8 QDQ (synthetic)', int8Model, encodeOnnx(int8Model), { x: int8Input });
 
-console.log(`process CPU time, median (fastest) of ${RUNS} runs after ${WARMUP} warm-up runs, single thread; slimc/web: ratio of the fastest`);
+console.log(`process CPU time, median (fastest) of ${RUNS} runs after each engine's warm-up (at least ${WARMUP_MIN_MS / 1000} s, ending with ` +
+  `${WARMUP_STABLE_MS / 1000} s in which no run beat the fastest before by 3%), single thread; slimc/web: ratio of the fastest`);
 console.table(rows);
 console.log(`ops of interp steps (float models): ${[...fallbacks].sort().join(', ')}`);
 console.log(`ops the interpreter ran ('interpreted' column), per model:\n  ${interpretedByModel.join('\n  ')}`);
