@@ -51,13 +51,13 @@ function referenceRequantize(acc: number, channel: number, r: Requantization): n
 }
 
 /** A geometry with at least one output pixel. */
-const arbGeometry = (opts: { depthwise?: boolean; maxChannels?: number } = {}) =>
+const arbGeometry = (opts: { depthwise?: boolean; maxChannels?: number; maxKernel?: number } = {}) =>
   fc.record({
     batch: fc.integer({ min: 1, max: 2 }), height: fc.integer({ min: 1, max: 8 }), width: fc.integer({ min: 1, max: 8 }),
     groups: opts.depthwise ? fc.constant(0) : fc.integer({ min: 1, max: 3 }),
     channelsPerGroup: fc.integer({ min: 1, max: opts.maxChannels ?? 6 }),
     outPerGroup: fc.integer({ min: 1, max: 10 }),
-    kernel: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    kernel: fc.tuple(fc.integer({ min: 1, max: opts.maxKernel ?? 3 }), fc.integer({ min: 1, max: opts.maxKernel ?? 3 })),
     strides: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
     dilations: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
     pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
@@ -243,6 +243,9 @@ describe('int8 convolution', () => {
   test.prop([arbConvCase(arbGeometry())], { numRuns: 120 })('grouped im2col + GEMM equals direct convolution', check);
   // 9 to 80 channels: the kernel's 32-channel blocks, 8-channel blocks and scalar tail
   test.prop([arbConvCase(arbGeometry({ depthwise: true, maxChannels: 72 }))], { numRuns: 80 })('depthwise kernel equals direct convolution', check);
+  // windows up to 5x5, odd and even tap counts (taps go in pairs, an odd window's last one alone)
+  test.prop([arbConvCase(arbGeometry({ depthwise: true, maxChannels: 40, maxKernel: 5 }))], { numRuns: 40 })(
+    'depthwise kernel with windows up to 5x5 equals direct convolution', check);
   test.prop([arbConvCase(arbGeometry().map(pointwise))], { numRuns: 60 })(
     'pointwise (1x1) path equals direct convolution', check);
 });
