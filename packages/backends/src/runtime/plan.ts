@@ -18,7 +18,8 @@
  * (ConvInteger stays in the interpreter: the kernels have no int32-output convolution.)
  * Constant nodes become plan constants. Dequantized operands are read in their integer form; the
  * DequantizeLinear steps themselves survive only if something else reads their float output
- * (dead steps are dropped at the end).
+ * (dead steps are dropped at the end). A DequantizeLinear of constants that only ConvTranspose
+ * reads (its int8 weights) is folded into a float constant at load.
  *
  * Integer requantization uses real multipliers computed as onnxruntime and the interpreter do
  * (M = float32(float32(s_x * s_w) / s_y)). Convolutions and matrix products apply them as ONNX
@@ -33,6 +34,7 @@ import {
   SlimcError,
   capturedValues,
   integerRange,
+  runNode,
   shapeSize,
   toFloat64,
   topologicalOrder,
@@ -547,6 +549,19 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
       lowering.constants.set(n.output(0).name, value);
       lowering.absorbed.add(n);
     }
+    // a DequantizeLinear scale computed as Mul of two constants (how slimc's QDQ files write an
+    // int32 bias's scale, s_x · s_w[c]) is computed once here, so the group lowers as if it were stored
+    if (n.op === 'Mul' && !n.domain && n.inputs.every((v) => v && lowering.constants.has(v.name)) && isDequantizeScale(n.output(0))) {
+      lowering.constants.set(n.output(0).name, runNode(n, n.inputs.map((v) => lowering.constants.get(v!.name)!), model.opset)[0]!);
+      lowering.absorbed.add(n);
+    }
+    // a DequantizeLinear of constants read only by float kernels that need constant float
+    // operands (a ConvTranspose's int8 weights) is computed once here, as in a float model; other
+    // dequantized constants stay: QDQ groups and tables read their integer form
+    if (isFoldableDequantize(n, lowering.constants)) {
+      lowering.constants.set(n.output(0).name, runNode(n, n.inputs.map((v) => (v ? lowering.constants.get(v.name)! : null)), model.opset)[0]!);
+      lowering.absorbed.add(n);
+    }
   }
   for (const n of order) {
     if (lowering.absorbed.has(n)) continue;
@@ -580,6 +595,21 @@ export function lowerModel(model: Model, options: LowerOptions = {}): Plan {
     constants: lowering.constants,
     steps: dropDeadSteps(steps, outputs),
   };
+}
+
+/** Float ops the runtime runs on kernels only with constant operands, which have no quantized form. */
+const CONSTANT_OPERAND_FLOAT_OPS: ReadonlySet<string> = new Set(['ConvTranspose']);
+
+/** A DequantizeLinear of constants read only by CONSTANT_OPERAND_FLOAT_OPS (see lowerModel). */
+function isFoldableDequantize(n: Node, constants: ReadonlyMap<string, Tensor>): boolean {
+  if (n.op !== 'DequantizeLinear' || n.domain || n.outputs.length !== 1 || !n.inputs.every((v) => !v || constants.has(v.name))) return false;
+  const out = n.output(0);
+  return !out.isGraphOutput && out.uses.length > 0 && out.uses.every((u) => 'op' in u.user && CONSTANT_OPERAND_FLOAT_OPS.has(u.user.op) && !u.user.domain);
+}
+
+/** `v` is read only as the scale operand of DequantizeLinear nodes. */
+function isDequantizeScale(v: Value): boolean {
+  return !v.isGraphOutput && v.uses.length > 0 && v.uses.every((u) => 'op' in u.user && u.user.op === 'DequantizeLinear' && u.index === 1);
 }
 
 /** Outer values the node's subgraphs read (constants excepted: they resolve by themselves). */
