@@ -69,12 +69,17 @@ describe('StreamingHistogram', () => {
     expect(Array.from(h.counts)).toEqual([1, 1, 1, 2]); // the maximum lands in the closed last bin
   });
 
-  it('ignores NaN and infinities but counts them', () => {
-    const h = new StreamingHistogram(8, 'magnitude');
-    h.add([NaN, -2, Infinity, 1, -Infinity]);
-    expect(h.total).toBe(2);
-    expect(h.nonFinite).toBe(3);
-    expect([h.lo, h.hi]).toEqual([0, 2]);
+  it.each(['magnitude', 'signed'] as const)('ignores NaN and infinities but counts them (%s, array and Float32Array)', (mode) => {
+    for (const values of [[NaN, -2, Infinity, 1, -Infinity], Float32Array.of(NaN, -2, Infinity, 1, -Infinity)]) {
+      const h = new StreamingHistogram(8, mode);
+      h.add(values);
+      h.add(values);
+      expect(h.total).toBe(4);
+      expect(h.nonFinite).toBe(6);
+      expect([h.lo, h.hi]).toEqual(mode === 'magnitude' ? [0, 2] : [-2, 1]);
+      expect(h.counts[0]).toBe(mode === 'magnitude' ? 0 : 2);
+      expect(h.counts[7]).toBe(2);
+    }
   });
 
   it('grows from a zero-width first batch', () => {
@@ -90,15 +95,16 @@ describe('StreamingHistogram', () => {
   // Dyadic data (integers, first batch spanning exactly [0, 2048]) keeps every edge exact, so the
   // streamed histogram must equal one built directly on its final bins.
   const batch = fc.array(fc.integer({ min: -1_000_000, max: 1_000_000 }), { minLength: 1, maxLength: 40 });
-  test.prop([fc.array(batch, { minLength: 1, maxLength: 30 }), fc.constantFrom('signed' as const, 'magnitude' as const)])(
+  // Batches come as plain arrays or as Float32Array (the executors' type, binned by its own loops).
+  test.prop([fc.array(batch, { minLength: 1, maxLength: 30 }), fc.constantFrom('signed' as const, 'magnitude' as const), fc.boolean()])(
     're-binning into a wider range preserves counts exactly',
-    (batches, mode) => {
+    (batches, mode, float32) => {
       const bins = 2048;
       const h = new StreamingHistogram(bins, mode);
       h.add([0, 2048]);
       const all = [0, 2048];
       for (const b of batches) {
-        h.add(b);
+        h.add(float32 ? Float32Array.from(b) : b);
         all.push(...b);
       }
       expect(h.total).toBe(all.length);
