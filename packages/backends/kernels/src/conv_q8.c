@@ -177,6 +177,16 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
       }
 }
 
+/* Copies n bytes; a plain loop for short runs (a few channels: the stem's C = 3), where a call
+ * to memcpy costs more than the copy. */
+static inline void copy_run(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
+  if (n > 32) {
+    memcpy(dst, src, n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
 void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
                   size_t element_size, uint8_t pad_byte, int32_t g, int32_t pixel0, int32_t count,
                   void *rows) {
@@ -184,19 +194,32 @@ void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
   int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
   int32_t cg = C / geo[SLIMC_CONV_GROUPS], K = KH * KW * cg;
   size_t run = (size_t)cg * element_size;
+  /* one group, dilation 1: a window row's KW taps are adjacent pixels, one run of KW * C */
+  int contiguous_rows = cg == C && geo[SLIMC_CONV_DIL_W] == 1;
   for (int32_t i = 0; i < count; i++) {
     int32_t pixel = pixel0 + i;
     int32_t ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
     uint8_t *row = (uint8_t *)rows + (size_t)i * K * element_size;
+    int32_t ix0 = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT];
     for (int32_t ky = 0; ky < KH; ky++) {
       int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+      uint8_t *dst_row = row + (size_t)ky * KW * run;
+      if (iy < 0 || iy >= H) {
+        memset(dst_row, pad_byte, (size_t)KW * run);
+        continue;
+      }
+      const uint8_t *src_row = (const uint8_t *)input + (((size_t)n * H + iy) * W * C + g * cg) * element_size;
+      if (contiguous_rows && ix0 >= 0 && ix0 + KW <= W) {
+        copy_run(dst_row, src_row + (size_t)ix0 * C * element_size, (size_t)KW * run);
+        continue;
+      }
       for (int32_t kx = 0; kx < KW; kx++) {
-        int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
-        uint8_t *dst = row + (size_t)(ky * KW + kx) * run;
-        if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+        int32_t ix = ix0 + kx * geo[SLIMC_CONV_DIL_W];
+        uint8_t *dst = dst_row + (size_t)kx * run;
+        if (ix < 0 || ix >= W)
           memset(dst, pad_byte, run);
         else
-          memcpy(dst, (const uint8_t *)input + ((((size_t)n * H + iy) * W + ix) * C + g * cg) * element_size, run);
+          copy_run(dst, src_row + (size_t)ix * C * element_size, run);
       }
     }
   }
