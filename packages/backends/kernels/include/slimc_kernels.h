@@ -245,12 +245,6 @@ void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t
 void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_t w,
                               int32_t scale_h, int32_t scale_w, int32_t nhwc, const float *input,
                               float *output);
-/* ConvTranspose with kernel == stride, no padding, one group, NCHW: weights [c_in][c_out][kh][kw]
- * as ONNX stores them, bias [c_out] or NULL, accumulators: scratch of c_out * kh * kw * w floats. */
-void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w, int32_t c_out,
-                              int32_t kh, int32_t kw, const float *input, const float *weights,
-                              const float *bias, float *accumulators, float *output);
-
 /* Softmax over rows of `dim` elements at stride `inner` (outer x dim x inner blocks), in double. */
 void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
                        float *output);

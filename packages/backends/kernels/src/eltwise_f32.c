@@ -242,38 +242,6 @@ void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_
     }
 }
 
-void slimc_conv_transpose_f32(int32_t batch, int32_t c_in, int32_t h, int32_t w, int32_t c_out,
-                              int32_t kh, int32_t kw, const float *input, const float *weights,
-                              const float *bias, float *accumulators, float *output) {
-  /* kernel == stride, no padding, one group: every output pixel receives exactly one tap, so the
-   * C_out*KH*KW outputs of input pixel (y, x) are sum_ci x[ci][y][x] * W[ci][j]. Per input row,
-   * acc[j][x] sums over ci in order (as a per-pixel loop would), vectorised along the row. */
-  const int32_t n = c_out * kh * kw, oh = h * kh, ow = w * kw;
-  for (int32_t b = 0; b < batch; b++)
-    for (int32_t y = 0; y < h; y++) {
-      float *restrict acc = accumulators;
-      for (int32_t i = 0; i < n * w; i++) acc[i] = 0.0f;
-      for (int32_t ci = 0; ci < c_in; ci++) {
-        const float *restrict row = input + (((size_t)b * c_in + ci) * h + y) * w;
-        const float *wr = weights + (size_t)ci * n;
-        for (int32_t j = 0; j < n; j++) {
-          const float wv = wr[j];
-          float *restrict a = acc + (size_t)j * w;
-          for (int32_t x = 0; x < w; x++) a[x] += row[x] * wv;
-        }
-      }
-      for (int32_t co = 0; co < c_out; co++) {
-        const float bv = bias ? bias[co] : 0.0f;
-        for (int32_t ky = 0; ky < kh; ky++)
-          for (int32_t kx = 0; kx < kw; kx++) {
-            const float *a = acc + (size_t)((co * kh + ky) * kw + kx) * w;
-            float *o = output + (((size_t)b * c_out + co) * oh + y * kh + ky) * ow + kx;
-            for (int32_t x = 0; x < w; x++) o[(size_t)x * kw] = a[x] + bv;
-          }
-      }
-    }
-}
-
 void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
                        float *output) {
   /* the interpreter's steps in double: max, sum of exp(x - max), exp(x - max) / sum; exp is

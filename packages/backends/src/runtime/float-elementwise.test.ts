@@ -133,11 +133,13 @@ test('nearest Resize (integer factors), non-overlapping ConvTranspose, Softmax a
   }
 });
 
-test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on its kernel (the DQ folded at load), as with float weights', async () => {
+test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on its kernel (the DQ folded at load), as with float weights, on NHWC input', async () => {
   const model = new Model(new Graph('main'));
   model.opsetImports.set('', 13);
   const g = model.graph;
-  const x = g.addInput('x', { dtype: 'float32', shape: [1, 3, 4, 5] });
+  const input = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
+  // a convolution leaves its result NHWC
+  const x = g.addNode({ op: 'Conv', inputs: [input, g.addConstant('c', makeTensor('float32', [3, 3, 1, 1], randomData(9, 15, 1)))], outputs: ['conv'] }).output(0);
   const codes = makeTensor('int8', [3, 4, 2, 2], Array.from(randomData(48, 12, 1), (v) => Math.round(v * 127)));
   const scales = makeTensor('float32', [4], Float32Array.of(0.01, 0.02, 0.005, 0.04));
   const w = g.addNode({ op: 'DequantizeLinear', inputs: [g.addConstant('w_q', codes), g.addConstant('w_scale', scales)],
@@ -146,14 +148,14 @@ test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on 
     attrs: { kernel_shape: { kind: 'ints', value: [2, 2] }, strides: { kind: 'ints', value: [2, 2] } }, outputs: ['y'] }).output(0);
   g.outputs.push(y);
   y.uses.push({ user: g, index: 0 });
-  const inputs = { x: makeTensor('float32', [1, 3, 4, 5], randomData(60, 14, 2)) };
+  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 14, 2)) };
   const local = await Runtime.load(model, { library });
   try {
     const got = local.run(inputs).y!;
     expect(local.interpretedLastRun).toEqual({});
-    expect(local.plan.steps.map((s) => (s.kind === 'interp' ? s.node.op : s.kind))).toEqual(['ConvTranspose']);
+    expect(local.plan.steps.map((s) => (s.kind === 'interp' ? s.node.op : s.kind))).toEqual(['conv-f32', 'ConvTranspose']);
     const want = interpret(model.graph, inputs, { opset: 13 }).y!;
-    expect(got.shape).toEqual([1, 4, 8, 10]);
+    expect(got.shape).toEqual([2, 4, 8, 10]);
     const [a, b] = [got.data as Float32Array, want.data as Float32Array];
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(b[i]!)));
   } finally {

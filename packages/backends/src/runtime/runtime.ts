@@ -129,6 +129,17 @@ interface Prepared {
   depthwise: boolean;
 }
 
+/** Packed weights of a ConvTranspose run as float GEMMs: one B (Cin x KW*Cout) per window row. */
+interface ConvTransposeWeights {
+  packed: number[];
+  /** The bias repeated KW times (a column per (kx, co)), or 0. */
+  bias: number;
+  cIn: number;
+  cOut: number;
+  kh: number;
+  kw: number;
+}
+
 /** A planned run allocated other sizes than the recorded one: redo it online. */
 class PlanMismatch extends Error {}
 
@@ -180,6 +191,8 @@ export class Runtime {
   /** Scratch int32[16] for conv/pool geometry. */
   private readonly geometryPtr: number;
   private readonly prepared = new Map<KernelStep, Prepared>();
+  /** ConvTranspose steps the float GEMM runs (see prepareConvTranspose). */
+  private readonly convTransposes = new Map<PlanStep, ConvTransposeWeights>();
   private readonly ownedPointers: number[] = [];
   private weightBytes = 0;
   private wasmPeak = 0;
@@ -194,7 +207,10 @@ export class Runtime {
     private readonly profiling = false,
   ) {
     this.geometryPtr = this.own(GEOMETRY_LENGTH * 4);
-    for (const step of plan.steps) if (step.kind !== 'interp') this.prepare(step);
+    for (const step of plan.steps) {
+      if (step.kind !== 'interp') this.prepare(step);
+      else if (step.node.op === 'ConvTranspose' && !step.node.domain) this.prepareConvTranspose(step);
+    }
     this.reserveScratch();
     this.releaseAfter = lastReaders(plan);
     this.stepBest = new Float64Array(profiling ? plan.steps.length : 0).fill(Infinity);
@@ -577,6 +593,50 @@ export class Runtime {
     this.prepared.set(step, p);
   }
 
+  /**
+   * ConvTranspose with kernel == stride, no padding, one group and constant float weights (a
+   * DequantizeLinear of int8 weights is folded at lowering) as float GEMMs: every output pixel
+   * receives exactly one tap, so for window row ky the KW * Cout outputs of input pixel (y, x) are
+   * x[y][x][:] . B_ky with B_ky[ci][(kx, co)] = W[ci][co][ky][kx], and in NHWC they are adjacent at
+   * output row y * KH + ky, pixel x * KW: one GEMM per input row and ky with ldc = KW * Cout.
+   * Sums run over ci in order, then the bias is added. Not prepared: the interpreter runs it.
+   */
+  private prepareConvTranspose(step: Extract<PlanStep, { kind: 'interp' }>): void {
+    const node = step.node;
+    const [, wName, bName] = step.inputs;
+    const weights = wName ? this.plan.constants.get(wName) : undefined;
+    const bias = bName ? this.plan.constants.get(bName) : undefined;
+    if (!weights || weights.dtype !== 'float32' || weights.shape.length !== 4 || (bName && (!bias || bias.dtype !== 'float32'))) return;
+    const [cIn, cOut, kh, kw] = weights.shape as [number, number, number, number];
+    const same = (attr: string, want: number[]) => {
+      const v = node.getInts(attr);
+      return !v || (v.length === want.length && v.every((d, i) => d === want[i]));
+    };
+    if (node.getInt('group', 1) !== 1 || node.getString('auto_pad', 'NOTSET') !== 'NOTSET' || node.getInts('output_shape') ||
+      !same('kernel_shape', [kh, kw]) || !same('dilations', [1, 1]) || !same('pads', [0, 0, 0, 0]) || !same('output_padding', [0, 0]) ||
+      !same('strides', [kh, kw]) || (bias && bias.data.length !== cOut)) return;
+    const exp = this.library.exports;
+    const N = kw * cOut;
+    const w = weights.data as Float32Array;
+    const size = exp.slimc_packed_b_size_f32(cIn, N);
+    const packed: number[] = [];
+    const src = this.library.alloc(cIn * N * 4);
+    for (let ky = 0; ky < kh; ky++) {
+      const b = new Float32Array(cIn * N);
+      for (let ci = 0; ci < cIn; ci++)
+        for (let kx = 0; kx < kw; kx++)
+          for (let co = 0; co < cOut; co++) b[ci * N + kx * cOut + co] = w[((ci * cOut + co) * kh + ky) * kw + kx]!;
+      const ptr = this.own(size);
+      this.weightBytes += size;
+      this.library.write(src, b);
+      exp.slimc_pack_b_f32(cIn, N, src, N, 1, ptr);
+      packed.push(ptr);
+    }
+    this.library.free(src);
+    const biasData = bias && Float32Array.from({ length: N }, (_, n) => (bias.data as Float32Array)[n % cOut]!);
+    this.convTransposes.set(step, { packed, bias: biasData ? this.ownData(biasData) : 0, cIn, cOut, kh, kw });
+  }
+
   // ---- run time: slots ----
 
   private noteWasmSize(): void {
@@ -947,36 +1007,32 @@ export class Runtime {
     return true;
   }
 
-  /** Float ConvTranspose whose kernel equals its stride (no overlap, no padding, one group) with constant weights; false otherwise. */
+  /** A ConvTranspose prepared by prepareConvTranspose, on NHWC data, which it leaves NHWC; false otherwise. */
   private runConvTranspose(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
-    const node = step.node;
-    const [xName, wName, bName] = step.inputs;
-    const weights = wName ? this.plan.constants.get(wName) : undefined;
-    const bias = bName ? this.plan.constants.get(bName) : undefined;
-    if (!xName || !weights || weights.dtype !== 'float32' || weights.shape.length !== 4 || (bName && (!bias || bias.dtype !== 'float32'))) return false;
-    const [cIn, cOut, kh, kw] = weights.shape as [number, number, number, number];
-    const same = (attr: string, want: number[]) => {
-      const v = node.getInts(attr);
-      return !v || (v.length === want.length && v.every((d, i) => d === want[i]));
-    };
-    if (node.getInt('group', 1) !== 1 || node.getString('auto_pad', 'NOTSET') !== 'NOTSET' || node.getInts('output_shape') ||
-      !same('kernel_shape', [kh, kw]) || !same('dilations', [1, 1]) || !same('pads', [0, 0, 0, 0]) || !same('output_padding', [0, 0])) return false;
-    const strides = node.getInts('strides') ?? [1, 1];
-    if (strides[0] !== kh || strides[1] !== kw) return false;
+    const form = this.convTransposes.get(step);
+    const xName = step.inputs[0];
+    if (!form || !xName) return false;
     const x = this.slotOf(slots, xName, step);
-    if (!('offset' in x) || x.dtype !== 'float32' || x.shape.length !== 4 || x.shape[1] !== cIn) return false;
-    const input = this.arenaSlot(slots, xName, step, ['float32']);
-    const w = this.arenaSlot(slots, wName!, step, ['float32']);
-    const b = bName ? this.arenaSlot(slots, bName, step, ['float32']) : undefined;
-    const [n, , h, wd] = input.shape as [number, number, number, number];
-    const accumulators = this.newSlot('float32', [cOut * kh * kw * wd]);
-    const out = this.newSlot('float32', [n, cOut, h * kh, wd * kw]);
-    this.library.exports.slimc_conv_transpose_f32(n, cIn, h, wd, cOut, kh, kw, this.ptr(input), this.ptr(w), b ? this.ptr(b) : 0,
-      this.ptr(accumulators), this.ptr(out));
-    this.releaseBuffer(accumulators);
+    if (!('offset' in x) || x.dtype !== 'float32' || x.shape.length !== 4 || x.shape[1] !== form.cIn) return false;
+    const input = this.nhwcOf(this.arenaSlot(slots, xName, step, ['float32'], true), 4);
+    const { cIn, cOut, kh, kw } = form;
+    const [n, , h, w] = x.shape as [number, number, number, number];
+    const out = this.nhwcSlot('float32', [n, cOut, h * kh, w * kw]);
+    const exp = this.library.exports;
+    const N = kw * cOut;
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < h; y++) {
+        const a = this.ptr(input.slot) + ((b * h + y) * w * cIn) * 4;
+        for (let ky = 0; ky < kh; ky++) {
+          const c = this.ptr(out) + ((b * h * kh + y * kh + ky) * w * kw * cOut) * 4;
+          exp.slimc_gemm_f32(w, N, cIn, a, cIn, form.packed[ky]!, form.bias, -Infinity, Infinity, c, N);
+        }
+      }
+    if (input.scratch) this.releaseBuffer(input.slot);
     slots.set(step.outputs[0]!, out);
     return true;
   }
+
 
   /** Per-tensor QuantizeLinear / DequantizeLinear with constant parameters (elementwise.ts); false otherwise. */
   private runQuantizeLinear(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
