@@ -14,6 +14,7 @@
  *   (onnxruntime's ConvInteger takes no other), so per-channel weights need equal zero points
  *   (symmetric) and fall back to per tensor otherwise.
  *   Math: y = sx·sw·Σ(xq - zx)(wq - zw) ≈ Σ x·w, exact integer accumulation in int32.
+ *   ConvTranspose has no integer form and gets weight-only quantization (below).
  *
  * Weight-only: every weight operand becomes DequantizeLinear(int8 or int16 constant) feeding the
  * unchanged float op; biases and activations stay float. 16-bit weights need opset 21.
@@ -49,6 +50,8 @@ function scalesOf(p: AnyQuantParams): Float32Array {
  * Returns false when the target does not fit (left float).
  */
 export function quantizeDynamic(t: QuantTarget, o: WeightQuantOptions): boolean {
+  // no integer ConvTranspose exists (ConvInteger has no transposed twin): its weights go weight-only
+  if (t.node.op === 'ConvTranspose') return quantizeWeightsOnly(t, o).length > 0;
   const node = t.node;
   const g = node.graph;
   const x = node.input(0)!;

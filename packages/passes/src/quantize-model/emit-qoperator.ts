@@ -16,10 +16,24 @@
  * sx * sw. Gemm has no standard integer form and stays in QDQ form; so does any node that does
  * not fit. DequantizeLinear nodes left without users are erased; the remaining ones are the
  * float/int boundaries.
+ *
+ * ConvTranspose has no standard-domain integer form either (QLinearConvTranspose is onnxruntime's
+ * com.microsoft op): in QOperator form it is quantized weight-only, %y = ConvTranspose(%x,
+ * DequantizeLinear(%w_q, sw[c]){axis=1}, %b), its activations and bias float
+ * (`quantizesActivations`), so the file holds only standard integer ops and no Q/DQ island a
+ * QOperator runtime would have to fuse itself.
  */
 import { makeTensor, type Node, type Value } from '@slimc/ir';
 import type { QuantTarget } from './targets.js';
 import { zeroPointName } from './names.js';
+
+/** Ops quantized weight-only in QOperator form: no standard-domain integer operator computes them. */
+const QOPERATOR_WEIGHT_ONLY_OPS: ReadonlySet<string> = new Set(['ConvTranspose']);
+
+/** Whether static quantization in `format` puts `t`'s activations (and bias) on integer grids, or only its weights. */
+export function quantizesActivations(t: QuantTarget, format: 'qdq' | 'qoperator'): boolean {
+  return format !== 'qoperator' || !QOPERATOR_WEIGHT_ONLY_OPS.has(t.node.op);
+}
 
 interface Dequantized {
   dq: Node;

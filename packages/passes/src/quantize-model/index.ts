@@ -1,5 +1,5 @@
 /**
- * quantize: float32 Conv / MatMul / Gemm to 8-bit integer arithmetic (or 8/16-bit weights).
+ * quantize: float32 Conv / ConvTranspose / MatMul / Gemm to 8-bit integer arithmetic (or 8/16-bit weights).
  *
  *   mode=static, format=qdq (default):
  *     before:  %y = Conv(%x, %w, %b);  %z = Relu(%y)
@@ -7,7 +7,8 @@
  *              %y_float = Conv(%x, DequantizeLinear(%w_q, sw[c], 0){axis=0}, DequantizeLinear(%b_q, sx·sw[c], 0){axis=0})
  *              %y = DequantizeLinear(QuantizeLinear(%y_float, sy, zy), sy, zy);  %z = Relu(%y)
  *   mode=static, format=qoperator: the same, then each DQ -> Conv/MatMul -> Q group fused into
- *     QLinearConv / QLinearMatMul (standard domain; Gemm stays QDQ), see emit-qoperator.ts.
+ *     QLinearConv / QLinearMatMul (standard domain; Gemm stays QDQ; ConvTranspose, which has no
+ *     standard integer form, is quantized weight-only), see emit-qoperator.ts.
  *   mode=dynamic: DynamicQuantizeLinear + MatMulInteger/ConvInteger + float rescale, see emit-dynamic.ts.
  *   mode=weight-only: DequantizeLinear(int8/int16 weight) feeding the float op.
  *
@@ -42,7 +43,7 @@ import { upgradeOpset } from '../upgrade-opset/index.js';
 import type { QuantDType } from '../quantize/params.js';
 import type { CalibrationMethod, CalibrationRange } from '../quantize/calibration/index.js';
 import { activationParamsOf, quantizeActivation, quantizeBiasOperand, quantizeConstantOperand, weightParams, type WeightQuantOptions } from './emit-qdq.js';
-import { fuseQOperators } from './emit-qoperator.js';
+import { fuseQOperators, quantizesActivations } from './emit-qoperator.js';
 import { nameZeroPointsByValue } from './names.js';
 import { quantizeDynamic, quantizeWeightsOnly } from './emit-dynamic.js';
 import { calibrate, sampleSource, PREPROCESS_PRESETS } from './calibrate.js';
@@ -64,7 +65,7 @@ export const quantizeOptions = {
   'symmetric-weights': { type: 'boolean', default: true, description: 'weights symmetric about zero (zero point 0)' },
   activations: { type: 'enum', values: ['uint8', 'int8'], default: 'uint8', description: 'storage type of quantized activations' },
   'reduce-range': { type: 'enum', values: ['auto', 'on', 'off'], default: 'auto', description: '7-bit weights (auto: on with uint8 activations)' },
-  'op-types': { type: 'list', default: DEFAULT_OP_TYPES, description: 'ops to quantize (Conv, MatMul, Gemm)' },
+  'op-types': { type: 'list', default: DEFAULT_OP_TYPES, description: 'ops to quantize (Conv, ConvTranspose, MatMul, Gemm)' },
   exclude: { type: 'list', default: [], description: 'node names (or /regex/) to keep float' },
   overrides: {
     type: 'custom',
@@ -149,17 +150,24 @@ export function emitStatic(
 ): { targets: QuantTarget[]; layerOutputs: string[] } {
   const excluded = nameMatcher(s.exclude);
   const targets = findTargets(model.graph, s.opTypes, excluded).filter(
-    (t) => !keepFloat.has(t.node.output(0).name) && [...t.activations.map((i) => t.node.input(i)!), t.node.output(0)].every((v) => ranges.has(v.name)),
+    (t) =>
+      !keepFloat.has(t.node.output(0).name) &&
+      (!quantizesActivations(t, s.format) || [...t.activations.map((i) => t.node.input(i)!), t.node.output(0)].every((v) => ranges.has(v.name))),
   );
   const layerOutputs = targets.map((t) => t.node.output(0).name);
   const modelConstants = new Set(model.graph.initializers);
   const w = weightOptions(s);
   const bits = s.reduceRange ? 7 : 8;
-  for (const v of activationValues(targets)) {
+  for (const v of activationValues(targets.filter((t) => quantizesActivations(t, s.format)))) {
     const grid = activationGrid(ranges.get(v.name)!, s.activations, s.overrides.get(v.name), v.name);
     if (grid) quantizeActivation(v, grid, 8);
   }
   for (const t of targets) {
+    if (!quantizesActivations(t, s.format)) {
+      // float compute: no u8·s8 pair sums to keep from saturating, so all 8 bits
+      quantizeWeightsOnly(t, { ...w, reduceRange: false });
+      continue;
+    }
     let firstWeight: ReturnType<typeof weightParams> | undefined;
     for (const { index, axis } of t.weights) {
       const p = weightParams(t.node.input(index)!, axis, w);
@@ -194,7 +202,7 @@ function adopt(model: Model, from: Model): void {
 
 async function runStatic(model: Model, ctx: PassContext, s: QuantizeSettings, o: RawOptions) {
   const excluded = nameMatcher(s.exclude);
-  const candidates = findTargets(model.graph, s.opTypes, excluded);
+  const candidates = findTargets(model.graph, s.opTypes, excluded).filter((t) => quantizesActivations(t, s.format));
   const watched = activationValues(candidates);
   checkOverrideNames(s.overrides, watched.map((v) => v.name), (name) => model.graph.names.has(name), ctx.pass);
   const samplesOf = () => sampleSource(model, ctx, { samples: o.samples as string, preprocess: o.preprocess as string, count: 64 });
@@ -230,7 +238,7 @@ async function runStatic(model: Model, ctx: PassContext, s: QuantizeSettings, o:
 
 export const quantizePass = definePass({
   name: 'quantize',
-  description: 'Quantize Conv/MatMul/Gemm to int8 (static QDQ or QOperator, dynamic, or weight-only)',
+  description: 'Quantize Conv/ConvTranspose/MatMul/Gemm to int8 (static QDQ or QOperator, dynamic, or weight-only)',
   kind: 'graph',
   options: quantizeOptions,
   async run(model, ctx, options) {
@@ -248,7 +256,7 @@ export const quantizePass = definePass({
       if (s.mode === 'dynamic') quantized += quantizeDynamic(t, w) ? 1 : 0;
       else quantized += quantizeWeightsOnly(t, w).length ? 1 : 0;
     }
-    eliminateDeadCode(model);
+      eliminateDeadCode(model);
     return { changed: quantized > 0, stats: { quantized } };
   },
 });

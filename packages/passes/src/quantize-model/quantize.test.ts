@@ -39,6 +39,21 @@ function matmulNet(): Model {
   });
 }
 
+/** Conv -> Relu -> ConvTranspose (stride 2, bias) -> Conv: a decoder head like PaddleOCR det's. */
+function deconvNet(): Model {
+  return buildModel(13, (g) => {
+    const x = g.addInput('x', f32Type(1, 3, 8, 8));
+    const w1 = g.addConstant('w1', f32([4, 3, 3, 3], seededFloats(108, 11, -0.5, 0.5)));
+    const c1 = op(g, 'Conv', [x, w1], { pads: ints(1, 1, 1, 1), kernel_shape: ints(3, 3), strides: ints(1, 1), dilations: ints(1, 1), group: int(1) }, f32Type(1, 4, 8, 8));
+    const r = op(g, 'Relu', [c1], {}, f32Type(1, 4, 8, 8));
+    const wt = g.addConstant('wt', f32([4, 3, 2, 2], seededFloats(48, 12, -0.5, 0.5)));
+    const bt = g.addConstant('bt', f32([3], seededFloats(3, 13, -0.1, 0.1)));
+    const up = op(g, 'ConvTranspose', [r, wt, bt], { strides: ints(2, 2), kernel_shape: ints(2, 2), pads: ints(0, 0, 0, 0) }, f32Type(1, 3, 16, 16));
+    const w2 = g.addConstant('w2', f32([2, 3, 1, 1], seededFloats(6, 14, -0.5, 0.5)));
+    g.addOutput(op(g, 'Conv', [up, w2], { kernel_shape: ints(1, 1) }, f32Type(1, 2, 16, 16)));
+  });
+}
+
 const sample = (seed: number) => ({ x: f32([1, 3, 8, 8], seededFloats(192, seed, -1, 1)) });
 const SAMPLES = [1, 2, 3, 4, 5, 6].map((s) => sample(100 + s));
 
@@ -81,6 +96,9 @@ describe('quantize', () => {
     ['dynamic gemm', convNet, { mode: 'dynamic', 'op-types': ['Gemm'] }, (ops) => expect(ops).toMatchObject({ MatMulInteger: 1, Conv: 2 })],
     ['dynamic conv', convNet, { mode: 'dynamic' }, (ops) => expect(ops).toMatchObject({ MatMulInteger: 1, ConvInteger: 2 })],
     ['weight-only int8', convNet, { mode: 'weight-only' }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3, Conv: 2 })],
+    ['static qdq convtranspose', deconvNet, {}, (ops) => expect(ops).toMatchObject({ ConvTranspose: 1, Conv: 2, QuantizeLinear: 4 })],
+    ['static qoperator convtranspose (weight-only)', deconvNet, { format: 'qoperator' }, (ops) => expect(ops).toMatchObject({ QLinearConv: 1, ConvTranspose: 1 })],
+    ['dynamic convtranspose (weight-only)', deconvNet, { mode: 'dynamic' }, (ops) => expect(ops).toMatchObject({ ConvInteger: 2, ConvTranspose: 1 })],
     ['weight-only int16', convNet, { mode: 'weight-only', 'weight-bits': 16, 'per-channel': false }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3 })],
   ];
 
@@ -99,6 +117,35 @@ describe('quantize', () => {
       // the two executors round the same way, up to an output step or two
       expect(relError(theirs, mine)).toBeLessThan(0.03);
     }
+  });
+
+  test('ConvTranspose: per-channel weights on axis 1 (its output channels); QDQ wraps its activations, QOperator keeps them float', async () => {
+    const { model: qdq } = await quantized(deconvNet(), {});
+    const up = [...qdq.graph.nodes()].find((n) => n.op === 'ConvTranspose')!;
+    const [x, w, b] = [0, 1, 2].map((i) => up.input(i)!.producer!);
+    expect([x.op, w.op, b.op]).toEqual(['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear']);
+    expect(w.getInt('axis', 1)).toBe(1);
+    expect(w.input(1)!.constant!.shape).toEqual([3]);
+    expect(w.input(0)!.constant!.dtype).toBe('int8');
+    expect(b.input(0)!.constant!.dtype).toBe('int32');
+    expect(up.output(0).userNodes().map((n) => n.op)).toEqual(['QuantizeLinear']);
+
+    const { model: qop } = await quantized(deconvNet(), { format: 'qoperator' });
+    const weightOnly = [...qop.graph.nodes()].find((n) => n.op === 'ConvTranspose')!;
+    const wq = weightOnly.input(1)!.producer!;
+    expect(wq.op).toBe('DequantizeLinear');
+    expect(wq.getInt('axis', 1)).toBe(1);
+    // float activations and bias; 8-bit weights (float compute needs no reduced range)
+    expect(weightOnly.input(0)!.producer?.op).not.toBe('DequantizeLinear');
+    expect(weightOnly.input(2)!.constant?.dtype).toBe('float32');
+    expect(Math.max(...Array.from(wq.input(0)!.constant!.data as Int8Array, Math.abs))).toBe(127);
+    expect([...qop.graph.nodes()].every((n) => n.domain === '')).toBe(true);
+  });
+
+  test('op-types without ConvTranspose leaves it float', async () => {
+    const { model } = await quantized(deconvNet(), { 'op-types': ['Conv'] });
+    const up = [...model.graph.nodes()].find((n) => n.op === 'ConvTranspose')!;
+    expect(up.input(1)!.constant?.dtype).toBe('float32');
   });
 
   test('quantized values keep the float names and carry Value.quant', async () => {

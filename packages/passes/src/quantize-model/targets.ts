@@ -1,9 +1,12 @@
 /**
  * Which nodes the quantizer rewrites, and the role of each of their operands.
  *
- * A target is a Conv, MatMul or Gemm (or whatever `op-types` lists among those) that is not
- * excluded by name and whose operands fit a quantized kernel:
+ * A target is a Conv, ConvTranspose, MatMul or Gemm (or whatever `op-types` lists among those)
+ * that is not excluded by name and whose operands fit a quantized kernel:
  *   - Conv:   X activation, W constant (per-channel axis 0: output channels), B constant 1-D bias;
+ *   - ConvTranspose: X activation, W constant [C_in, C_out/group, k...] (per-channel axis 1, the
+ *             output channels, when group = 1; per tensor otherwise, where axis 1 would give one
+ *             scale to a channel of every group), B constant 1-D bias;
  *   - Gemm:   A activation (transA = 0, alpha = beta = 1), B constant 2-D (per-channel axis 0 when
  *             transB, else axis 1: the N columns), C constant 1-D of N as bias;
  *   - MatMul: each operand an activation, or a constant (rank 2: per-channel axis 1, the N
@@ -28,7 +31,7 @@ export interface QuantTarget {
   bias: number | undefined;
 }
 
-export const DEFAULT_OP_TYPES: readonly string[] = Object.freeze(['Conv', 'MatMul', 'Gemm']);
+export const DEFAULT_OP_TYPES: readonly string[] = Object.freeze(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
 
 const isFloat = (v: Value | null): v is Value => !!v && v.type?.dtype === 'float32';
 const isFloatConstant = (v: Value | null): v is Value => !!v && v.isConstant && v.constant!.dtype === 'float32';
@@ -57,6 +60,12 @@ export function targetOf(node: Node): QuantTarget | undefined {
       const bias = isFloatConstant(c) && c.constant!.shape.length === 1 ? 2 : undefined;
       if (c && bias === undefined) return undefined;
       return { node, activations: [0], weights: [{ index: 1, axis: 0 }], bias };
+    }
+    case 'ConvTranspose': {
+      if (!isActivation(a) || !isFloatConstant(b) || b.constant!.shape.length < 3) return undefined;
+      const bias = isFloatConstant(c) && c.constant!.shape.length === 1 ? 2 : undefined;
+      if (c && bias === undefined) return undefined;
+      return { node, activations: [0], weights: [{ index: 1, axis: node.getInt('group', 1) === 1 ? 1 : undefined }], bias };
     }
     case 'Gemm': {
       if (node.getInt('transA', 0) !== 0 || node.getFloat('alpha', 1) !== 1 || node.getFloat('beta', 1) !== 1) return undefined;
