@@ -15,7 +15,9 @@
  * Steps (static): upgrade to opset >= 13 (per-axis DequantizeLinear); canonicalize (constants and
  * BatchNormalization folded into Conv, so the folded weights are what gets quantized); pick the
  * targets (targets.ts); run the float model on the samples and stream each activation into a
- * calibrator (calibrate.ts); choose parameters; emit (emit-qdq.ts).
+ * calibrator (calibrate.ts); choose parameters; emit (emit-qdq.ts); leave out convolution
+ * attributes that hold their default (canonicalize/default-attributes.ts: the quantized file's
+ * graph is a large share of its size past the weights).
  *
  * Math: activations asymmetric on [min(0, lo), max(0, hi)] from calibration (uint8 or int8);
  * weights int8 symmetric (zero point 0, [-127, 127]; 7 bits [-64, 64] with reduce-range) per
@@ -36,6 +38,7 @@
 import { cloneModel, SlimcError, type Model, type Value } from '@slimc/ir';
 import { definePass, type PassContext } from '../core/pass.js';
 import { runCanonicalize } from '../canonicalize/index.js';
+import { removeDefaultConvAttributes } from '../canonicalize/default-attributes.js';
 import { DEFAULT_FOLD_SIZE_LIMIT } from '../fold-constants/index.js';
 import { eliminateDeadCode } from '../eliminate-dead-code/index.js';
 import { deduplicate } from '../deduplicate/index.js';
@@ -178,6 +181,7 @@ export function emitStatic(
     if (t.bias !== undefined && firstWeight && inputParams) quantizeBiasOperand(t.node, t.bias, inputParams.scale, firstWeight);
   }
   if (s.format === 'qoperator') fuseQOperators(targets);
+  removeDefaultConvAttributes(model);
   eliminateDeadCode(model);
   // one constant per distinct scale / zero-point tensor (many per-channel zero points are equal)
   deduplicate(model);
@@ -256,7 +260,8 @@ export const quantizePass = definePass({
       if (s.mode === 'dynamic') quantized += quantizeDynamic(t, w) ? 1 : 0;
       else quantized += quantizeWeightsOnly(t, w).length ? 1 : 0;
     }
-      eliminateDeadCode(model);
+    removeDefaultConvAttributes(model);
+    eliminateDeadCode(model);
     return { changed: quantized > 0, stats: { quantized } };
   },
 });
