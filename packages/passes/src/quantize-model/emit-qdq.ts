@@ -130,6 +130,47 @@ export function quantizeBiasOperand(node: Node, index: number, inputScale: numbe
   return quantizeConstantOperand(node, index, params, 32, data);
 }
 
+/** UTF-8 bytes of a name as the ONNX file spells it. */
+const spelledBytes = (name: string): number => new TextEncoder().encode(name).length;
+
+/**
+ * The scale of an int32 bias written as the product it is: DequantizeLinear(%b_q, Mul(sx, sw)),
+ * reading the two scale constants the input's and the weight's DequantizeLinear already hold,
+ * instead of a third vector of C floats.
+ *
+ *   before:  %b = DequantizeLinear(%b_q, %b_scale = [sx·sw[0], ..., sx·sw[C-1]]) {axis=0}
+ *   after:   %b = DequantizeLinear(%b_q, Mul(%x_scale, %w_scale)) {axis=0}
+ *
+ * Exact: a float32 product of two float32 numbers is their real product rounded once, which is
+ * what quantizeBias stored (Math.fround(sx * sw[c])); the rewrite happens only when every stored
+ * element equals it bit for bit. onnxruntime folds the Mul at load (constant folding runs before
+ * its QDQ fusion, which reads the int32 bias alone) and so does slimc's runtime. Done only where
+ * the vector's bytes exceed the node's (op type, the two extra name spellings, framing): a bias of
+ * a few channels keeps its constant. Returns whether `node`'s bias was rewritten.
+ */
+export function computeBiasScale(node: Node, biasIndex: number): boolean {
+  const [x, w, b] = [node.input(0), node.input(1), node.input(biasIndex)].map((v) => v?.producer);
+  if (!x || !w || !b || [x, w, b].some((dq) => dq.op !== 'DequantizeLinear' || dq.domain !== '')) return false;
+  const [xScale, wScale, bScale] = [x.input(1), w.input(1), b.input(1)];
+  const [sx, sw, sb] = [xScale?.constant, wScale?.constant, bScale?.constant];
+  if (!xScale || !wScale || !bScale || !sx || !sw || !sb || sx.data.length !== 1 || bScale.uses.length !== 1) return false;
+  if (sw.data.length !== 1 && sw.data.length !== sb.data.length) return false;
+  const at = (c: number) => Math.fround(Number(sx.data[0]) * Number(sw.data[sw.data.length === 1 ? 0 : c]));
+  if (!Array.from(sb.data as Float32Array).every((v, c) => Object.is(v, at(c)))) return false;
+  // Mul node: op type (3 + 2), two input and one output field (2 each), node framing (about 3)
+  const nodeBytes = 14 + spelledBytes(xScale.name) + spelledBytes(wScale.name);
+  // constant: raw data, dims (2 + 1), data type (2), raw_data field (about 3)
+  const vectorBytes = 4 * sb.data.length + 8;
+  if (vectorBytes <= nodeBytes) return false;
+  const g = b.graph;
+  const mul = g.addNode({ op: 'Mul', inputs: [xScale, wScale], outputs: [{ name: `${bScale.name}_product`, type: { dtype: 'float32', shape: sw.data.length === 1 ? [] : [...sw.shape] } }] }, { before: b });
+  b.setInput(1, mul.output(0));
+  const name = bScale.name;
+  bScale.graph.removeConstant(bScale);
+  mul.output(0).name = name;
+  return true;
+}
+
 /** The per-tensor parameters of a value quantized by `quantizeActivation` (read back from its DequantizeLinear). */
 export function activationParamsOf(dqOutput: Value): QuantParams | undefined {
   const q = dqOutput.quant;

@@ -45,7 +45,7 @@ import { deduplicate } from '../deduplicate/index.js';
 import { upgradeOpset } from '../upgrade-opset/index.js';
 import type { QuantDType } from '../quantize/params.js';
 import type { CalibrationMethod, CalibrationRange } from '../quantize/calibration/index.js';
-import { activationParamsOf, quantizeActivation, quantizeBiasOperand, quantizeConstantOperand, weightParams, type WeightQuantOptions } from './emit-qdq.js';
+import { activationParamsOf, computeBiasScale, quantizeActivation, quantizeBiasOperand, quantizeConstantOperand, weightParams, type WeightQuantOptions } from './emit-qdq.js';
 import { fuseQOperators, quantizesActivations } from './emit-qoperator.js';
 import { nameZeroPointsByValue } from './names.js';
 import { quantizeDynamic, quantizeWeightsOnly } from './emit-dynamic.js';
@@ -181,6 +181,8 @@ export function emitStatic(
     if (t.bias !== undefined && firstWeight && inputParams) quantizeBiasOperand(t.node, t.bias, inputParams.scale, firstWeight);
   }
   if (s.format === 'qoperator') fuseQOperators(targets);
+  // biases left in QDQ form (all of them in format=qdq) read their scale as sx · sw
+  for (const t of targets) if (t.node.attached && t.bias !== undefined) computeBiasScale(t.node, t.bias);
   removeDefaultConvAttributes(model);
   eliminateDeadCode(model);
   // one constant per distinct scale / zero-point tensor (many per-channel zero points are equal)

@@ -142,6 +142,38 @@ describe('quantize', () => {
     expect([...qop.graph.nodes()].every((n) => n.domain === '')).toBe(true);
   });
 
+  test('QDQ: a wide bias reads its scale as Mul(s_x, s_w), bit-identical to the stored vector in onnxruntime', async () => {
+    const wide = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(1, 3, 8, 8));
+      const w = g.addConstant('w', f32([32, 3, 3, 3], seededFloats(864, 21, -0.5, 0.5)));
+      const b = g.addConstant('b', f32([32], seededFloats(32, 22, -0.2, 0.2)));
+      g.addOutput(op(g, 'Relu', [op(g, 'Conv', [x, w, b], { pads: ints(1, 1, 1, 1) }, f32Type(1, 32, 8, 8))], {}, f32Type(1, 32, 8, 8)));
+    });
+    const { model } = await quantized(wide, {});
+    const conv = [...model.graph.nodes()].find((n) => n.op === 'Conv')!;
+    const [x, w, b] = [0, 1, 2].map((i) => conv.input(i)!.producer!);
+    const mul = b.input(1)!.producer!;
+    expect(mul.op).toBe('Mul');
+    expect(mul.inputs).toEqual([x.input(1), w.input(1)]);
+    // the int32 bias is on the grid of the computed scale: quant params kept in memory match it bit for bit
+    const sx = x.input(1)!.constant!.data[0] as number;
+    const sw = w.input(1)!.constant!.data as Float32Array;
+    expect(Array.from(conv.input(2)!.quant!.scale)).toEqual(Array.from(sw, (s) => Math.fround(sx * s)));
+    // the same model with the product stored: onnxruntime gives the same bits
+    const stored = cloneModel(model);
+    const storedMul = [...stored.graph.nodes()].find((n) => n.op === 'Mul')!;
+    const product = stored.graph.addConstant('b_scale_stored', f32([32], Array.from(conv.input(2)!.quant!.scale)));
+    storedMul.output(0).replaceAllUsesWith(product);
+    storedMul.erase();
+    for (const s of SAMPLES.slice(0, 2)) {
+      expect(Array.from(only(await runOrt(encodeOnnx(model), s)))).toEqual(Array.from(only(await runOrt(encodeOnnx(stored), s))));
+    }
+    // a narrow bias (convNet's 4 channels) keeps its stored scale: the vector is smaller than the node
+    const { model: narrow } = await quantized(convNet(), {});
+    const narrowConv = [...narrow.graph.nodes()].find((n) => n.op === 'Conv' && n.input(2))!;
+    expect(narrowConv.input(2)!.producer!.input(1)!.isConstant).toBe(true);
+  });
+
   test('op-types without ConvTranspose leaves it float', async () => {
     const { model } = await quantized(deconvNet(), { 'op-types': ['Conv'] });
     const up = [...model.graph.nodes()].find((n) => n.op === 'ConvTranspose')!;
