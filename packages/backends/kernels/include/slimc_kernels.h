@@ -215,9 +215,13 @@ enum slimc_binary_op {
 void slimc_binary_f32(int32_t op, int32_t n, const float *a, const float *b, int32_t inner,
                       int32_t period, float *out);
 /* CLAMP: min(max(x, lo), hi) (Relu, Clip); HARDSIGMOID: max(0, min(1, alpha x + beta));
- * HARDSWISH: x max(0, min(1, x / 6 + 1/2)); the last two in double (alpha and beta too, as the
- * interpreter holds them), rounded once. */
-enum slimc_unary_op { SLIMC_UNARY_CLAMP = 0, SLIMC_UNARY_HARDSIGMOID = 1, SLIMC_UNARY_HARDSWISH = 2 };
+ * HARDSWISH: x max(0, min(1, x / 6 + 1/2)); SIGMOID: 1 / (1 + exp(-x)); the last three in double
+ * (alpha and beta too, as the interpreter holds them), rounded once (sigmoid's exp is
+ * slimc_exp_f64x2's, within 1e-13 of the true one, so its result may differ from the
+ * interpreter's by one float32 rounding). */
+enum slimc_unary_op {
+  SLIMC_UNARY_CLAMP = 0, SLIMC_UNARY_HARDSIGMOID = 1, SLIMC_UNARY_HARDSWISH = 2, SLIMC_UNARY_SIGMOID = 3
+};
 void slimc_unary_f32(int32_t op, int32_t n, const float *x, double alpha, double beta, float lo,
                      float hi, float *out);
 /* Per-tensor QuantizeLinear: q = clamp(round_half_even(x / scale) + zero_point, out_min, out_max)
@@ -245,7 +249,8 @@ void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t
 void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_t w,
                               int32_t scale_h, int32_t scale_w, int32_t nhwc, const float *input,
                               float *output);
-/* Softmax over rows of `dim` elements at stride `inner` (outer x dim x inner blocks), in double. */
+/* Softmax over rows of `dim` elements at stride `inner` (outer x dim x inner blocks), in double
+ * (exp as for SIGMOID). */
 void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
                        float *output);
 

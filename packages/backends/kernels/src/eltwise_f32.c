@@ -49,9 +49,70 @@ void slimc_binary_f32(int32_t op, int32_t n, const float *a, const float *b, int
   }
 }
 
+/* exp in double, two lanes, for |x| <= 708 (callers clamp; NaN gives NaN): x = n ln2 + r with
+ * n = round(x / ln2) and ln2 split in two (fdlibm's: n * LN2_HI is exact), |r| <= ln2 / 2, e^r by
+ * its Taylor polynomial to degree 11 (remainder < 1e-14 relative), times 2^n built in the
+ * exponent bits. Within about 1e-14 of the true exp: rounded to float32, results equal those of
+ * any correctly rounded double exp (Math.exp, libm) except within 1e-14 of a float32 tie. */
+/* 1/10!, ..., 1/2!, 1, 1: the Horner steps after 1/11! */
+static const double exp_taylor[] = {1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+                                    1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+
+static double exp_scalar(double x) {
+  double n = nearbyint(x * 1.4426950408889634);
+  double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+  double p = 1.0 / 39916800.0;
+  for (int i = 0; i < 11; i++) p = p * r + exp_taylor[i];
+  return ldexp(p, (int)n);
+}
+
+#ifdef SLIMC_SIMD
+static inline v128_t exp_f64x2(v128_t x) {
+  /* n + 1.5 * 2^52 holds n in its low mantissa bits: the rounding and the integer at once */
+  const v128_t shifter = wasm_f64x2_splat(6755399441055744.0);
+  v128_t k = wasm_f64x2_add(wasm_f64x2_mul(x, wasm_f64x2_splat(1.4426950408889634)), shifter);
+  v128_t n = wasm_f64x2_sub(k, shifter);
+  v128_t r = wasm_f64x2_sub(wasm_f64x2_sub(x, wasm_f64x2_mul(n, wasm_f64x2_splat(6.93147180369123816490e-01))),
+                            wasm_f64x2_mul(n, wasm_f64x2_splat(1.90821492927058770002e-10)));
+  v128_t p = wasm_f64x2_splat(1.0 / 39916800.0);
+  for (int i = 0; i < 11; i++) p = wasm_f64x2_add(wasm_f64x2_mul(p, r), wasm_f64x2_splat(exp_taylor[i]));
+  /* 2^n: (n + 1023) << 52, n read from k's low bits */
+  v128_t biased = wasm_i64x2_add(wasm_i64x2_sub(k, shifter), wasm_i64x2_splat(1023));
+  return wasm_f64x2_mul(p, wasm_i64x2_shl(biased, 52));
+}
+#endif
+
+/* The arguments exp_f64x2 takes: |x| <= 708, where 1 / (1 + exp(-x)) and softmax terms are
+ * already 0 or 1 in float32 beyond the clamp. */
+#define EXP_ARGUMENT_LIMIT 708.0
+
+static void sigmoid_f32(int32_t n, const float *restrict x, float *restrict out) {
+  int32_t i = 0;
+#ifdef SLIMC_SIMD
+  const v128_t lo = wasm_f64x2_splat(-EXP_ARGUMENT_LIMIT), hi = wasm_f64x2_splat(EXP_ARGUMENT_LIMIT);
+  const v128_t one = wasm_f64x2_splat(1.0);
+  for (; i + 2 <= n; i += 2) {
+    v128_t v = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(x + i));
+    v128_t minus = wasm_f64x2_pmin(wasm_f64x2_pmax(wasm_f64x2_neg(v), lo), hi);
+    v128_t y = wasm_f64x2_div(one, wasm_f64x2_add(one, exp_f64x2(minus)));
+    /* NaN in, NaN out (the clamp would have made it a number) */
+    y = wasm_v128_bitselect(y, v, wasm_f64x2_eq(v, v));
+    wasm_v128_store64_lane(out + i, wasm_f32x4_demote_f64x2_zero(y), 0);
+  }
+#endif
+  for (; i < n; i++) {
+    double v = -(double)x[i];
+    v = v < -EXP_ARGUMENT_LIMIT ? -EXP_ARGUMENT_LIMIT : v > EXP_ARGUMENT_LIMIT ? EXP_ARGUMENT_LIMIT : v;
+    out[i] = x[i] != x[i] ? x[i] : (float)(1.0 / (1.0 + exp_scalar(v)));
+  }
+}
+
 void slimc_unary_f32(int32_t op, int32_t n, const float *restrict x, double alpha, double beta,
                      float lo, float hi, float *restrict out) {
   switch (op) {
+    case SLIMC_UNARY_SIGMOID:
+      sigmoid_f32(n, x, out);
+      break;
     case SLIMC_UNARY_CLAMP:
       /* comparisons, not fminf/fmaxf: NaN passes through as in the interpreter */
       for (int32_t i = 0; i < n; i++) {
@@ -244,9 +305,10 @@ void slimc_resize_nearest_f32(int32_t batch, int32_t channels, int32_t h, int32_
 
 void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *input,
                        float *output) {
-  /* the interpreter's steps in double: max, sum of exp(x - max), exp(x - max) / sum; exp is
-   * libm's, which may differ from the interpreter's in the last bit of a double; each exp is
-   * computed once and kept in double scratch for the division */
+  /* the interpreter's steps in double: max, sum of exp(x - max), exp(x - max) / sum; each exp is
+   * computed once (exp_f64x2, see there) and kept in double scratch for the division; rows whose
+   * max is not finite take the scalar steps with libm's exp (NaN and infinities as the
+   * interpreter gives them) */
   double *e = slimc_scratch(SCRATCH_ROW, (size_t)SLIMC_MAX(dim, 1) * sizeof(double));
   for (int32_t b = 0; b < outer; b++)
     for (int32_t i = 0; i < inner; i++) {
@@ -255,8 +317,38 @@ void slimc_softmax_f32(int32_t outer, int32_t dim, int32_t inner, const float *i
       double max = -INFINITY;
       for (int32_t k = 0; k < dim; k++) if (x[(size_t)k * inner] > max) max = x[(size_t)k * inner];
       double sum = 0.0;
-      for (int32_t k = 0; k < dim; k++) sum += e[k] = exp((double)x[(size_t)k * inner] - max);
-      for (int32_t k = 0; k < dim; k++) o[(size_t)k * inner] = (float)(e[k] / sum);
+      int32_t k = 0;
+      if (isfinite(max)) {
+#ifdef SLIMC_SIMD
+        if (inner == 1) {
+          v128_t m = wasm_f64x2_splat(max), lo = wasm_f64x2_splat(-EXP_ARGUMENT_LIMIT), sums = wasm_f64x2_splat(0.0);
+          for (; k + 2 <= dim; k += 2) {
+            /* x - max <= 0 is exact in double; NaN x compare false in pmax and stay NaN */
+            v128_t d = wasm_f64x2_sub(wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(x + k)), m);
+            v128_t ek = exp_f64x2(wasm_f64x2_pmax(d, lo));
+            ek = wasm_v128_bitselect(ek, d, wasm_f64x2_eq(d, d));
+            wasm_v128_store(e + k, ek);
+            sums = wasm_f64x2_add(sums, ek);
+          }
+          sum = wasm_f64x2_extract_lane(sums, 0) + wasm_f64x2_extract_lane(sums, 1);
+        }
+#endif
+        for (; k < dim; k++) {
+          double d = (double)x[(size_t)k * inner] - max;
+          sum += e[k] = d != d ? d : exp_scalar(d < -EXP_ARGUMENT_LIMIT ? -EXP_ARGUMENT_LIMIT : d);
+        }
+      } else {
+        for (; k < dim; k++) sum += e[k] = exp((double)x[(size_t)k * inner] - max);
+      }
+      int32_t j = 0;
+#ifdef SLIMC_SIMD
+      if (inner == 1) {
+        v128_t s = wasm_f64x2_splat(sum);
+        for (; j + 2 <= dim; j += 2)
+          wasm_v128_store64_lane(o + j, wasm_f32x4_demote_f64x2_zero(wasm_f64x2_div(wasm_v128_load(e + j), s)), 0);
+      }
+#endif
+      for (; j < dim; j++) o[(size_t)j * inner] = (float)(e[j] / sum);
     }
 }
 

@@ -1,11 +1,9 @@
 /**
  * Float32 elementwise ops on the runtime's flat buffers: the broadcast forms the kernel library's
  * slimc_binary_f32 handles (same shape, a scalar side, or one side broadcasting a contiguous
- * block of dims, e.g. a per-channel [C, 1, 1] against [N, C, H, W]), and the unary ops it has no
- * kernel for (Sigmoid: the kernels' exp would differ from Math.exp in the last bit). Results equal
- * the interpreter's (each element computed in float64 and rounded once to float32).
+ * block of dims, e.g. a per-channel [C, 1, 1] against [N, C, H, W]). Results equal the
+ * interpreter's (each element computed in float64 and rounded once to float32).
  */
-import type { Node } from '@slimc/ir';
 
 export const BINARY_OPS: ReadonlySet<string> = new Set(['Add', 'Sub', 'Mul', 'Div']);
 
@@ -32,12 +30,4 @@ export function blockBroadcast(big: readonly number[], small: readonly number[])
   let period = 1;
   for (let i = lo; i < hi; i++) period *= big[i]!;
   return { inner, period };
-}
-
-/** A float unary op the kernels do not compute, over a whole buffer; undefined for other ops. */
-export function unaryF32(node: Node): ((x: Float32Array, out: Float32Array) => void) | undefined {
-  if (node.op !== 'Sigmoid') return undefined;
-  return (x, out) => {
-    for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]!));
-  };
 }

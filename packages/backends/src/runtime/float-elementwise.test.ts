@@ -162,3 +162,40 @@ test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on 
     local.dispose();
   }
 });
+
+test('Sigmoid and Softmax (last axis and inner axis) equal the interpreter within one float32 rounding, over arguments where exp under- and overflows', async () => {
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const shape = [3, 7, 33];
+  const x = g.addInput('x', { dtype: 'float32', shape });
+  const node = (op: string, attrs: Record<string, Attribute> = {}) => g.addNode({ op, inputs: [x], attrs, outputs: [`${op.toLowerCase()}_${g.outputs.length}`] }).output(0);
+  const outputs = [node('Sigmoid'), node('Softmax'), node('Softmax', { axis: { kind: 'int', value: 1 } })];
+  for (const o of outputs) {
+    g.outputs.push(o);
+    o.uses.push({ user: g, index: g.outputs.length - 1 });
+  }
+  const n = 3 * 7 * 33;
+  // rows of small logits, rows spread over hundreds (terms below e^-708), and extremes
+  const data = Float32Array.from(randomData(n, 16, 1), (v, i) => (i % 231 < 77 ? v * 8 : i % 231 < 154 ? v * 900 : v * 60));
+  data.set([-1e30, 1e30, -750, 750, -89, 89, 0, -0], 40);
+  const inputs = { x: makeTensor('float32', shape, data) };
+  const local = await Runtime.load(model, { library });
+  try {
+    const got = local.run(inputs);
+    expect(local.interpretedLastRun).toEqual({});
+    const want = interpret(model.graph, inputs, { opset: 13 });
+    for (const o of outputs) {
+      const [p, q] = [got[o.name]!.data as Float32Array, want[o.name]!.data as Float32Array];
+      let differ = 0;
+      for (let i = 0; i < p.length; i++) {
+        expect(Math.abs(p[i]! - q[i]!)).toBeLessThanOrEqual(q[i]! * 2 ** -23);
+        if (p[i] !== q[i]) differ++;
+      }
+      // exp within 1e-14: a differing rounding needs a value within 1e-14 of a float32 tie
+      expect(differ).toBeLessThanOrEqual(1);
+    }
+  } finally {
+    local.dispose();
+  }
+});

@@ -40,7 +40,7 @@ import {
 import { GEOMETRY_LENGTH } from '../wasm/exports.js';
 import { KernelLibrary } from '../wasm/kernel-library.js';
 import { ArenaAllocator, alignUp, planMemory, type LiveInterval, type MemoryPlan } from './arena.js';
-import { BINARY_OPS, blockBroadcast, unaryF32 } from './elementwise.js';
+import { BINARY_OPS, blockBroadcast } from './elementwise.js';
 import { loadCompiled } from './format.js';
 import { lowerModel, planError, stepInputs, stepOutputs, type Clamp, type KernelStep, type LowerOptions, type Plan, type PlanStep, type QuantOperand, type WindowAttrs } from './plan.js';
 import { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
@@ -917,13 +917,7 @@ export class Runtime {
       slots.set(output, out);
       return true;
     }
-    const unary = unaryF32(node);
-    if (!unary) return false;
-    const data = (slot: Slot, length: number) => ('host' in slot ? (slot.host.data as Float32Array) : this.library.view(Float32Array, this.ptr(slot), length));
-    const out = this.newSlot('float32', x.shape, 'offset' in x.slot && x.slot.nhwc === true);
-    unary(data(x.slot, n), data(out, n));
-    slots.set(output, out);
-    return true;
+    return false;
   }
 
   /** Resize of 4-D float data, nearest / asymmetric / floor with integer H and W factors (upsampling in FPNs); false otherwise. */
@@ -1272,6 +1266,8 @@ function unaryKernelArgs(node: Node, bounds: [number, number] | undefined): [num
       return [1, node.getFloat('alpha', 0.2), node.getFloat('beta', 0.5), 0, 0];
     case 'HardSwish':
       return [2, 0, 0, 0, 0];
+    case 'Sigmoid':
+      return [3, 0, 0, 0, 0];
     default:
       return undefined;
   }
