@@ -239,6 +239,11 @@ void slimc_depthwise_conv_f32(const int32_t *geometry, const float *input, const
 void slimc_global_avgpool_f32(int32_t batch, int32_t channels, int32_t hw, int32_t nhwc,
                               const float *input, float *output);
 
+/* `runs` copies of `bytes` bytes, the i-th from src + i * src_stride to dst + i * dst_stride
+ * (byte strides): Concat of any element type, one input at a time into its place. */
+void slimc_copy_runs(int32_t runs, int32_t bytes, const void *src, int32_t src_stride, void *dst,
+                     int32_t dst_stride);
+
 /* NCHW -> NHWC (to_nchw = 0) or NHWC -> NCHW (to_nchw = 1) of a logical [batch, channels, hw]
  * tensor of 1- or 4-byte elements. */
 void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,

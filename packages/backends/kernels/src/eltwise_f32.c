@@ -11,6 +11,7 @@
  * precision differ from the interpreter's).
  */
 #include <math.h>
+#include <string.h>
 #include "internal.h"
 
 static void binary_run(int32_t op, int32_t n, const float *restrict a, const float *restrict b,
@@ -247,6 +248,13 @@ void slimc_global_avgpool_f32(int32_t batch, int32_t channels, int32_t hw, int32
       output[(size_t)b * channels + c] = (float)(sum / hw);
     }
   }
+}
+
+void slimc_copy_runs(int32_t runs, int32_t bytes, const void *src, int32_t src_stride, void *dst,
+                     int32_t dst_stride) {
+  const uint8_t *s = src;
+  uint8_t *d = dst;
+  for (int32_t i = 0; i < runs; i++) memcpy(d + (size_t)i * dst_stride, s + (size_t)i * src_stride, (size_t)bytes);
 }
 
 void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,

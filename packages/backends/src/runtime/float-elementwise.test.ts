@@ -199,3 +199,42 @@ test('Sigmoid and Softmax (last axis and inner axis) equal the interpreter withi
     local.dispose();
   }
 });
+
+test('Concat runs as copies: channels of NHWC data stay NHWC (with a one-channel input), other axes in NCHW, int64 shapes; equal to the interpreter', async () => {
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const x = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
+  const conv = (name: string, cout: number, seed: number) =>
+    g.addNode({ op: 'Conv', inputs: [x, g.addConstant(`${name}_w`, makeTensor('float32', [cout, 3, 1, 1], randomData(cout * 3, seed, 1)))], outputs: [name] }).output(0);
+  const [a, b, one] = [conv('a', 3, 20), conv('b', 4, 21), conv('one', 1, 22)];
+  const concat = (name: string, inputs: Value[], axis: number) =>
+    g.addNode({ op: 'Concat', inputs, attrs: { axis: { kind: 'int', value: axis } }, outputs: [name] }).output(0);
+  const shape = g.addNode({ op: 'Shape', inputs: [x], outputs: ['shape'] }).output(0);
+  const outputs = [
+    concat('channels', [a, one, b], 1),
+    concat('rows', [a, x], -2),
+    concat('shapes', [shape, g.addConstant('extra', makeTensor('int64', [2], [7n, 9n]))], 0),
+  ];
+  // the NHWC result read by a convolution (stays NHWC) and returned
+  outputs.push(g.addNode({ op: 'Conv', inputs: [outputs[0]!, g.addConstant('d_w', makeTensor('float32', [2, 8, 1, 1], randomData(16, 23, 1)))], outputs: ['d'] }).output(0));
+  for (const o of outputs) {
+    g.outputs.push(o);
+    o.uses.push({ user: g, index: g.outputs.length - 1 });
+  }
+  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 24, 2)) };
+  const local = await Runtime.load(model, { library });
+  try {
+    const got = local.run(inputs);
+    expect(local.interpretedLastRun).toEqual({ Shape: 1 });
+    const want = interpret(model.graph, inputs, { opset: 13 });
+    for (const o of outputs) {
+      expect(got[o.name]!.shape).toEqual(want[o.name]!.shape);
+      const [p, q] = [Array.from(got[o.name]!.data as ArrayLike<number | bigint>), Array.from(want[o.name]!.data as ArrayLike<number | bigint>)];
+      // the float convolutions sum in another order than the interpreter: within 1e-5; the copies add nothing
+      p.forEach((v, i) => expect(Math.abs(Number(v) - Number(q[i]))).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(Number(q[i])))));
+    }
+  } finally {
+    local.dispose();
+  }
+});

@@ -879,6 +879,7 @@ export class Runtime {
       return true;
     }
     if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
+    if (node.op === 'Concat') return this.runConcatCopy(step, slots);
     if (node.op === 'MaxPool' || node.op === 'AveragePool') return this.runPoolF32(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
@@ -918,6 +919,45 @@ export class Runtime {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Concat of numeric tensors as copies of contiguous runs (slimc_copy_runs), any element type:
+   * on axis 1 of 4-D data kept NHWC, a run per pixel and input, the result staying NHWC; otherwise
+   * in the logical layout, a run per index before the axis. False for shapes that do not fit
+   * (the interpreter reports them).
+   */
+  private runConcatCopy(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const names = step.inputs;
+    if (step.outputs.length !== 1 || !step.outputs[0] || names.length === 0 || names.some((n) => !n)) return false;
+    const found = names.map((n) => this.slotOf(slots, n!, step));
+    const dtype = 'host' in found[0]! ? found[0].host.dtype : found[0]!.dtype;
+    const shapes = found.map((s) => ('host' in s ? s.host.shape : s.shape));
+    const rank = shapes[0]!.length;
+    let axis = step.node.getInt('axis', 0);
+    if (axis < 0) axis += rank;
+    if (dtype === 'string' || axis < 0 || axis >= rank ||
+      found.some((s, i) => ('host' in s ? s.host.dtype : s.dtype) !== dtype || shapes[i]!.length !== rank ||
+        shapes[i]!.some((d, k) => k !== axis && d !== shapes[0]![k]))) return false;
+    const outShape = shapes[0]!.map((d, k) => (k === axis ? shapes.reduce((n, s) => n + s[axis]!, 0) : d));
+    // NHWC on axis 1 when some input is kept NHWC and the others are too or have one layout (C == 1 or H * W == 1)
+    const sameInBoth = (shape: readonly number[]) => shape[1] === 1 || shape[2]! * shape[3]! === 1;
+    const nhwc = rank === 4 && axis === 1 && found.some((s) => 'offset' in s && s.nhwc) &&
+      found.every((s, i) => ('offset' in s && s.nhwc) || sameInBoth(shapes[i]!));
+    const parts = names.map((n) => this.arenaSlot(slots, n!, step, [dtype], nhwc));
+    const es = dtypeByteSize(dtype);
+    const out = this.newSlot(dtype, outShape, nhwc && !sameInBoth(outShape));
+    // a run per pixel (NHWC) or per index before the axis; each input's run is its share of the row
+    const runs = nhwc ? outShape[0]! * outShape[2]! * outShape[3]! : shapeSize(outShape.slice(0, axis));
+    const rowBytes = (shapeSize(outShape) / Math.max(runs, 1)) * es;
+    let at = 0;
+    for (const part of parts) {
+      const bytes = (shapeSize(part.shape) / Math.max(runs, 1)) * es;
+      if (bytes > 0 && runs > 0) this.library.exports.slimc_copy_runs(runs, bytes, this.ptr(part), bytes, this.ptr(out) + at, rowBytes);
+      at += bytes;
+    }
+    slots.set(step.outputs[0]!, out);
+    return true;
   }
 
   /** Resize of 4-D float data, nearest / asymmetric / floor with integer H and W factors (upsampling in FPNs); false otherwise. */
