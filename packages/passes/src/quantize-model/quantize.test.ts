@@ -39,18 +39,23 @@ function matmulNet(): Model {
   });
 }
 
-/** Conv -> Relu -> ConvTranspose (stride 2, bias) -> Conv: a decoder head like PaddleOCR det's. */
-function deconvNet(): Model {
+/**
+ * Conv -> Relu -> ConvTranspose (stride 2, bias) -> Conv: a decoder head like PaddleOCR det's. With
+ * `group` 2 the ConvTranspose maps 4 channels to 4 in two groups (weights [4, 2, 2, 2]).
+ */
+function deconvNet(group = 1): Model {
+  const up = group === 1 ? 3 : 4;
   return buildModel(13, (g) => {
     const x = g.addInput('x', f32Type(1, 3, 8, 8));
     const w1 = g.addConstant('w1', f32([4, 3, 3, 3], seededFloats(108, 11, -0.5, 0.5)));
     const c1 = op(g, 'Conv', [x, w1], { pads: ints(1, 1, 1, 1), kernel_shape: ints(3, 3), strides: ints(1, 1), dilations: ints(1, 1), group: int(1) }, f32Type(1, 4, 8, 8));
     const r = op(g, 'Relu', [c1], {}, f32Type(1, 4, 8, 8));
-    const wt = g.addConstant('wt', f32([4, 3, 2, 2], seededFloats(48, 12, -0.5, 0.5)));
-    const bt = g.addConstant('bt', f32([3], seededFloats(3, 13, -0.1, 0.1)));
-    const up = op(g, 'ConvTranspose', [r, wt, bt], { strides: ints(2, 2), kernel_shape: ints(2, 2), pads: ints(0, 0, 0, 0) }, f32Type(1, 3, 16, 16));
-    const w2 = g.addConstant('w2', f32([2, 3, 1, 1], seededFloats(6, 14, -0.5, 0.5)));
-    g.addOutput(op(g, 'Conv', [up, w2], { kernel_shape: ints(1, 1) }, f32Type(1, 2, 16, 16)));
+    const wt = g.addConstant('wt', f32([4, up / group, 2, 2], seededFloats((16 * up) / group, 12, -0.5, 0.5)));
+    const bt = g.addConstant('bt', f32([up], seededFloats(up, 13, -0.1, 0.1)));
+    const attrs = { strides: ints(2, 2), kernel_shape: ints(2, 2), pads: ints(0, 0, 0, 0), group: int(group) };
+    const y = op(g, 'ConvTranspose', [r, wt, bt], attrs, f32Type(1, up, 16, 16));
+    const w2 = g.addConstant('w2', f32([2, up, 1, 1], seededFloats(2 * up, 14, -0.5, 0.5)));
+    g.addOutput(op(g, 'Conv', [y, w2], { kernel_shape: ints(1, 1) }, f32Type(1, 2, 16, 16)));
   });
 }
 
@@ -99,6 +104,7 @@ describe('quantize', () => {
     ['static qdq convtranspose', deconvNet, {}, (ops) => expect(ops).toMatchObject({ ConvTranspose: 1, Conv: 2, QuantizeLinear: 4 })],
     ['static qoperator convtranspose (weight-only)', deconvNet, { format: 'qoperator' }, (ops) => expect(ops).toMatchObject({ QLinearConv: 1, ConvTranspose: 1 })],
     ['dynamic convtranspose (weight-only)', deconvNet, { mode: 'dynamic' }, (ops) => expect(ops).toMatchObject({ ConvInteger: 2, ConvTranspose: 1 })],
+    ['static qdq grouped convtranspose (per-tensor weights)', () => deconvNet(2), {}, (ops) => expect(ops).toMatchObject({ ConvTranspose: 1, QuantizeLinear: 4 })],
     ['weight-only int16', convNet, { mode: 'weight-only', 'weight-bits': 16, 'per-channel': false }, (ops) => expect(ops).toMatchObject({ DequantizeLinear: 3 })],
   ];
 
@@ -172,6 +178,13 @@ describe('quantize', () => {
     const { model: narrow } = await quantized(convNet(), {});
     const narrowConv = [...narrow.graph.nodes()].find((n) => n.op === 'Conv' && n.input(2))!;
     expect(narrowConv.input(2)!.producer!.input(1)!.isConstant).toBe(true);
+  });
+
+  test('a grouped ConvTranspose gets one weight scale: axis 1 holds C_out/group channels of every group', async () => {
+    const { model } = await quantized(deconvNet(2), {});
+    const w = [...model.graph.nodes()].find((n) => n.op === 'ConvTranspose')!.input(1)!.producer!;
+    expect(w.op).toBe('DequantizeLinear');
+    expect(w.input(1)!.constant!.shape).toEqual([]);
   });
 
   test('op-types without ConvTranspose leaves it float', async () => {
