@@ -32,9 +32,9 @@ test('canonicalize runs every cleanup to a fixpoint: folding exposes duplicates,
   expect(printGraph(m.graph)).toMatchInlineSnapshot(`
     "graph main(%x: float32[1,2,4,4]) -> (%add) {
       const %concat_1: int64[2] = [1, -1] #ed4a1fbc
-      const %w_folded_1: float32[2,2,1,1] = [-0.52088547, -0.81019437, 0.96381521, -0.99797034] #ac85225e
+      const %w: float32[2,2,1,1] = [-0.52088547, -0.81019437, 0.96381521, -0.99797034] #ac85225e
       const %conv_bias: float32[2] = [0.40000051, -0.69999975] #813109b1
-      %conv: float32[1,2,4,4] = Conv(%x, %w_folded_1, %conv_bias)
+      %conv: float32[1,2,4,4] = Conv(%x, %w, %conv_bias)
       %relu: float32[1,2,4,4] = Relu(%conv)
       %reshape: float32[1,32] = Reshape(%relu, %concat_1)
       %add: float32[1,32] = Add(%reshape, %reshape)

@@ -11,7 +11,7 @@
  *
  *   before:  %w = Constant;  %i = Identity(%x);  %c = Conv(%i, %w);  %b = BatchNormalization(%c, ...)
  *            %s = Shape(%b);  %d = Gather(%s, 0);  ...  (duplicated subtrees)
- *   after:   %c = Conv(%x, %w_folded, %bias_folded);  const %d = 1;  ...
+ *   after:   %c = Conv(%x, %w, %c_bias);  const %d = 1;  ...  (folded weights keep their names)
  *
  * Preconditions and math: those of each pattern (see their modules).
  */

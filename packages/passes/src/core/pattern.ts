@@ -307,6 +307,26 @@ export class Rewriter {
   }
 
   /**
+   * Points `node`'s operand `index` at a new constant holding `t` (a folded weight or bias). When the
+   * operand was a constant that `node` alone used, the new constant takes over its name and the old
+   * one, now unused, is left to dead-code elimination: a weight keeps the model's name however many
+   * folds rewrite it. Otherwise the new constant is `<operand>_folded`, or `name` when there was no
+   * operand.
+   */
+  replaceConstantOperand(node: Node, index: number, t: Tensor, name?: string): Value {
+    const old = node.input(index);
+    const c = this.addConstant(node.graph, old ? `${old.name}_folded` : (name ?? `${node.output(0).name}_${index}`), t);
+    const sole = !!old && old.isConstant && old.uses.length === 1 && !old.isGraphInput && old.graph === node.graph;
+    this.setInput(node, index, c);
+    if (sole) {
+      const kept = old.name;
+      old.name = c.name;
+      c.name = kept;
+    }
+    return c;
+  }
+
+  /**
    * Replaces every use of `v` (not a graph output) by a new constant holding `t`; the constant takes
    * `v`'s name, so folded values keep readable, stable names.
    */

@@ -35,13 +35,25 @@ describe('fold-batchnorm', () => {
     await expectFoldKeepsOutputs(m, { x: f32([1, 2, 5, 5], seededFloats(50, 1)) }, ['BatchNormalization']);
     expect(printGraph(m.graph)).toMatchInlineSnapshot(`
       "graph main(%x: float32[1,2,5,5]) -> (%batchnormalization) {
-        const %w_folded: float32[4,2,3,3] = [-0.59827691, -0.72328717, 0.38331211, -1.0627909, ... 72 values] #49dbf2a5
-        const %conv_bias: float32[4] = [-0.81485397, -0.69798595, 0.38404599, -0.97881293] #33c48d56
-        %batchnormalization: ? = Conv(%x, %w_folded, %conv_bias) {pads=[1,1,1,1]}
+        const %w: float32[4,2,3,3] = [-0.59827691, -0.72328717, 0.38331211, -1.0627909, ... 72 values] #49dbf2a5
+        const %b: float32[4] = [-0.81485397, -0.69798595, 0.38404599, -0.97881293] #33c48d56
+        %batchnormalization: ? = Conv(%x, %w, %b) {pads=[1,1,1,1]}
         return %batchnormalization
       }
       "
     `);
+  });
+
+  test('a weight another Conv also reads is not renamed: the folded copy is <weight>_folded', async () => {
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(1, 2, 5, 5));
+      const w = g.addConstant('w', f32([4, 2, 3, 3], seededFloats(72, 10)));
+      g.addOutput(batchNorm(g, op(g, 'Conv', [x, w]), 4, 20));
+      g.addOutput(op(g, 'Conv', [x, w]));
+    });
+    await expectFoldKeepsOutputs(m, { x: f32([1, 2, 5, 5], seededFloats(50, 1)) }, ['BatchNormalization']);
+    const [folded, plain] = m.graph.outputs.map((v) => v.producer!);
+    expect([folded!.input(1)!.name, plain!.input(1)!.name]).toEqual(['w_folded', 'w']);
   });
 
   test('grouped ConvTranspose (weight [Cin, Cout/group, k, k]) + BatchNormalization, no bias', async () => {

@@ -119,9 +119,8 @@ function convProducer(x: Value | null, m: Matcher, ops: readonly string[], chann
 
 function rewriteConvLike(node: Node, { linear, affine, weight, bias }: LinearCaptures, rw: Rewriter): void {
   const channelOf = linear.op === 'Conv' ? convChannelOf(weight) : convTransposeChannelOf(weight, linear.getInt('group', 1));
-  const g = linear.graph;
-  rw.setInput(linear, 1, rw.addConstant(g, `${linear.input(1)!.name}_folded`, scaleWeight(weight, affine.s, channelOf)));
-  rw.setInput(linear, 2, rw.addConstant(g, `${linear.output(0).name}_bias`, foldBias(bias, affine, weight.dtype)));
+  rw.replaceConstantOperand(linear, 1, scaleWeight(weight, affine.s, channelOf));
+  rw.replaceConstantOperand(linear, 2, foldBias(bias, affine, weight.dtype), `${linear.output(0).name}_bias`);
   rw.replaceValue(node.output(0), linear.output(0));
   rw.eraseNode(node);
 }
@@ -218,7 +217,7 @@ export const foldBatchNormIntoGemm = definePattern<{ linear: Node; affine: Affin
     const transB = linear.op === 'Gemm' && linear.getInt('transB', 0) === 1;
     const cols = weight.shape[1]!;
     const column = transB ? (i: number) => Math.floor(i / cols) : (i: number) => i % cols;
-    rw.setInput(linear, 1, rw.addConstant(g, `${linear.input(1)!.name}_folded`, scaleWeight(weight, affine.s, column)));
+    rw.replaceConstantOperand(linear, 1, scaleWeight(weight, affine.s, column));
     if (linear.op === 'Gemm') {
       // C' = beta * C * s + t, broadcast to one value per column; beta becomes 1.
       const beta = linear.getFloat('beta', 1);
@@ -226,7 +225,7 @@ export const foldBatchNormIntoGemm = definePattern<{ linear: Node; affine: Affin
       const old = bias ? toFloat64(bias) : new Float64Array(1);
       const c = new Float64Array(n);
       for (let k = 0; k < n; k++) c[k] = beta * old[old.length === 1 ? 0 : k]! * affine.s[k]! + affine.t[k]!;
-      rw.setInput(linear, 2, rw.addConstant(g, `${linear.output(0).name}_bias`, makeTensor(bias?.dtype ?? weight.dtype, [n], c)));
+      rw.replaceConstantOperand(linear, 2, makeTensor(bias?.dtype ?? weight.dtype, [n], c), `${linear.output(0).name}_bias`);
       rw.setAttr(linear, 'beta', { kind: 'float', value: 1 });
       rw.replaceValue(bn.output(0), linear.output(0));
       rw.eraseNode(bn);
