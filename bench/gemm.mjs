@@ -103,7 +103,7 @@ function benchConv(lib, [, H, W, C, Cout, k, groups, stride]) {
   const shift = lib.alloc(4);
   lib.write(mult, Int32Array.of(2 ** 30));
   lib.write(shift, Int32Array.of(-12));
-  const seconds = bestTime(() => x.slimc_conv_q8(geo, input, 0, 128, weights.ptr, 0, mult, shift, 0, 0, -128, 127, 1, output));
+  const seconds = bestTime(() => x.slimc_conv_q8(geo, input, 0, 128, weights.ptr, 0, mult, shift, 0, 0, -128, 127, 1, 0, output));
   for (const p of [geo, input, output, mult, shift]) lib.free(p);
   weights.dispose();
   return { seconds, gops: ((2 * OH * OW * Cout * (C / groups) * k * k) / seconds) * 1e-9 };

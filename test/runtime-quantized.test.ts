@@ -188,6 +188,30 @@ describe('QDQ convolution', () => {
 });
 
 describe('QDQ chains', () => {
+  test('a table after a convolution (HardSwish after a 3x3, Sigmoid after a depthwise) is applied by the convolution: outputs as with the table step', async () => {
+    const b = new Builder();
+    const x = b.qInput(q8('uint8', [1, 8, 9, 11], 50), 0.02, 128);
+    const conv = (input: Value, inputScale: number, group: number, seed: number) => b.dq(b.q(b.node('Conv', [input,
+      b.weights([8, 8 / group, 3, 3], channelScales(8, seed), seed + 1), b.bias(inputScale, channelScales(8, seed), 8, seed + 2)],
+    { group: int(group), pads: ints(1, 1, 1, 1) }, 'float32'), 0.05, 120, 'uint8'), b.scalar('float32', 0.05), b.scalar('uint8', 120));
+    const y = b.q(b.node('HardSwish', [conv(x, 0.02, 1, 51)]), 0.035, 10, 'uint8');
+    b.output(b.q(b.node('Sigmoid', [conv(b.dq(y, b.scalar('float32', 0.035), b.scalar('uint8', 10)), 0.035, 8, 55)]), 1 / 255, 0, 'uint8'));
+    // the first run (online, recording the memory plan) runs the table steps on their own
+    const rt = await expectCloseToOracles(b, 'lut-q8', 0.02);
+    const fused = rt.run(b.inputs);
+    const [name] = Object.keys(fused);
+    // so does a run with an observer, which sees every value
+    const observed = rt.run(b.inputs, () => {});
+    expect(compare(fused[name!]!, observed[name!]!)).toEqual({ mismatches: 0, maxDiff: 0 });
+    const profiled = await Runtime.load(b.model, { library, profile: true });
+    runtimes.push(profiled);
+    profiled.run(b.inputs);
+    expect(profiled.profile['lut-q8 (in conv-q8)']).toBeUndefined();
+    profiled.run(b.inputs);
+    expect(profiled.plan.steps.map((s) => s.kind)).toEqual(['conv-q8', 'lut-q8', 'conv-q8', 'lut-q8']);
+    expect(profiled.profile['lut-q8 (in conv-q8)']?.steps).toBe(2);
+  });
+
   test('untyped intermediate values: the int8 type comes from the QuantizeLinear zero point', async () => {
     const b = new Builder();
     let x = b.qInput(q8('int8', [1, 8, 10, 10], 40), 0.05, 0);

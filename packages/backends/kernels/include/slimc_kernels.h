@@ -112,11 +112,13 @@ enum slimc_conv_geometry_index {
   SLIMC_CONV_PAD_RIGHT, SLIMC_CONV_GEOMETRY_LENGTH
 };
 
+/* output_table: NULL, or 256 bytes through which each requantized output byte is mapped (a
+ * lookup-table activation such as hardswish fused into the convolution). */
 void slimc_conv_q8(const int32_t *geometry, const void *input, int32_t in_signed,
                    int32_t in_zero_point, const void *packed_weights, const int32_t *bias,
                    const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
                    int32_t out_zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
-                   void *output);
+                   const uint8_t *output_table, void *output);
 
 /* ---------- int8 elementwise ----------
  * b_stride 0 broadcasts b[0]; 1 walks b with a. */

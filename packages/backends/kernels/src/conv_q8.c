@@ -119,14 +119,14 @@ static inline int32_t depthwise_pixel_simd(int32_t c, int32_t C, int32_t pairs, 
         acc[2 * b] = depthwise_pair_dot(acc[2 * b], t0 + 8 * b, t1 + 8 * b, is_signed, w + 16 * b, &acc[2 * b + 1]);
     }
     for (int32_t b = 0; b < 4; b++)
-      wasm_v128_store64_lane(out + c + 8 * b, requant_plan_apply8(plan, c + 8 * b, acc[2 * b], acc[2 * b + 1]), 0);
+      requant_plan_store8(plan, out + c + 8 * b, requant_plan_apply8(plan, c + 8 * b, acc[2 * b], acc[2 * b + 1]));
   }
   for (; c + 8 <= C; c += 8) {
     v128_t lo = wasm_v128_load(bias + c), hi = wasm_v128_load(bias + c + 4);
     for (int32_t p = 0; p < pairs; p++)
       lo = depthwise_pair_dot(lo, taps[2 * p] + c, taps[2 * p + 1] + c, is_signed,
                               weights + ((size_t)p * padded + c) * 2, &hi);
-    wasm_v128_store64_lane(out + c, requant_plan_apply8(plan, c, lo, hi), 0);
+    requant_plan_store8(plan, out + c, requant_plan_apply8(plan, c, lo, hi));
   }
   return c;
 }
@@ -172,7 +172,7 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
           int32_t acc = folded_bias[c];
           for (int32_t tap = 0; tap < 2 * pairs; tap++)
             acc += load_q8(taps[tap], c, in_signed) * weights[((size_t)(tap / 2) * padded + c) * 2 + (tap & 1)];
-          store_q8(out, c, requant_plan_apply(plan, c, acc));
+          requant_plan_store(plan, out, c, requant_plan_apply(plan, c, acc));
         }
       }
 }
@@ -229,13 +229,14 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
                    int32_t in_zero_point, const void *packed_weights, const int32_t *bias,
                    const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
                    int32_t out_zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
-                   void *output) {
+                   const uint8_t *output_table, void *output) {
   int32_t C = geo[SLIMC_CONV_C], Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
   int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW];
   int32_t OH = geometry_out_height(geo), OW = geometry_out_width(geo);
   if (OH <= 0 || OW <= 0) return;
-  const requant_plan *plan = requant_plan_build(Cout, multipliers, shifts, per_channel,
-                                                out_zero_point, out_min, out_max, out_signed);
+  requant_plan *plan = requant_plan_build(Cout, multipliers, shifts, per_channel, out_zero_point,
+                                          out_min, out_max, out_signed);
+  plan->table = output_table;
   if (is_depthwise(C, Cout, groups)) {
     conv_depthwise(geo, OH, OW, input, in_signed, in_zero_point, packed_weights, bias, plan,
                    output);

@@ -116,7 +116,7 @@ static void store_tile(const int32_t acc[MR][NR], int32_t rows, int32_t cols,
     int32_t values[NR];
     for (int32_t c = 0; c < NR; c++) values[c] = requant_plan_apply(plan, plan_channel + c, acc[r][c]);
     uint8_t *out = (uint8_t *)C + (size_t)r * ldc;
-    for (int32_t c = 0; c < cols; c++) store_q8(out, c, values[c]);
+    for (int32_t c = 0; c < cols; c++) requant_plan_store(plan, out, c, values[c]);
   }
 }
 
@@ -161,10 +161,10 @@ static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int
   }
   if (plan && rows == MR && cols == NR) {
     uint8_t *out = C;
-    wasm_v128_store64_lane(out, requant_plan_apply8(plan, plan_channel, c00, c01), 0);
-    wasm_v128_store64_lane(out + ldc, requant_plan_apply8(plan, plan_channel, c10, c11), 0);
-    wasm_v128_store64_lane(out + 2 * ldc, requant_plan_apply8(plan, plan_channel, c20, c21), 0);
-    wasm_v128_store64_lane(out + 3 * ldc, requant_plan_apply8(plan, plan_channel, c30, c31), 0);
+    requant_plan_store8(plan, out, requant_plan_apply8(plan, plan_channel, c00, c01));
+    requant_plan_store8(plan, out + ldc, requant_plan_apply8(plan, plan_channel, c10, c11));
+    requant_plan_store8(plan, out + 2 * ldc, requant_plan_apply8(plan, plan_channel, c20, c21));
+    requant_plan_store8(plan, out + 3 * ldc, requant_plan_apply8(plan, plan_channel, c30, c31));
     return;
   }
   int32_t acc[MR][NR];

@@ -75,6 +75,9 @@ typedef struct {
    * arrays unused */
   int32_t round_once;
   float *scale;
+  /* a 256-entry table applied to each output byte (a lookup-table activation fused into the
+   * convolution), or NULL */
+  const uint8_t *table;
 } requant_plan;
 
 /* Builds a plan for `channels` output channels in scratch (valid until the next call). */
@@ -178,12 +181,24 @@ static inline v128_t requant_plan_apply8(const requant_plan *plan, int32_t c, v1
   return plan->out_signed ? wasm_i8x16_narrow_i16x8(w, w) : wasm_u8x16_narrow_i16x8(w, w);
 }
 
+/* Stores the 8 q8 bytes in the low half of `bytes`, through the plan's table if it has one. */
+static inline void requant_plan_store8(const requant_plan *plan, uint8_t *out, v128_t bytes) {
+  wasm_v128_store64_lane(out, bytes, 0);
+  if (plan->table)
+    for (int32_t i = 0; i < 8; i++) out[i] = plan->table[out[i]];
+}
+
 /* Loads 8 q8 values widened to int16 with the zero point subtracted. */
 static inline v128_t load8_q8_minus_zp(const void *p, int32_t is_signed, v128_t zero_point16) {
   v128_t v = is_signed ? wasm_i16x8_load8x8(p) : wasm_u16x8_load8x8(p);
   return wasm_i16x8_sub(v, zero_point16);
 }
 #endif
+
+/* Stores one requantized value (requant_plan_apply's) through the plan's table if it has one. */
+static inline void requant_plan_store(const requant_plan *plan, void *out, int32_t index, int32_t value) {
+  store_q8(out, index, plan->table ? plan->table[(uint8_t)value] : value);
+}
 
 /* GEMM core shared by gemm and conv: plan == NULL writes int32 C, else requantized q8 C.
  * plan channel index = column index (the caller offsets the plan for groups). */

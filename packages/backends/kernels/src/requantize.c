@@ -88,6 +88,7 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
   plan->out_max = out_max;
   plan->out_signed = out_signed;
   plan->round_once = (per_channel & SLIMC_REQUANT_ROUND_ONCE) != 0;
+  plan->table = NULL;
   per_channel &= SLIMC_REQUANT_PER_CHANNEL;
   if (plan->round_once) {
     const float *scales = (const float *)multipliers;

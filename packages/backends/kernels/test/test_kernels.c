@@ -216,7 +216,7 @@ static void test_conv(int depthwise) {
     }
     void *packed = malloc(slimc_conv_packed_weights_size_q8(C, Cout, KH, KW, G));
     slimc_conv_pack_weights_q8(C, Cout, KH, KW, G, w, ws, zw, per_channel, packed);
-    slimc_conv_q8(g, x, xs, zx, packed, bias, mult, shift, per_channel, zo, lo, hi, os, y);
+    slimc_conv_q8(g, x, xs, zx, packed, bias, mult, shift, per_channel, zo, lo, hi, os, NULL, y);
     reference_conv(g, x, xs, zx, w, ws, zw, per_channel, bias, mult, shift, per_channel, zo, lo, hi, want);
     int ok = 1;
     for (size_t i = 0; i < out_size; i++) if (q8(y, i, os) != want[i]) ok = 0;

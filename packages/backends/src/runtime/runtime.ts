@@ -191,6 +191,20 @@ export class Runtime {
   /** Scratch int32[16] for conv/pool geometry. */
   private readonly geometryPtr: number;
   private readonly prepared = new Map<KernelStep, Prepared>();
+  /**
+   * A convolution whose only reader is a lookup table (hardswish, sigmoid, ...): the table is
+   * applied to each output byte by the convolution itself, which writes the table's output, and the
+   * lut-q8 step is skipped (findFusedTables). Only in planned runs without an observer (which may
+   * watch the convolution's own output): the online run that records a memory plan runs the steps
+   * apart, and the fused runs' plan is derived from its record (fusedMemoryPlan), so the online
+   * placement, which sizes the WebAssembly memory, is the same as without fusion.
+   */
+  private readonly tableAfter = new Map<KernelStep, Extract<KernelStep, { kind: 'lut-q8' }>>();
+  private readonly fusedTables = new Set<PlanStep>();
+  /** Whether the current run applies fused tables. */
+  private fuseTables = false;
+  /** In an online run, the index of the recorded interval of each fusable pair's outputs. */
+  private readonly recordedOutputs = new Map<PlanStep, number>();
   /** ConvTranspose steps the float GEMM runs (see prepareConvTranspose). */
   private readonly convTransposes = new Map<PlanStep, ConvTransposeWeights>();
   private readonly ownedPointers: number[] = [];
@@ -212,6 +226,7 @@ export class Runtime {
       else if (step.node.op === 'ConvTranspose' && !step.node.domain) this.prepareConvTranspose(step);
     }
     this.reserveScratch();
+    this.findFusedTables();
     this.releaseAfter = lastReaders(plan);
     this.stepBest = new Float64Array(profiling ? plan.steps.length : 0).fill(Infinity);
     this.noteWasmSize();
@@ -261,7 +276,8 @@ export class Runtime {
    * With `profile: true`, where a run's time goes, slowest first: per step key, the sum over its
    * steps of each step's fastest time over all runs so far (so a time slice lost to another
    * process does not count). Keys: kernel steps by kind, convolutions also by window and form
-   * (`conv-q8 3x3 s2 depthwise`); interpreter steps by op and by what ran them
+   * (`conv-q8 3x3 s2 depthwise`), `lut-q8 (in conv-q8)` for tables a convolution applied (their
+   * time is the convolution's); interpreter steps by op and by what ran them
    * (`Transpose (interpreter)`, or `Add (kernel)` for those the runtime's own kernels do).
    */
   get profile(): Record<string, StepProfile> {
@@ -302,7 +318,11 @@ export class Runtime {
   run(inputs: Record<string, Tensor>, observe?: RunObserver, observing: ObserveOptions = {}): Record<string, Tensor> {
     if (this.disposed) throw new SlimcError('invalid-argument', 'runtime used after dispose()');
     const onOutput = observe && this.observer(observe, observing);
-    const signature = this.plan.inputs.map((v) => `${v.name}:${inputs[v.name]?.shape.join('x')}`).join(';');
+    // runs with and without fused tables allocate differently: a memory plan for each
+    const shapes = this.plan.inputs.map((v) => `${v.name}:${inputs[v.name]?.shape.join('x')}`).join(';');
+    const fusedSignature = `${shapes};fused tables`;
+    this.fuseTables = !observe && this.memoryPlans.has(fusedSignature);
+    const signature = this.fuseTables ? fusedSignature : shapes;
     const known = this.memoryPlans.get(signature);
     if (known) {
       this.planned = { plan: known, next: 0 };
@@ -319,15 +339,42 @@ export class Runtime {
       }
     }
     this.recording = { intervals: [], open: new Map() };
+    this.recordedOutputs.clear();
     try {
       const result = this.runOnce(inputs, onOutput);
       this.peakNeeded = Math.max(this.peakNeeded, this.allocator.highWater);
       const plan = planMemory(this.recording.intervals);
       this.largestLive = Math.max(this.largestLive, plan.largestLiveSet);
       this.memoryPlans.set(signature, { ...plan, sizes: this.recording.intervals.map((it) => it.size) });
+      if (!this.fuseTables && this.tableAfter.size) this.memoryPlans.set(fusedSignature, this.fusedMemoryPlan(this.recording.intervals));
       return result;
     } finally {
       this.recording = null;
+    }
+  }
+
+  /**
+   * The memory plan of a run with fused tables, from the intervals an unfused online run recorded:
+   * the convolution's output buffer becomes the table's (same size), live from the convolution to
+   * the table output's last reader, and the table step allocates nothing.
+   */
+  private fusedMemoryPlan(recorded: readonly LiveInterval[]): RecordedPlan {
+    const intervals = recorded.map((it) => ({ ...it }));
+    const dropped = new Set<number>();
+    for (const [conv, table] of this.tableAfter) {
+      const [a, b] = [this.recordedOutputs.get(conv), this.recordedOutputs.get(table)];
+      if (a === undefined || b === undefined || intervals[a]!.size !== intervals[b]!.size) continue;
+      intervals[a]!.end = intervals[b]!.end;
+      dropped.add(b);
+    }
+    const kept = intervals.filter((_, i) => !dropped.has(i));
+    return { ...planMemory(kept), sizes: kept.map((it) => it.size) };
+  }
+
+  /** Notes, in an online run, that the next allocation is `step`'s output (see fusedMemoryPlan). */
+  private noteOutputAllocation(step: PlanStep): void {
+    if (this.recording && (this.tableAfter.has(step as KernelStep) || this.fusedTables.has(step))) {
+      this.recordedOutputs.set(step, this.recording.intervals.length);
     }
   }
 
@@ -385,7 +432,9 @@ export class Runtime {
 
   private noteTime(i: number, ms: number): void {
     const step = this.plan.steps[i]!;
-    this.stepKeys[i] = step.kind === 'interp' ? `${step.node.qualifiedOp} (${this.stepInterpreted ? 'interpreter' : 'kernel'})` : profileKey(step, this.plan);
+    this.stepKeys[i] = step.kind === 'interp'
+      ? `${step.node.qualifiedOp} (${this.stepInterpreted ? 'interpreter' : 'kernel'})`
+      : this.fuseTables && this.fusedTables.has(step) ? `${step.kind} (in conv-q8)` : profileKey(step, this.plan);
     this.stepInterpreted = false;
     this.stepBest[i] = Math.min(this.stepBest[i]!, ms);
   }
@@ -637,6 +686,22 @@ export class Runtime {
     this.convTransposes.set(step, { packed, bias: biasData ? this.ownData(biasData) : 0, cIn, cOut, kh, kw });
   }
 
+  /** Pairs each conv-q8 whose output only a lut-q8 reads (on the same codes) with that table. */
+  private findFusedTables(): void {
+    const readers = new Map<string, PlanStep[]>();
+    for (const step of this.plan.steps) for (const name of stepInputs(step)) readers.set(name, [...(readers.get(name) ?? []), step]);
+    const outputs = new Set(this.plan.outputs);
+    for (const step of this.plan.steps) {
+      if (step.kind !== 'conv-q8' || outputs.has(step.output)) continue;
+      const users = readers.get(step.output) ?? [];
+      const lut = users[0];
+      if (users.length !== 1 || lut?.kind !== 'lut-q8' || lut.input !== step.output || (lut.rank ?? 0) > 4 ||
+        lut.inputQuant.type !== step.outputQuant.type) continue;
+      this.tableAfter.set(step, lut);
+      this.fusedTables.add(lut);
+    }
+  }
+
   // ---- run time: slots ----
 
   private noteWasmSize(): void {
@@ -780,6 +845,7 @@ export class Runtime {
       case 'concat-q8':
         return this.runConcat(step, slots);
       case 'lut-q8':
+        if (this.fuseTables && this.fusedTables.has(step)) return; // its convolution applied it
         return this.runLookup(step, slots);
       case 'lut-f32':
         return this.runLookup(step, slots);
@@ -1146,10 +1212,12 @@ export class Runtime {
       slots.set(step.output, out);
       return;
     }
-    const outType: DType = isFloat ? 'float32' : step.outputQuant.type;
+    const table = !isFloat && this.fuseTables ? this.tableAfter.get(step) : undefined;
+    const outType: DType = isFloat ? 'float32' : (table ?? step).outputQuant.type;
     const elementBytes = isFloat ? 4 : 1;
     const input = this.nhwcOf(x, elementBytes);
     const nhwcIn = input.slot;
+    this.noteOutputAllocation(step);
     const nhwcOut = this.nhwcSlot(outType, [n, p.N, oh, ow]);
     if (isFloat) {
       const [lo, hi] = floatClamp(step.clamp);
@@ -1158,9 +1226,9 @@ export class Runtime {
       const [lo, hi] = quantClamp(step.clamp, step.outputQuant);
       this.library.exports.slimc_conv_q8(this.geometryPtr, this.ptr(nhwcIn), signed(step.inputQuant), step.inputQuant.zeroPoint,
         p.weights, p.bias, p.multipliers, p.shifts, p.perChannel, step.outputQuant.zeroPoint, lo, hi, signed(step.outputQuant),
-        this.ptr(nhwcOut));
+        table ? this.prepared.get(table)!.weights : 0, this.ptr(nhwcOut));
     }
-    slots.set(step.output, nhwcOut);
+    slots.set(table ? table.output : step.output, nhwcOut);
     if (input.scratch) this.releaseBuffer(nhwcIn);
   }
 
@@ -1254,6 +1322,7 @@ export class Runtime {
     const rank = step.rank ?? 0;
     const shape = x.shape.length < rank ? [...new Array<number>(rank - x.shape.length).fill(1), ...x.shape] : x.shape;
     const isFloat = step.kind === 'lut-f32';
+    this.noteOutputAllocation(step);
     const out = this.newSlot(isFloat ? 'float32' : step.outputQuant.type, shape, x.nhwc === true);
     const apply = isFloat ? this.library.exports.slimc_lut_apply_f32 : this.library.exports.slimc_lut_apply_q8;
     apply(shapeSize(x.shape), this.ptr(x), this.prepared.get(step)!.weights, this.ptr(out));

@@ -55,7 +55,7 @@ export interface KernelExports {
     wZeroPoints: Ptr, zpPerChannel: I32, packed: Ptr): void;
   slimc_conv_q8(geometry: Ptr, input: Ptr, inSigned: I32, inZeroPoint: I32, packedWeights: Ptr, bias: Ptr,
     multipliers: Ptr, shifts: Ptr, perChannel: I32, outZeroPoint: I32, outMin: I32, outMax: I32, outSigned: I32,
-    output: Ptr): void;
+    outputTable: Ptr, output: Ptr): void;
 
   slimc_add_q8(n: I32, a: Ptr, aSigned: I32, aZeroPoint: I32, aMultiplier: I32, aShift: I32, b: Ptr, bStride: I32,
     bSigned: I32, bZeroPoint: I32, bMultiplier: I32, bShift: I32, leftShift: I32, outMultiplier: I32,

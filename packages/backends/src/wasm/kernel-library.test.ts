@@ -216,6 +216,7 @@ function referenceConvAcc(x: Q8Array, g: ConvGeometry & { outChannels: number; g
 describe('int8 convolution', () => {
   const arbConvCase = (geometry: ReturnType<typeof arbGeometry>) => fc.record({
     g: geometry, xType: arbQ8Type, wType: arbQ8Type, perChannelZp: fc.boolean(), withBias: fc.boolean(),
+    table: fc.option(fc.uint8Array({ minLength: 256, maxLength: 256 }), { nil: undefined }),
   }).chain((c) => fc.record({
     c: fc.constant(c),
     x: arbQ8(c.xType, c.g.batch * c.g.height * c.g.width * c.g.channels),
@@ -227,17 +228,24 @@ describe('int8 convolution', () => {
   }));
 
   const check = ({ c, x, w, zx, zw, bias, requant }: {
-    c: { g: ConvGeometry & { outChannels: number; groups: number }; withBias: boolean };
+    c: { g: ConvGeometry & { outChannels: number; groups: number }; withBias: boolean; table?: Uint8Array };
     x: Q8Array; w: Q8Array; zx: number; zw: number[]; bias: number[]; requant: Requantization;
   }) => {
     const { g } = c;
     const biasArray = c.withBias ? Int32Array.from(bias) : undefined;
     const packed = lib.packConvWeightsS8(w, { outChannels: g.outChannels, channels: g.channels, kernel: g.kernel, groups: g.groups, zeroPoints: zw });
-    const { output, shape } = lib.convS8(x, g, packed, { inputZeroPoint: zx, requant, ...(biasArray ? { bias: biasArray } : {}) });
+    const { output, shape } = lib.convS8(x, g, packed, { inputZeroPoint: zx, requant, ...(biasArray ? { bias: biasArray } : {}),
+      ...(c.table ? { outputTable: c.table } : {}) });
     packed.dispose();
     expect(shape).toEqual([g.batch, ...outputDims(g), g.outChannels]);
     const acc = referenceConvAcc(x, g, w, zx, zw, biasArray);
-    expect(Array.from(output)).toEqual(Array.from(acc, (v, i) => referenceRequantize(v, i % g.outChannels, requant)));
+    // an output table maps each output byte; its entries are read back in the output type
+    const mapped = (v: number) => {
+      if (!c.table) return v;
+      const entry = c.table[v & 255]!;
+      return requant.outputType === 'int8' ? (entry << 24) >> 24 : entry;
+    };
+    expect(Array.from(output)).toEqual(Array.from(acc, (v, i) => mapped(referenceRequantize(v, i % g.outChannels, requant))));
   };
 
   test.prop([arbConvCase(arbGeometry())], { numRuns: 120 })('grouped im2col + GEMM equals direct convolution', check);

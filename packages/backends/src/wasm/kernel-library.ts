@@ -365,9 +365,12 @@ export class KernelLibrary {
     return new PackedWeights(this, 'conv-q8', [outChannels, channels / groups, kh, kw, groups], packed);
   }
 
-  /** NHWC int8/uint8 convolution; returns the NHWC output and its shape. */
+  /**
+   * NHWC int8/uint8 convolution; returns the NHWC output and its shape. `outputTable`: 256 bytes
+   * each output byte is mapped through (read back in the requantization's output type).
+   */
   convS8(input: Q8Array, geometry: ConvGeometry, weights: PackedWeights, options: {
-    inputZeroPoint?: number; bias?: Int32Array; requant: Requantization;
+    inputZeroPoint?: number; bias?: Int32Array; requant: Requantization; outputTable?: Uint8Array;
   }): { output: Q8Array; shape: [number, number, number, number] } {
     const [outChannels, cg, kh, kw, groups] = weights.dims as number[] as [number, number, number, number, number];
     if (weights.kind !== 'conv-q8' || cg * groups !== geometry.channels || kh !== geometry.kernel[0] ||
@@ -377,13 +380,14 @@ export class KernelLibrary {
     const inputLength = geometry.batch * geometry.height * geometry.width * geometry.channels;
     if (input.length !== inputLength) throw invalid('convS8', 'input', `expected ${inputLength} values`);
     if (options.bias && options.bias.length !== outChannels) throw invalid('convS8', 'bias', `expected ${outChannels}`);
+    if (options.outputTable && options.outputTable.length !== 256) throw invalid('convS8', 'outputTable', 'expected 256 bytes');
     return this.scoped((s) => {
       const g = this.geometryArgs('convS8', s, { ...geometry, outChannels }, outChannels);
       const q = this.requantArgs('convS8', s, options.requant, outChannels);
       const length = geometry.batch * g.outHeight * g.outWidth * outChannels;
       const out = s.alloc(length);
       this.exports.slimc_conv_q8(g.ptr, s.copy(input), isSigned(input), options.inputZeroPoint ?? 0, weights.ptr,
-        s.copy(options.bias), q.multipliers, q.shifts, q.perChannel, q.zeroPoint, q.min, q.max, q.signed, out);
+        s.copy(options.bias), q.multipliers, q.shifts, q.perChannel, q.zeroPoint, q.min, q.max, q.signed, s.copy(options.outputTable), out);
       return {
         output: this.readQ8(options.requant.outputType, out, length),
         shape: [geometry.batch, g.outHeight, g.outWidth, outChannels],
