@@ -44,6 +44,7 @@ function elementwiseModel(): { model: Model; inputs: Record<string, Tensor> } {
   const clipped = add('Clip', [v, c('lo', [], Float32Array.of(-0.5)), c('hi', [], Float32Array.of(0.7))]);
   add('Relu', [add('Sub', [hs, clipped])]);
   add('GlobalAveragePool', [v]);
+  add('Pow', [v, c('two', [], Float32Array.of(2))]);
   for (const [zpType, zp] of [['uint8', Uint8Array.of(131)], ['int8', Int8Array.of(-3)]] as const) {
     const zeroPoint = g.addConstant(`zp_${zpType}`, makeTensor(zpType, [], zp));
     const q = add('QuantizeLinear', [v, c(`s_${zpType}`, [], Float32Array.of(0.0173)), zeroPoint]);
@@ -233,6 +234,36 @@ test('Concat runs as copies: channels of NHWC data stay NHWC (with a one-channel
       const [p, q] = [Array.from(got[o.name]!.data as ArrayLike<number | bigint>), Array.from(want[o.name]!.data as ArrayLike<number | bigint>)];
       // the float convolutions sum in another order than the interpreter: within 1e-5; the copies add nothing
       p.forEach((v, i) => expect(Math.abs(Number(v) - Number(q[i]))).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(Number(q[i])))));
+    }
+  } finally {
+    local.dispose();
+  }
+});
+
+test('MatMul of two float activations (batched, and a shared 2-D B) on the float GEMM: within 1e-5 of the interpreter', async () => {
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const q = g.addInput('q', { dtype: 'float32', shape: [2, 3, 7, 5] });
+  const k = g.addInput('k', { dtype: 'float32', shape: [2, 3, 5, 9] });
+  const w = g.addInput('w', { dtype: 'float32', shape: [9, 6] });
+  const scores = g.addNode({ op: 'MatMul', inputs: [q, k], outputs: ['scores'] }).output(0);
+  const mixed = g.addNode({ op: 'MatMul', inputs: [scores, w], outputs: ['mixed'] }).output(0);
+  for (const o of [scores, mixed]) {
+    g.outputs.push(o);
+    o.uses.push({ user: g, index: g.outputs.length - 1 });
+  }
+  const inputs = { q: makeTensor('float32', [2, 3, 7, 5], randomData(210, 30, 2)), k: makeTensor('float32', [2, 3, 5, 9], randomData(270, 31, 2)),
+    w: makeTensor('float32', [9, 6], randomData(54, 32, 2)) };
+  const local = await Runtime.load(model, { library });
+  try {
+    const got = local.run(inputs);
+    expect(local.interpretedLastRun).toEqual({});
+    const want = interpret(model.graph, inputs, { opset: 13 });
+    for (const name of ['scores', 'mixed']) {
+      expect(got[name]!.shape).toEqual(want[name]!.shape);
+      const [p, r] = [got[name]!.data as Float32Array, want[name]!.data as Float32Array];
+      for (let i = 0; i < p.length; i++) expect(Math.abs(p[i]! - r[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(r[i]!)));
     }
   } finally {
     local.dispose();

@@ -892,6 +892,19 @@ export class Runtime {
     };
     const exp = this.library.exports;
     if (node.op === 'QuantizeLinear' || node.op === 'DequantizeLinear') return this.runQuantizeLinear(step, slots);
+    if (node.op === 'Pow') {
+      // x^2 (LayerNorm's variance) as x * x: the interpreter's Math.pow(x, 2) is the exact double
+      // product (fdlibm returns x * x for y = 2), rounded once to float32 as the float32 product is
+      const exponent = step.inputs[1] ? this.plan.constants.get(step.inputs[1]) : undefined;
+      const x = float(step.inputs[0]);
+      if (!x || !exponent || exponent.data.length !== 1 || Number(exponent.data[0]) !== 2 || step.inputs.length !== 2) return false;
+      const xSlot = this.arenaSlot(slots, step.inputs[0]!, step, ['float32'], true);
+      const n = shapeSize(x.shape);
+      const out = this.newSlot('float32', x.shape, xSlot.nhwc === true);
+      exp.slimc_binary_f32(BINARY_CODES.Mul!, n, this.ptr(xSlot), this.ptr(xSlot), 1, n, this.ptr(out));
+      slots.set(output, out);
+      return true;
+    }
     if (BINARY_OPS.has(node.op)) {
       const a = float(step.inputs[0]);
       const b = float(step.inputs[1]);
@@ -946,6 +959,7 @@ export class Runtime {
     }
     if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
     if (node.op === 'Concat') return this.runConcatCopy(step, slots);
+    if (node.op === 'MatMul') return this.runMatMulF32(step, slots);
     if (node.op === 'MaxPool' || node.op === 'AveragePool') return this.runPoolF32(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
@@ -985,6 +999,36 @@ export class Runtime {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Float MatMul of two activations (attention's Q.K^T and weights.V): per matrix of the batch, B
+   * packed into arena scratch, then the float GEMM (float32 sums in k order; the interpreter sums
+   * in double: within 1e-5 relative). Batch dims equal on both sides, or B 2-D; false otherwise.
+   */
+  private runMatMulF32(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const [aName, bName] = step.inputs;
+    if (!aName || !bName || step.inputs.length !== 2 || step.outputs.length !== 1) return false;
+    const [a0, b0] = [this.slotOf(slots, aName, step), this.slotOf(slots, bName, step)];
+    if (!('offset' in a0) || !('offset' in b0) || a0.dtype !== 'float32' || b0.dtype !== 'float32') return false;
+    const [as, bs] = [a0.shape, b0.shape];
+    if (as.length < 2 || bs.length < 2 || (bs.length > 2 && (bs.length !== as.length || bs.slice(0, -2).some((d, i) => d !== as[i])))) return false;
+    const [M, K] = [as[as.length - 2]!, as[as.length - 1]!];
+    const [K2, N] = [bs[bs.length - 2]!, bs[bs.length - 1]!];
+    if (K !== K2) return false;
+    const a = this.arenaSlot(slots, aName, step, ['float32']);
+    const b = this.arenaSlot(slots, bName, step, ['float32']);
+    const batches = shapeSize(as.slice(0, -2));
+    const out = this.newSlot('float32', [...as.slice(0, -2), M, N]);
+    const exp = this.library.exports;
+    const packed = this.newSlot('float32', [exp.slimc_packed_b_size_f32(K, N) / 4]);
+    for (let i = 0; i < batches; i++) {
+      if (i === 0 || bs.length > 2) exp.slimc_pack_b_f32(K, N, this.ptr(b) + (bs.length > 2 ? i * K * N * 4 : 0), N, 1, this.ptr(packed));
+      exp.slimc_gemm_f32(M, N, K, this.ptr(a) + i * M * K * 4, K, this.ptr(packed), 0, -Infinity, Infinity, this.ptr(out) + i * M * N * 4, N);
+    }
+    this.releaseBuffer(packed);
+    slots.set(step.outputs[0]!, out);
+    return true;
   }
 
   /**
