@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <math.h>
+#include <string.h>
 #include "slimc_kernels.h"
 
 #ifdef __wasm_simd128__
@@ -183,9 +184,15 @@ static inline v128_t requant_plan_apply8(const requant_plan *plan, int32_t c, v1
 
 /* Stores the 8 q8 bytes in the low half of `bytes`, through the plan's table if it has one. */
 static inline void requant_plan_store8(const requant_plan *plan, uint8_t *out, v128_t bytes) {
-  wasm_v128_store64_lane(out, bytes, 0);
-  if (plan->table)
-    for (int32_t i = 0; i < 8; i++) out[i] = plan->table[out[i]];
+  if (!plan->table) {
+    wasm_v128_store64_lane(out, bytes, 0);
+    return;
+  }
+  /* the lookups read the bytes from a register: reading them back from the 8-byte store would
+   * stall on store-to-load forwarding */
+  uint64_t codes = (uint64_t)wasm_i64x2_extract_lane(bytes, 0), mapped = 0;
+  for (int32_t i = 0; i < 8; i++) mapped |= (uint64_t)plan->table[(codes >> (8 * i)) & 255] << (8 * i);
+  memcpy(out, &mapped, sizeof(mapped));
 }
 
 /* Loads 8 q8 values widened to int16 with the zero point subtracted. */
