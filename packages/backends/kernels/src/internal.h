@@ -188,11 +188,15 @@ static inline void requant_plan_store8(const requant_plan *plan, uint8_t *out, v
     wasm_v128_store64_lane(out, bytes, 0);
     return;
   }
-  /* the lookups read the bytes from a register: reading them back from the 8-byte store would
-   * stall on store-to-load forwarding */
-  uint64_t codes = (uint64_t)wasm_i64x2_extract_lane(bytes, 0), mapped = 0;
-  for (int32_t i = 0; i < 8; i++) mapped |= (uint64_t)plan->table[(codes >> (8 * i)) & 255] << (8 * i);
-  memcpy(out, &mapped, sizeof(mapped));
+  /* the lookups take the bytes from the register lane by lane (pextrb, pinsrb): reading them back
+   * from the 8-byte store would stall on store-to-load forwarding */
+  const uint8_t *table = plan->table;
+  v128_t mapped = bytes;
+#define SLIMC_MAP_LANE(i) mapped = wasm_u8x16_replace_lane(mapped, i, table[wasm_u8x16_extract_lane(bytes, i)])
+  SLIMC_MAP_LANE(0); SLIMC_MAP_LANE(1); SLIMC_MAP_LANE(2); SLIMC_MAP_LANE(3);
+  SLIMC_MAP_LANE(4); SLIMC_MAP_LANE(5); SLIMC_MAP_LANE(6); SLIMC_MAP_LANE(7);
+#undef SLIMC_MAP_LANE
+  wasm_v128_store64_lane(out, mapped, 0);
 }
 
 /* Loads 8 q8 values widened to int16 with the zero point subtracted. */
