@@ -246,6 +246,16 @@ void slimc_global_avgpool_f32(int32_t batch, int32_t channels, int32_t hw, int32
 void slimc_copy_runs(int32_t runs, int32_t bytes, const void *src, int32_t src_stride, void *dst,
                      int32_t dst_stride);
 
+/* dst, row-major over dims[0..rank) (rank <= 8), gets the element of src at byte offset
+ * sum_k index_k * src_strides[k], of element_bytes (1, 2, 4 or 8) each: Transpose (permuted
+ * strides) and Slice (strides times steps, src at the first element) of any element type. */
+void slimc_gather_strided(int32_t rank, const int32_t *dims, const int32_t *src_strides,
+                          int32_t element_bytes, const void *src, void *dst);
+
+/* out[r] = float32(sum_k x[r * dim + k] / dim), the sum in double in order: ReduceMean over the
+ * last axis as the interpreter computes it. */
+void slimc_mean_rows_f32(int32_t rows, int32_t dim, const float *x, float *out);
+
 /* NCHW -> NHWC (to_nchw = 0) or NHWC -> NCHW (to_nchw = 1) of a logical [batch, channels, hw]
  * tensor of 1- or 4-byte elements. */
 void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,

@@ -261,6 +261,45 @@ void slimc_copy_runs(int32_t runs, int32_t bytes, const void *src, int32_t src_s
   for (int32_t i = 0; i < runs; i++) memcpy(d + (size_t)i * dst_stride, s + (size_t)i * src_stride, (size_t)bytes);
 }
 
+void slimc_gather_strided(int32_t rank, const int32_t *dims, const int32_t *src_strides,
+                          int32_t element_bytes, const void *src, void *dst) {
+  enum { MAX_RANK = 8 };
+  int32_t index[MAX_RANK] = {0};
+  if (rank < 1 || rank > MAX_RANK) return;
+  for (int32_t k = 0; k < rank; k++) if (dims[k] <= 0) return;
+  const int32_t inner = dims[rank - 1], inner_stride = src_strides[rank - 1];
+  const size_t row_bytes = (size_t)inner * element_bytes;
+  uint8_t *out = dst;
+  for (;;) {
+    const uint8_t *from = src;
+    for (int32_t k = 0; k < rank - 1; k++) from += (ptrdiff_t)index[k] * src_strides[k];
+    /* the innermost dim: one copy when contiguous, else element by element */
+    if (inner_stride == element_bytes) {
+      memcpy(out, from, row_bytes);
+    } else {
+      switch (element_bytes) {
+        case 1: for (int32_t i = 0; i < inner; i++) out[i] = from[(ptrdiff_t)i * inner_stride]; break;
+        case 2: for (int32_t i = 0; i < inner; i++) memcpy(out + 2 * i, from + (ptrdiff_t)i * inner_stride, 2); break;
+        case 4: for (int32_t i = 0; i < inner; i++) memcpy(out + 4 * i, from + (ptrdiff_t)i * inner_stride, 4); break;
+        default: for (int32_t i = 0; i < inner; i++) memcpy(out + (size_t)element_bytes * i, from + (ptrdiff_t)i * inner_stride, (size_t)element_bytes);
+      }
+    }
+    out += row_bytes;
+    int32_t k = rank - 2;
+    while (k >= 0 && ++index[k] == dims[k]) index[k--] = 0;
+    if (k < 0) return;
+  }
+}
+
+void slimc_mean_rows_f32(int32_t rows, int32_t dim, const float *x, float *out) {
+  for (int32_t r = 0; r < rows; r++) {
+    const float *row = x + (size_t)r * dim;
+    double sum = 0.0;
+    for (int32_t k = 0; k < dim; k++) sum += row[k];
+    out[r] = (float)(sum / dim);
+  }
+}
+
 void slimc_transpose_layout(int32_t batch, int32_t channels, int32_t hw, int32_t element_bytes,
                             int32_t to_nchw, const void *src, void *dst) {
   /* per image a [channels][hw] <-> [hw][channels] matrix transpose, in 16 x 16 tiles so both

@@ -269,3 +269,41 @@ test('MatMul of two float activations (batched, and a shared 2-D B) on the float
     local.dispose();
   }
 });
+
+test('Transpose, Slice (steps, negative and out-of-range bounds, int64 shapes) and last-axis ReduceMean run on kernels, equal to the interpreter', async () => {
+  const model = new Model(new Graph('main'));
+  model.opsetImports.set('', 13);
+  const g = model.graph;
+  const x = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
+  const i64 = (name: string, values: number[]) => g.addConstant(name, makeTensor('int64', [values.length], values.map(BigInt)));
+  const node = (op: string, inputs: Value[], attrs: Record<string, Attribute> = {}) =>
+    g.addNode({ op, inputs, attrs, outputs: [`${op.toLowerCase()}_${g.outputs.length}`] }).output(0);
+  const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
+  const shape = node('Shape', [x]);
+  const outputs = [
+    node('Transpose', [x], { perm: ints(0, 2, 3, 1) }),
+    node('Transpose', [x]),
+    node('Slice', [x, i64('s0', [1, -4]), i64('e0', [1000, -1]), i64('a0', [1, 3])]),
+    node('Slice', [x, i64('s1', [0, 1]), i64('e1', [4, 5]), i64('a1', [-2, 3]), i64('k1', [2, 3])]),
+    node('Slice', [shape, i64('s2', [-2]), i64('e2', [10]), i64('a2', [0])]),
+    node('ReduceMean', [x], { axes: ints(-1) }),
+    node('ReduceMean', [x], { axes: ints(3), keepdims: { kind: 'int', value: 0 } }),
+  ];
+  for (const o of outputs) {
+    g.outputs.push(o);
+    o.uses.push({ user: g, index: g.outputs.length - 1 });
+  }
+  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 40, 3)) };
+  const local = await Runtime.load(model, { library });
+  try {
+    const got = local.run(inputs);
+    expect(local.interpretedLastRun).toEqual({ Shape: 1 });
+    const want = interpret(model.graph, inputs, { opset: 13 });
+    for (const o of outputs) {
+      expect(got[o.name]!.shape, o.name).toEqual(want[o.name]!.shape);
+      expect(Array.from(got[o.name]!.data as ArrayLike<number | bigint>), o.name).toEqual(Array.from(want[o.name]!.data as ArrayLike<number | bigint>));
+    }
+  } finally {
+    local.dispose();
+  }
+});

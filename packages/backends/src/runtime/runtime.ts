@@ -960,6 +960,8 @@ export class Runtime {
     if (node.op === 'ConvTranspose') return this.runConvTranspose(step, slots);
     if (node.op === 'Concat') return this.runConcatCopy(step, slots);
     if (node.op === 'MatMul') return this.runMatMulF32(step, slots);
+    if (node.op === 'Transpose' || node.op === 'Slice') return this.runGather(step, slots);
+    if (node.op === 'ReduceMean') return this.runMeanLastAxis(step, slots);
     if (node.op === 'MaxPool' || node.op === 'AveragePool') return this.runPoolF32(step, slots);
     if (node.op === 'GlobalAveragePool') {
       const x = float(step.inputs[0]);
@@ -1027,6 +1029,91 @@ export class Runtime {
       exp.slimc_gemm_f32(M, N, K, this.ptr(a) + i * M * K * 4, K, this.ptr(packed), 0, -Infinity, Infinity, this.ptr(out) + i * M * N * 4, N);
     }
     this.releaseBuffer(packed);
+    slots.set(step.outputs[0]!, out);
+    return true;
+  }
+
+  /**
+   * Transpose (any permutation) and Slice (constant starts, ends, axes and positive steps) of a
+   * numeric tensor as one strided gather (slimc_gather_strided) in the logical layout: the result
+   * holds the same elements the interpreter's does. False for other forms (the interpreter runs them).
+   */
+  private runGather(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    const name = step.inputs[0];
+    if (!name || step.outputs.length !== 1) return false;
+    const found = this.slotOf(slots, name, step);
+    const [dtype, shape] = 'host' in found ? [found.host.dtype, found.host.shape] : [found.dtype, found.shape];
+    const rank = shape.length;
+    if (dtype === 'string' || rank < 1 || rank > 8) return false;
+    const es = dtypeByteSize(dtype);
+    const strides = shape.map((_, k) => shapeSize(shape.slice(k + 1)) * es);
+    let outShape: number[];
+    let srcStrides: number[];
+    let offset = 0;
+    if (node.op === 'Transpose') {
+      const perm = node.getInts('perm') ?? shape.map((_, k) => rank - 1 - k);
+      if (perm.length !== rank || new Set(perm).size !== rank || perm.some((p) => p < 0 || p >= rank)) return false;
+      outShape = perm.map((p) => shape[p]!);
+      srcStrides = perm.map((p) => strides[p]!);
+    } else {
+      const old = this.plan.opset < 10;
+      const ints = (i: number, attr: string): number[] | undefined => {
+        if (old) return node.getInts(attr)?.slice();
+        const n = step.inputs[i];
+        const t = n ? this.plan.constants.get(n) : undefined;
+        return t ? Array.from(toFloat64(t)) : undefined;
+      };
+      const [starts, ends] = [ints(1, 'starts'), ints(2, 'ends')];
+      const hasAxes = old ? node.getInts('axes') !== undefined : !!step.inputs[3];
+      const axes = hasAxes ? ints(3, 'axes') : starts?.map((_, i) => i);
+      const steps = !old && step.inputs[4] ? ints(4, '') : starts?.map(() => 1);
+      if (!starts || !ends || !axes || !steps || [ends, axes, steps].some((a) => a.length !== starts.length) || steps.some((k) => k < 1)) return false;
+      outShape = [...shape];
+      srcStrides = [...strides];
+      const seen = new Set<number>();
+      for (let i = 0; i < starts.length; i++) {
+        const axis = axes[i]! < 0 ? axes[i]! + rank : axes[i]!;
+        if (axis < 0 || axis >= rank || seen.has(axis)) return false;
+        seen.add(axis);
+        const d = shape[axis]!;
+        const clampTo = (v: number) => Math.min(d, Math.max(0, v < 0 ? v + d : v));
+        const [from, to] = [clampTo(starts[i]!), clampTo(ends[i]!)];
+        outShape[axis] = Math.max(0, Math.ceil((to - from) / steps[i]!));
+        srcStrides[axis] = strides[axis]! * steps[i]!;
+        offset += from * strides[axis]!;
+      }
+    }
+    const x = this.arenaSlot(slots, name, step, [dtype]);
+    const out = this.newSlot(dtype, outShape);
+    const params = this.library.view(Int32Array, this.geometryPtr, GEOMETRY_LENGTH);
+    params.set(outShape);
+    params.set(srcStrides, 8);
+    if (shapeSize(outShape) > 0) this.library.exports.slimc_gather_strided(rank, this.geometryPtr, this.geometryPtr + 32, es, this.ptr(x) + offset, this.ptr(out));
+    slots.set(step.outputs[0]!, out);
+    return true;
+  }
+
+  /** ReduceMean of float data over its last axis only (LayerNorm), as the interpreter sums (slimc_mean_rows_f32); false otherwise. */
+  private runMeanLastAxis(step: Extract<PlanStep, { kind: 'interp' }>, slots: Map<string, Slot>): boolean {
+    const node = step.node;
+    const name = step.inputs[0];
+    const found = name ? this.slotOf(slots, name, step) : undefined;
+    if (!found || !('offset' in found) || found.dtype !== 'float32' || found.shape.length < 1 || step.outputs.length !== 1) return false;
+    const rank = found.shape.length;
+    let axes: number[] | undefined;
+    if (this.plan.opset < 18) axes = node.getInts('axes')?.slice();
+    else if (step.inputs[1]) {
+      const t = this.plan.constants.get(step.inputs[1]);
+      axes = t ? Array.from(toFloat64(t)) : undefined;
+    }
+    if (!axes || axes.length !== 1 || (axes[0]! < 0 ? axes[0]! + rank : axes[0]!) !== rank - 1) return false;
+    const dim = found.shape[rank - 1]!;
+    if (dim < 1) return false;
+    const x = this.arenaSlot(slots, name!, step, ['float32']);
+    const outShape = node.getInt('keepdims', 1) === 1 ? [...x.shape.slice(0, -1), 1] : x.shape.slice(0, -1);
+    const out = this.newSlot('float32', outShape);
+    this.library.exports.slimc_mean_rows_f32(shapeSize(x.shape) / dim, dim, this.ptr(x), this.ptr(out));
     slots.set(step.outputs[0]!, out);
     return true;
   }

@@ -98,6 +98,8 @@ export interface KernelExports {
   slimc_channel_affine_f32(batch: I32, channels: I32, hw: I32, nhwc: I32, input: Ptr, mul: Ptr, add: Ptr, output: Ptr): void;
   slimc_transpose_layout(batch: I32, channels: I32, hw: I32, elementBytes: I32, toNchw: I32, src: Ptr, dst: Ptr): void;
   slimc_copy_runs(runs: I32, bytes: I32, src: Ptr, srcStride: I32, dst: Ptr, dstStride: I32): void;
+  slimc_gather_strided(rank: I32, dims: Ptr, srcStrides: Ptr, elementBytes: I32, src: Ptr, dst: Ptr): void;
+  slimc_mean_rows_f32(rows: I32, dim: I32, x: Ptr, out: Ptr): void;
 }
 
 /** Every function the loader expects; checked at load so a stale .wasm fails loudly. */
@@ -109,7 +111,7 @@ export const KERNEL_FUNCTIONS = [
   'slimc_maxpool_q8', 'slimc_maxpool_f32', 'slimc_avgpool_f32', 'slimc_global_avgpool_q8', 'slimc_packed_b_size_f32', 'slimc_pack_b_f32', 'slimc_gemm_f32',
   'slimc_conv_packed_weights_size_f32', 'slimc_conv_pack_weights_f32', 'slimc_conv_f32', 'slimc_binary_f32',
   'slimc_unary_f32', 'slimc_quantize_f32', 'slimc_dequantize_q8', 'slimc_depthwise_conv_f32', 'slimc_global_avgpool_f32',
-  'slimc_transpose_layout', 'slimc_copy_runs', 'slimc_resize_nearest_f32',
+  'slimc_transpose_layout', 'slimc_copy_runs', 'slimc_gather_strided', 'slimc_mean_rows_f32', 'slimc_resize_nearest_f32',
   'slimc_softmax_f32', 'slimc_channel_affine_f32',
 ] as const satisfies readonly (keyof KernelExports)[];
 
