@@ -134,9 +134,50 @@ test('nearest Resize (integer factors), non-overlapping ConvTranspose, Softmax a
   }
 });
 
-test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on its kernel (the DQ folded at load), as with float weights, on NHWC input', async () => {
+/**
+ * Makes `outputs` the graph's outputs, runs the model in a runtime of its own and in the
+ * interpreter, checks which ops the interpreter ran in the runtime and the shapes, and hands each
+ * output's two tensors to `check`.
+ */
+async function compareWithInterpreter(model: Model, outputs: readonly Value[], inputs: Record<string, Tensor>,
+  interpreted: Record<string, number>, check: (got: Tensor, want: Tensor, name: string) => void): Promise<void> {
+  const g = model.graph;
+  for (const o of outputs) {
+    g.outputs.push(o);
+    o.uses.push({ user: g, index: g.outputs.length - 1 });
+  }
+  const local = await Runtime.load(model, { library });
+  try {
+    const got = local.run(inputs);
+    expect(local.interpretedLastRun).toEqual(interpreted);
+    const want = interpret(g, inputs, { opset: model.opset });
+    for (const o of outputs) {
+      expect(got[o.name]!.shape, o.name).toEqual(want[o.name]!.shape);
+      check(got[o.name]!, want[o.name]!, o.name);
+    }
+  } finally {
+    local.dispose();
+  }
+}
+
+const values = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>, Number);
+
+/** Each element within 1e-5 relative (absolute below 1) of the interpreter's. */
+const within1e5 = (got: Tensor, want: Tensor, name: string) => {
+  const [p, q] = [values(got), values(want)];
+  p.forEach((v, i) => expect(Math.abs(v - q[i]!), `${name}[${i}]`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(q[i]!))));
+};
+
+const bitExact = (got: Tensor, want: Tensor, name: string) => expect(values(got), name).toEqual(values(want));
+
+const opset13 = () => {
   const model = new Model(new Graph('main'));
   model.opsetImports.set('', 13);
+  return model;
+};
+
+test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on its kernel (the DQ folded at load), as with float weights, on NHWC input', async () => {
+  const model = opset13();
   const g = model.graph;
   const input = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
   // a convolution leaves its result NHWC
@@ -147,63 +188,40 @@ test('a ConvTranspose whose weights are DequantizeLinear(int8 constant) runs on 
     attrs: { axis: { kind: 'int', value: 1 } }, outputs: ['w'] }).output(0);
   const y = g.addNode({ op: 'ConvTranspose', inputs: [x, w, g.addConstant('b', makeTensor('float32', [4], randomData(4, 13, 1)))],
     attrs: { kernel_shape: { kind: 'ints', value: [2, 2] }, strides: { kind: 'ints', value: [2, 2] } }, outputs: ['y'] }).output(0);
-  g.outputs.push(y);
-  y.uses.push({ user: g, index: 0 });
-  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 14, 2)) };
-  const local = await Runtime.load(model, { library });
-  try {
-    const got = local.run(inputs).y!;
-    expect(local.interpretedLastRun).toEqual({});
-    expect(local.plan.steps.map((s) => (s.kind === 'interp' ? s.node.op : s.kind))).toEqual(['conv-f32', 'ConvTranspose']);
-    const want = interpret(model.graph, inputs, { opset: 13 }).y!;
+  await compareWithInterpreter(model, [y], { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 14, 2)) }, {}, (got, want, name) => {
     expect(got.shape).toEqual([2, 4, 8, 10]);
-    const [a, b] = [got.data as Float32Array, want.data as Float32Array];
-    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(b[i]!)));
-  } finally {
-    local.dispose();
-  }
+    within1e5(got, want, name);
+  });
+  const local = await Runtime.load(model, { library });
+  expect(local.plan.steps.map((s) => (s.kind === 'interp' ? s.node.op : s.kind))).toEqual(['conv-f32', 'ConvTranspose']);
+  local.dispose();
 });
 
 test('Sigmoid and Softmax (last axis and inner axis) equal the interpreter within one float32 rounding, over arguments where exp under- and overflows', async () => {
-  const model = new Model(new Graph('main'));
-  model.opsetImports.set('', 13);
+  const model = opset13();
   const g = model.graph;
   const shape = [3, 7, 33];
   const x = g.addInput('x', { dtype: 'float32', shape });
-  const node = (op: string, attrs: Record<string, Attribute> = {}) => g.addNode({ op, inputs: [x], attrs, outputs: [`${op.toLowerCase()}_${g.outputs.length}`] }).output(0);
+  const node = (op: string, attrs: Record<string, Attribute> = {}) => g.addNode({ op, inputs: [x], attrs, outputs: [`${op.toLowerCase()}_${g.nodeCount}`] }).output(0);
   const outputs = [node('Sigmoid'), node('Softmax'), node('Softmax', { axis: { kind: 'int', value: 1 } })];
-  for (const o of outputs) {
-    g.outputs.push(o);
-    o.uses.push({ user: g, index: g.outputs.length - 1 });
-  }
   const n = 3 * 7 * 33;
   // rows of small logits, rows spread over hundreds (terms below e^-708), and extremes
   const data = Float32Array.from(randomData(n, 16, 1), (v, i) => (i % 231 < 77 ? v * 8 : i % 231 < 154 ? v * 900 : v * 60));
   data.set([-1e30, 1e30, -750, 750, -89, 89, 0, -0], 40);
-  const inputs = { x: makeTensor('float32', shape, data) };
-  const local = await Runtime.load(model, { library });
-  try {
-    const got = local.run(inputs);
-    expect(local.interpretedLastRun).toEqual({});
-    const want = interpret(model.graph, inputs, { opset: 13 });
-    for (const o of outputs) {
-      const [p, q] = [got[o.name]!.data as Float32Array, want[o.name]!.data as Float32Array];
-      let differ = 0;
-      for (let i = 0; i < p.length; i++) {
-        expect(Math.abs(p[i]! - q[i]!)).toBeLessThanOrEqual(q[i]! * 2 ** -23);
-        if (p[i] !== q[i]) differ++;
-      }
-      // exp within 1e-14: a differing rounding needs a value within 1e-14 of a float32 tie
-      expect(differ).toBeLessThanOrEqual(1);
+  await compareWithInterpreter(model, outputs, { x: makeTensor('float32', shape, data) }, {}, (got, want) => {
+    const [p, q] = [got.data as Float32Array, want.data as Float32Array];
+    let differ = 0;
+    for (let i = 0; i < p.length; i++) {
+      expect(Math.abs(p[i]! - q[i]!)).toBeLessThanOrEqual(q[i]! * 2 ** -23);
+      if (p[i] !== q[i]) differ++;
     }
-  } finally {
-    local.dispose();
-  }
+    // exp within 1e-14: a differing rounding needs a value within 1e-14 of a float32 tie
+    expect(differ).toBeLessThanOrEqual(1);
+  });
 });
 
 test('Concat runs as copies: channels of NHWC data stay NHWC (with a one-channel input), other axes in NCHW, int64 shapes; equal to the interpreter', async () => {
-  const model = new Model(new Graph('main'));
-  model.opsetImports.set('', 13);
+  const model = opset13();
   const g = model.graph;
   const x = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
   const conv = (name: string, cout: number, seed: number) =>
@@ -219,65 +237,30 @@ test('Concat runs as copies: channels of NHWC data stay NHWC (with a one-channel
   ];
   // the NHWC result read by a convolution (stays NHWC) and returned
   outputs.push(g.addNode({ op: 'Conv', inputs: [outputs[0]!, g.addConstant('d_w', makeTensor('float32', [2, 8, 1, 1], randomData(16, 23, 1)))], outputs: ['d'] }).output(0));
-  for (const o of outputs) {
-    g.outputs.push(o);
-    o.uses.push({ user: g, index: g.outputs.length - 1 });
-  }
-  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 24, 2)) };
-  const local = await Runtime.load(model, { library });
-  try {
-    const got = local.run(inputs);
-    expect(local.interpretedLastRun).toEqual({ Shape: 1 });
-    const want = interpret(model.graph, inputs, { opset: 13 });
-    for (const o of outputs) {
-      expect(got[o.name]!.shape).toEqual(want[o.name]!.shape);
-      const [p, q] = [Array.from(got[o.name]!.data as ArrayLike<number | bigint>), Array.from(want[o.name]!.data as ArrayLike<number | bigint>)];
-      // the float convolutions sum in another order than the interpreter: within 1e-5; the copies add nothing
-      p.forEach((v, i) => expect(Math.abs(Number(v) - Number(q[i]))).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(Number(q[i])))));
-    }
-  } finally {
-    local.dispose();
-  }
+  // the float convolutions sum in another order than the interpreter: within 1e-5; the copies add nothing
+  await compareWithInterpreter(model, outputs, { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 24, 2)) }, { Shape: 1 }, within1e5);
 });
 
 test('MatMul of two float activations (batched, and a shared 2-D B) on the float GEMM: within 1e-5 of the interpreter', async () => {
-  const model = new Model(new Graph('main'));
-  model.opsetImports.set('', 13);
+  const model = opset13();
   const g = model.graph;
   const q = g.addInput('q', { dtype: 'float32', shape: [2, 3, 7, 5] });
   const k = g.addInput('k', { dtype: 'float32', shape: [2, 3, 5, 9] });
   const w = g.addInput('w', { dtype: 'float32', shape: [9, 6] });
   const scores = g.addNode({ op: 'MatMul', inputs: [q, k], outputs: ['scores'] }).output(0);
   const mixed = g.addNode({ op: 'MatMul', inputs: [scores, w], outputs: ['mixed'] }).output(0);
-  for (const o of [scores, mixed]) {
-    g.outputs.push(o);
-    o.uses.push({ user: g, index: g.outputs.length - 1 });
-  }
   const inputs = { q: makeTensor('float32', [2, 3, 7, 5], randomData(210, 30, 2)), k: makeTensor('float32', [2, 3, 5, 9], randomData(270, 31, 2)),
     w: makeTensor('float32', [9, 6], randomData(54, 32, 2)) };
-  const local = await Runtime.load(model, { library });
-  try {
-    const got = local.run(inputs);
-    expect(local.interpretedLastRun).toEqual({});
-    const want = interpret(model.graph, inputs, { opset: 13 });
-    for (const name of ['scores', 'mixed']) {
-      expect(got[name]!.shape).toEqual(want[name]!.shape);
-      const [p, r] = [got[name]!.data as Float32Array, want[name]!.data as Float32Array];
-      for (let i = 0; i < p.length; i++) expect(Math.abs(p[i]! - r[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(r[i]!)));
-    }
-  } finally {
-    local.dispose();
-  }
+  await compareWithInterpreter(model, [scores, mixed], inputs, {}, within1e5);
 });
 
 test('Transpose, Slice (steps, negative and out-of-range bounds, int64 shapes) and last-axis ReduceMean run on kernels, equal to the interpreter', async () => {
-  const model = new Model(new Graph('main'));
-  model.opsetImports.set('', 13);
+  const model = opset13();
   const g = model.graph;
   const x = g.addInput('x', { dtype: 'float32', shape: [2, 3, 4, 5] });
   const i64 = (name: string, values: number[]) => g.addConstant(name, makeTensor('int64', [values.length], values.map(BigInt)));
   const node = (op: string, inputs: Value[], attrs: Record<string, Attribute> = {}) =>
-    g.addNode({ op, inputs, attrs, outputs: [`${op.toLowerCase()}_${g.outputs.length}`] }).output(0);
+    g.addNode({ op, inputs, attrs, outputs: [`${op.toLowerCase()}_${g.nodeCount}`] }).output(0);
   const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
   const shape = node('Shape', [x]);
   const outputs = [
@@ -289,21 +272,5 @@ test('Transpose, Slice (steps, negative and out-of-range bounds, int64 shapes) a
     node('ReduceMean', [x], { axes: ints(-1) }),
     node('ReduceMean', [x], { axes: ints(3), keepdims: { kind: 'int', value: 0 } }),
   ];
-  for (const o of outputs) {
-    g.outputs.push(o);
-    o.uses.push({ user: g, index: g.outputs.length - 1 });
-  }
-  const inputs = { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 40, 3)) };
-  const local = await Runtime.load(model, { library });
-  try {
-    const got = local.run(inputs);
-    expect(local.interpretedLastRun).toEqual({ Shape: 1 });
-    const want = interpret(model.graph, inputs, { opset: 13 });
-    for (const o of outputs) {
-      expect(got[o.name]!.shape, o.name).toEqual(want[o.name]!.shape);
-      expect(Array.from(got[o.name]!.data as ArrayLike<number | bigint>), o.name).toEqual(Array.from(want[o.name]!.data as ArrayLike<number | bigint>));
-    }
-  } finally {
-    local.dispose();
-  }
+  await compareWithInterpreter(model, outputs, { x: makeTensor('float32', [2, 3, 4, 5], randomData(120, 40, 3)) }, { Shape: 1 }, bitExact);
 });
