@@ -150,19 +150,33 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
     zero_row[c] = (uint8_t)in_zero_point; /* the int8 or uint8 encoding */
   }
   taps[2 * pairs - 1] = zero_row; /* the missing tap of an odd window (its weights are 0) */
+  const int32_t stride_w = geo[SLIMC_CONV_STRIDE_W], pad_left = geo[SLIMC_CONV_PAD_LEFT];
+  const int32_t dil_w = geo[SLIMC_CONV_DIL_W];
+  const size_t step_bytes = (size_t)stride_w * C;
   for (int32_t n = 0; n < geo[SLIMC_CONV_N]; n++)
-    for (int32_t oy = 0; oy < OH; oy++)
+    for (int32_t oy = 0; oy < OH; oy++) {
+      int previous_inside = 0;
       for (int32_t ox = 0; ox < OW; ox++) {
         uint8_t *out = output + (((size_t)n * OH + oy) * OW + ox) * C;
-        for (int32_t ky = 0; ky < KH; ky++) {
-          int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
-          for (int32_t kx = 0; kx < KW; kx++) {
-            int32_t ix = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT] + kx * geo[SLIMC_CONV_DIL_W];
-            taps[ky * KW + kx] = iy < 0 || iy >= H || ix < 0 || ix >= W
-                                     ? zero_row
-                                     : (const uint8_t *)input + (((size_t)n * H + iy) * W + ix) * C;
+        int32_t ix0 = ox * stride_w - pad_left;
+        int inside = ix0 >= 0 && ix0 + (KW - 1) * dil_w < W; /* every column of the window */
+        if (inside && previous_inside) {
+          /* the window moved one stride right with no column outside: advance the taps of the
+           * rows inside, the others stay on the zero-point row */
+          for (int32_t t = 0; t < KH * KW; t++)
+            if (taps[t] != zero_row) taps[t] += step_bytes;
+        } else {
+          for (int32_t ky = 0; ky < KH; ky++) {
+            int32_t iy = oy * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP] + ky * geo[SLIMC_CONV_DIL_H];
+            for (int32_t kx = 0; kx < KW; kx++) {
+              int32_t ix = ix0 + kx * dil_w;
+              taps[ky * KW + kx] = iy < 0 || iy >= H || ix < 0 || ix >= W
+                                       ? zero_row
+                                       : (const uint8_t *)input + (((size_t)n * H + iy) * W + ix) * C;
+            }
           }
         }
+        previous_inside = inside;
         int32_t c = 0;
 #ifdef SLIMC_SIMD
         c = in_signed ? depthwise_pixel_simd(c, C, pairs, padded, taps, 1, weights, folded_bias, plan, out)
@@ -175,6 +189,7 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
           requant_plan_store(plan, out, c, requant_plan_apply(plan, c, acc));
         }
       }
+    }
 }
 
 /* Copies n bytes; a plain loop for short runs (a few channels: the stem's C = 3), where a call
