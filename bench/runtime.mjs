@@ -84,7 +84,7 @@ async function warmUp(fn) {
     const now = performance.now();
     if (ms < 0.97 * best) bestAt = now;
     best = Math.min(best, ms);
-    if ((now - started >= WARMUP_MIN_MS && now - bestAt >= WARMUP_STABLE_MS) || now - started >= WARMUP_MAX_MS) return { ms: now - started, runs };
+    if ((now - started >= WARMUP_MIN_MS && now - bestAt >= WARMUP_STABLE_MS) || now - started >= WARMUP_MAX_MS) return { ms: now - started, runs, best };
   }
 }
 
@@ -96,10 +96,17 @@ async function warmUp(fn) {
  */
 async function timeMs(fn) {
   const warm = await warmUp(fn);
-  const times = [];
-  for (let i = 0; i < RUNS; i++) times.push(await cpuMs(fn));
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], fastest: times[0], warmUp: warm };
+  for (let round = 1; ; round++) {
+    const times = [];
+    for (let i = 0; i < RUNS; i++) times.push(await cpuMs(fn));
+    times.sort((a, b) => a - b);
+    // timed runs more than 3% faster than the warm-up's best: it was not over (a tier-up still
+    // under way, slowed by load); warm up again and time again, at most 3 times
+    if (times[0] >= 0.97 * warm.best || round === 3) return { median: times[Math.floor(times.length / 2)], fastest: times[0], warmUp: warm };
+    const again = await warmUp(fn);
+    warm.ms += again.ms;
+    warm.best = Math.min(again.best, times[0]);
+  }
 }
 
 const MiB = 1 << 20;
@@ -240,7 +247,8 @@ const int8Input = makeTensor('uint8', [1, 16, 112, 112], Array.from(randomFloats
 await compare('int8 QDQ (synthetic)', int8Model, encodeOnnx(int8Model), { x: int8Input });
 
 console.log(`process CPU time, median (fastest) of ${RUNS} runs after each engine's warm-up (at least ${WARMUP_MIN_MS / 1000} s, ending with ` +
-  `${WARMUP_STABLE_MS / 1000} s in which no run beat the fastest before by 3%), single thread; slimc/web: ratio of the fastest`);
+  `${WARMUP_STABLE_MS / 1000} s in which no run beat the fastest before by 3%; again if the timed runs beat it by 3%), single thread; ` +
+  'slimc/web: ratio of the fastest');
 console.table(rows);
 console.log(`ops of interp steps (float models): ${[...fallbacks].sort().join(', ')}`);
 console.log(`ops the interpreter ran ('interpreted' column), per model:\n  ${interpretedByModel.join('\n  ')}`);
