@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <math.h>
-#include <string.h>
 #include "slimc_kernels.h"
 
 #ifdef __wasm_simd128__
