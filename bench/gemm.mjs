@@ -1,13 +1,18 @@
 // Single-threaded GEMM throughput of the kernel library: int8 GEMM (requantized int8 output) in
 // GOPS and float32 GEMM in GFLOPS (2*M*N*K operations per call), for the WebAssembly build in
 // this Node and for the native gcc build (packages/backends/kernels, `make bench`) side by side;
-// then int8 convolutions of typical layers (wasm), counting 2*MACs as the operations.
+// then int8 convolutions of typical layers (wasm), counting 2*MACs as the operations. For
+// reference, the float32 MatMul of onnxruntime-node (native, one intra-op thread) on the same
+// shapes: what slimc's int8 runtime is measured against when compared with onnxruntime's float.
 // Usage: node bench/gemm.mjs [--no-native]   (needs `npm run build` for the loader in dist/)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { KernelLibrary } from '../packages/backends/dist/wasm/index.js';
+import { encodeOnnx } from '../packages/backends/dist/index.js';
+import { Graph, Model, makeTensor } from '../packages/ir/dist/index.js';
 
 const shapes = [
   [256, 256, 256],
@@ -31,6 +36,36 @@ function bestTime(call) {
     best = Math.min(best, (used.user + used.system) / 1e6);
   }
   return best;
+}
+
+/** `bestTime` for an asynchronous call. */
+async function bestTimeAsync(call) {
+  await call();
+  let best = Infinity;
+  const end = performance.now() + 2000;
+  for (let n = 0; n < 5 || performance.now() < end; n++) {
+    const t0 = process.cpuUsage();
+    await call();
+    const used = process.cpuUsage(t0);
+    best = Math.min(best, (used.user + used.system) / 1e6);
+  }
+  return best;
+}
+
+/** onnxruntime-node's float32 MatMul [M, K] x constant [K, N], one thread, in GFLOPS. */
+async function benchOrtFloat([M, N, K]) {
+  const ort = createRequire(import.meta.url)('onnxruntime-node');
+  const g = new Graph();
+  const a = g.addInput('a', { dtype: 'float32', shape: [M, K] });
+  const b = g.addConstant('b', makeTensor('float32', [K, N], Float32Array.from({ length: K * N }, () => Math.random() - 0.5)));
+  g.addOutput(g.addNode({ op: 'MatMul', inputs: [a, b], outputs: ['y'] }).output(0));
+  const model = new Model(g);
+  model.opsetImports.set('', 13);
+  const session = await ort.InferenceSession.create(encodeOnnx(model), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const feeds = { a: new ort.Tensor('float32', Float32Array.from({ length: M * K }, Math.random), [M, K]) };
+  const seconds = await bestTimeAsync(() => session.run(feeds));
+  await session.release();
+  return ((2 * M * N * K) / seconds) * 1e-9;
 }
 
 function randomBytes(n) {
@@ -112,11 +147,12 @@ function benchConv(lib, [, H, W, C, Cout, k, groups, stride]) {
 const lib = KernelLibrary.loadSync();
 const native = process.argv.includes('--no-native') ? undefined : benchNative();
 const fmt = (v) => (v === undefined ? '   n/a' : v.toFixed(1).padStart(6));
-console.log('shape (MxNxK)     int8 GOPS wasm  native   f32 GFLOPS wasm  native');
+console.log('shape (MxNxK)     int8 GOPS wasm  native   f32 GFLOPS wasm  native   onnxruntime-node f32');
 for (const [M, N, K] of shapes) {
   const w = benchWasm(lib, [M, N, K]);
   const key = `${M}x${N}x${K}`;
-  console.log(`${key.padEnd(18)}${fmt(w.q8)}     ${fmt(native?.get(`q8 ${key}`))}   ${fmt(w.f32)}          ${fmt(native?.get(`f32 ${key}`))}`);
+  const ort = await benchOrtFloat([M, N, K]);
+  console.log(`${key.padEnd(18)}${fmt(w.q8)}     ${fmt(native?.get(`q8 ${key}`))}   ${fmt(w.f32)}          ${fmt(native?.get(`f32 ${key}`))}   ${fmt(ort)}`);
 }
 console.log('\nint8 convolution (NHWC, uint8 in, int8 out)   ms      GOPS (wasm)');
 for (const layer of convLayers) {
