@@ -82,6 +82,25 @@ describe('StreamingHistogram', () => {
     }
   });
 
+  it.each(['signed', 'magnitude'] as const)('bins a Float32Array inside its range in one pass like value by value (%s)', (mode) => {
+    // 1,001 values on a dyadic grid (exact bin edges) with both ends of the range, then a NaN and a
+    // value past the range near the end: the one-pass binning stops there and the rest goes the general way
+    const values = Float32Array.from({ length: 1001 }, (_, i) => -4 + (i % 65) / 8);
+    values[997] = NaN;
+    values[998] = 9;
+    const h = new StreamingHistogram(64, mode);
+    h.startRange(mode === 'magnitude' ? 0 : -4, 4);
+    h.add(Float32Array.of(0)); // sets nothing new: the range is given
+    h.add(values);
+    const direct = new Float64Array(64);
+    const all = [0, ...Array.from(values).filter((v) => !Number.isNaN(v))].map((v) => (mode === 'magnitude' ? Math.abs(v) : v));
+    for (const v of all) direct[Math.min(63, Math.floor((v - h.lo) / h.binWidth))]!++;
+    expect(h.total).toBe(all.length);
+    expect(h.nonFinite).toBe(1);
+    expect([h.observedMin, h.observedMax]).toEqual([Math.min(...all), 9]);
+    expect(Array.from(h.counts)).toEqual(Array.from(direct));
+  });
+
   it('grows from a zero-width first batch', () => {
     const h = new StreamingHistogram(16, 'magnitude');
     h.add([0, 0, 0]);

@@ -22,15 +22,25 @@
  * values sat exactly there and moves them to their proper bin when the range grows past it.
  *
  * Non-finite values (NaN, ±Infinity) are not binned; they are counted in `nonFinite`.
+ *
+ * Speed (Float32Array batches, what executors hand over): once the range is set, a batch is binned
+ * and its extremes found in one pass, four values at a time, for as long as the values stay inside
+ * the range (always, on a second pass over the samples); the four go to four integer
+ * sub-histograms, so runs of equal values (padding, ReLU zeros) do not make each increment wait for
+ * the previous one. The sub-histograms are folded into `counts` when it is read. The first value
+ * outside the range sends the rest of the batch the general way (extremes, growth, binning).
  */
 import { SlimcError } from '@slimc/ir';
 
 export type HistogramMode = 'signed' | 'magnitude';
 
 export class StreamingHistogram {
-  /** Bin counts; bin i covers [lo + i·binWidth, lo + (i+1)·binWidth), the last bin closed. */
-  counts: Float64Array;
+  private binned: Float64Array;
   private scratch: Float64Array;
+  /** Four sub-histograms of `binCount` integer counts each (see the module comment), not yet in `binned`. */
+  private readonly lanes: Uint32Array;
+  /** Values counted in `lanes` since they were last folded. */
+  private inLanes = 0;
   lo = 0;
   binWidth = 0;
   /** Number of values binned (the sum of `counts`). */
@@ -50,8 +60,24 @@ export class StreamingHistogram {
     if (!Number.isInteger(binCount) || binCount < 2) {
       throw new SlimcError('invalid-argument', `histogram needs an integer number of bins ≥ 2, got ${binCount}`, { field: 'bins' });
     }
-    this.counts = new Float64Array(binCount);
+    this.binned = new Float64Array(binCount);
     this.scratch = new Float64Array(binCount);
+    this.lanes = new Uint32Array(4 * binCount);
+  }
+
+  /** Bin counts; bin i covers [lo + i·binWidth, lo + (i+1)·binWidth), the last bin closed. */
+  get counts(): Float64Array {
+    if (this.inLanes > 0) this.foldLanes();
+    return this.binned;
+  }
+
+  private foldLanes(): void {
+    const n = this.binCount;
+    const lanes = this.lanes;
+    const binned = this.binned;
+    for (let i = 0; i < n; i++) binned[i]! += lanes[i]! + lanes[i + n]! + lanes[i + 2 * n]! + lanes[i + 3 * n]!;
+    lanes.fill(0);
+    this.inLanes = 0;
   }
 
   get hi(): number {
@@ -81,6 +107,26 @@ export class StreamingHistogram {
 
   add(values: ArrayLike<number>): void {
     const magnitude = this.mode === 'magnitude';
+    if (values instanceof Float32Array && this.total > 0) {
+      const inside = binInsideF32(values, magnitude, this.lanes, this.lo, this.hi, 1 / this.binWidth, laneScan);
+      if (inside > 0) {
+        this.total += inside;
+        this.inLanes += inside;
+        this.atUpperEnd += laneScan.past;
+        if (laneScan.min < this.observedMin) this.observedMin = laneScan.min;
+        if (laneScan.max > this.observedMax) this.observedMax = laneScan.max;
+        // a lane's count stays far below 2^32
+        if (this.inLanes > 2 ** 30) this.foldLanes();
+      }
+      if (inside < values.length) this.addScanned(values.subarray(inside));
+      return;
+    }
+    this.addScanned(values);
+  }
+
+  /** The general way: the batch's extremes first (growing the range if needed), then binning. */
+  private addScanned(values: ArrayLike<number>): void {
+    const magnitude = this.mode === 'magnitude';
     // Float32Array (what every executor hands over) gets loops V8 compiles for that type alone.
     const f32 = values instanceof Float32Array;
     const { min: batchMin, max: batchMax, finite } = f32 ? extremesF32(values, magnitude) : extremes(values, magnitude);
@@ -109,7 +155,7 @@ export class StreamingHistogram {
   private grow(min: number, max: number): void {
     const w = this.binWidth;
     const n = this.binCount;
-    const old = this.counts;
+    const old = this.counts; // with the lanes folded in
     let firstUsed = 0;
     while (old[firstUsed] === 0) firstUsed++;
     let lastUsed = n - 1;
@@ -135,7 +181,7 @@ export class StreamingHistogram {
       this.atUpperEnd = 0;
     }
     this.scratch = old;
-    this.counts = merged;
+    this.binned = merged;
     this.lo -= d * w;
     this.binWidth = w * factor;
   }
@@ -226,4 +272,55 @@ function binF32(values: Float32Array, magnitude: boolean, counts: Float64Array, 
     }
   }
   return past;
+}
+
+/** What `binInsideF32` found besides the count (one object, reused). */
+const laneScan = { min: Infinity, max: -Infinity, past: 0 };
+
+/**
+ * Bins `values` (|values| when `magnitude`) four at a time into the four sub-histograms `lanes`
+ * while every value of a group of four is finite and inside [lo, hi]; returns how many it binned
+ * (a multiple of four, or all) and leaves their extremes and the count of values past the last bin
+ * (those equal to hi) in `laneScan`.
+ */
+function binInsideF32(values: Float32Array, magnitude: boolean, lanes: Uint32Array, lo: number, hi: number, perBin: number, scan: typeof laneScan): number {
+  const bins = lanes.length >> 2;
+  const last = bins - 1;
+  const n = values.length;
+  let min = Infinity;
+  let max = -Infinity;
+  let past = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    let x0 = values[i]!;
+    let x1 = values[i + 1]!;
+    let x2 = values[i + 2]!;
+    let x3 = values[i + 3]!;
+    if (magnitude) {
+      x0 = Math.abs(x0);
+      x1 = Math.abs(x1);
+      x2 = Math.abs(x2);
+      x3 = Math.abs(x3);
+    }
+    // NaN fails every comparison, ±Infinity the bounds: such a group ends the scan
+    if (!(x0 >= lo && x0 <= hi && x1 >= lo && x1 <= hi && x2 >= lo && x2 <= hi && x3 >= lo && x3 <= hi)) break;
+    min = Math.min(min, x0, x1, x2, x3);
+    max = Math.max(max, x0, x1, x2, x3);
+    let b0 = ((x0 - lo) * perBin) | 0; // ≥ 0 up to rounding: truncation is the floor
+    let b1 = ((x1 - lo) * perBin) | 0;
+    let b2 = ((x2 - lo) * perBin) | 0;
+    let b3 = ((x3 - lo) * perBin) | 0;
+    if (b0 > last) (past++, (b0 = last));
+    if (b1 > last) (past++, (b1 = last));
+    if (b2 > last) (past++, (b2 = last));
+    if (b3 > last) (past++, (b3 = last));
+    lanes[b0]!++;
+    lanes[b1 + bins]!++;
+    lanes[b2 + 2 * bins]!++;
+    lanes[b3 + 3 * bins]!++;
+  }
+  scan.min = min;
+  scan.max = max;
+  scan.past = past;
+  return i;
 }
