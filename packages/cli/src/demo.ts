@@ -55,6 +55,7 @@ const AGREEMENT_BAR = 0.98;
 const COMPARE_LINES = 16;
 const LAYERS_SHOWN = 5;
 const TIMED_RUNS = 20;
+const WARM_UP_MS = 3000;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const dB = (x: number) => (Number.isFinite(x) ? `${x.toFixed(1)} dB` : 'exact');
@@ -104,9 +105,15 @@ function agreement(a: readonly number[], b: readonly number[]): number {
   return a.filter((c, i) => c === b[i]).length / a.length;
 }
 
-/** Median wall time of `run` after one warm-up run (memory plans, lazy allocations). */
+/**
+ * Median wall time of `run` after WARM_UP_MS of warm-up runs: besides memory plans and lazy
+ * allocations, V8 runs WebAssembly from its baseline compiler first and swaps in optimized code in
+ * the background once a function is hot, so the first runs are slower (more so for a large module).
+ */
 async function medianMs(run: () => Promise<unknown>): Promise<number> {
-  await run();
+  const warmUpEnd = performance.now() + WARM_UP_MS;
+  do await run();
+  while (performance.now() < warmUpEnd);
   const times: number[] = [];
   for (let i = 0; i < TIMED_RUNS; i++) {
     const t0 = performance.now();
@@ -243,7 +250,7 @@ async function main(): Promise<number> {
     const samplesDir = join(work, 'samples');
     const { comparison, samples } = await worstLayers(int8.model, samplesDir);
 
-    section(`latency of one line (1x3x48x192), one thread, median of ${TIMED_RUNS} runs`);
+    section(`latency of one line (1x3x48x192), one thread, median of ${TIMED_RUNS} runs after ${WARM_UP_MS / 1000} s of warm-up runs`);
     const line = samples[0]![int8.model.graph.inputs[0]!.name]!;
     for (const [name, run] of Object.entries({ 'float, onnxruntime-node': floatOrt, ...int8Runners })) {
       figure(name, `${(await medianMs(() => run(line))).toFixed(2)} ms`);
