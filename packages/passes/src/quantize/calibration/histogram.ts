@@ -1,6 +1,6 @@
 /**
  * A fixed-size streaming histogram for calibration: memory is two arrays of `binCount` counts
- * whatever the number of samples.
+ * and four of `binCount` 32-bit counts (see Speed below), whatever the number of samples.
  *
  * The first batch sets the range to exactly its [min, max] (or [0, max|x|] for a magnitude
  * histogram). When a later batch falls outside, the bins coarsen by a power-of-two factor f = 2^k,
@@ -127,9 +127,7 @@ export class StreamingHistogram {
   /** The general way: the batch's extremes first (growing the range if needed), then binning. */
   private addScanned(values: ArrayLike<number>): void {
     const magnitude = this.mode === 'magnitude';
-    // Float32Array (what every executor hands over) gets loops V8 compiles for that type alone.
-    const f32 = values instanceof Float32Array;
-    const { min: batchMin, max: batchMax, finite } = f32 ? extremesF32(values, magnitude) : extremes(values, magnitude);
+    const { min: batchMin, max: batchMax, finite } = extremes(values, magnitude);
     this.nonFinite += values.length - finite;
     if (finite === 0) return;
     const outside = batchMin < this.lo || batchMax > this.hi;
@@ -140,7 +138,7 @@ export class StreamingHistogram {
     if (batchMin < this.observedMin) this.observedMin = batchMin;
     if (batchMax > this.observedMax) this.observedMax = batchMax;
     // Every finite value now lies in [lo, hi]: only rounding can put one a bin outside.
-    this.atUpperEnd += f32 ? binF32(values, magnitude, this.counts, this.lo, 1 / this.binWidth) : bin(values, magnitude, this.counts, this.lo, 1 / this.binWidth);
+    this.atUpperEnd += bin(values, magnitude, this.counts, this.lo, 1 / this.binWidth);
     this.total += finite;
   }
 
@@ -209,32 +207,6 @@ function extremes(values: ArrayLike<number>, magnitude: boolean): Extremes {
   return { min, max, finite };
 }
 
-/** `extremes` for a Float32Array, one loop per mode. */
-function extremesF32(values: Float32Array, magnitude: boolean): Extremes {
-  let min = Infinity;
-  let max = -Infinity;
-  let finite = 0;
-  const n = values.length;
-  if (magnitude) {
-    for (let i = 0; i < n; i++) {
-      const v = Math.abs(values[i]!);
-      if (v - v !== 0) continue;
-      finite++;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = values[i]!;
-      if (v - v !== 0) continue;
-      finite++;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-  }
-  return { min, max, finite };
-}
-
 /** Adds the finite values to `counts` (bin ⌊(v - lo)·perBin⌋, clamped); returns how many fell past the last bin. */
 function bin(values: ArrayLike<number>, magnitude: boolean, counts: Float64Array, lo: number, perBin: number): number {
   const last = counts.length - 1;
@@ -245,31 +217,6 @@ function bin(values: ArrayLike<number>, magnitude: boolean, counts: Float64Array
     const b = ((v - lo) * perBin) | 0; // ≥ 0 up to rounding (v ≥ lo): truncation is the floor
     if (b > last) past++;
     counts[b > last ? last : b]!++;
-  }
-  return past;
-}
-
-/** `bin` for a Float32Array, one loop per mode. */
-function binF32(values: Float32Array, magnitude: boolean, counts: Float64Array, lo: number, perBin: number): number {
-  const last = counts.length - 1;
-  const n = values.length;
-  let past = 0;
-  if (magnitude) {
-    for (let i = 0; i < n; i++) {
-      const v = Math.abs(values[i]!);
-      if (v - v !== 0) continue;
-      const b = ((v - lo) * perBin) | 0; // ≥ 0 up to rounding (v ≥ lo): truncation is the floor
-      if (b > last) past++;
-      counts[b > last ? last : b]!++;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const v = values[i]!;
-      if (v - v !== 0) continue;
-      const b = ((v - lo) * perBin) | 0; // ≥ 0 up to rounding (v ≥ lo): truncation is the floor
-      if (b > last) past++;
-      counts[b > last ? last : b]!++;
-    }
   }
   return past;
 }
