@@ -21,25 +21,12 @@ const shapes = [
 ];
 
 /**
- * Seconds per call: the fastest single call over ~2 s of calls, timed in process CPU time. The
- * machine is shared, so wall time counts other processes' slices; CPU time of the fastest call
- * is the best estimate of the uncontended speed (the native bench uses the same method).
+ * Seconds per call (of a function or one returning a promise): the fastest single call over ~2 s
+ * of calls, timed in process CPU time. The machine is shared, so wall time counts other processes'
+ * slices; CPU time of the fastest call is the best estimate of the uncontended speed (the native
+ * bench uses the same method).
  */
-function bestTime(call) {
-  call();
-  let best = Infinity;
-  const end = performance.now() + 2000;
-  for (let n = 0; n < 5 || performance.now() < end; n++) {
-    const t0 = process.cpuUsage();
-    call();
-    const used = process.cpuUsage(t0);
-    best = Math.min(best, (used.user + used.system) / 1e6);
-  }
-  return best;
-}
-
-/** `bestTime` for an asynchronous call. */
-async function bestTimeAsync(call) {
+async function bestTime(call) {
   await call();
   let best = Infinity;
   const end = performance.now() + 2000;
@@ -63,7 +50,7 @@ async function benchOrtFloat([M, N, K]) {
   model.opsetImports.set('', 13);
   const session = await ort.InferenceSession.create(encodeOnnx(model), { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const feeds = { a: new ort.Tensor('float32', Float32Array.from({ length: M * K }, Math.random), [M, K]) };
-  const seconds = await bestTimeAsync(() => session.run(feeds));
+  const seconds = await bestTime(() => session.run(feeds));
   await session.release();
   return ((2 * M * N * K) / seconds) * 1e-9;
 }
@@ -74,7 +61,7 @@ function randomBytes(n) {
   return a;
 }
 
-function benchWasm(lib, [M, N, K]) {
+async function benchWasm(lib, [M, N, K]) {
   const x = lib.exports;
   const a = lib.alloc(M * K);
   lib.write(a, randomBytes(M * K));
@@ -86,13 +73,13 @@ function benchWasm(lib, [M, N, K]) {
   const shift = lib.alloc(4);
   lib.write(mult, Int32Array.of(2 ** 30));
   lib.write(shift, Int32Array.of(-12));
-  const q8 = bestTime(() => x.slimc_gemm_q8(M, N, K, a, K, 1, 3, packedB.ptr, bias, mult, shift, 0, 0, -128, 127, 1, c, N));
+  const q8 = await bestTime(() => x.slimc_gemm_q8(M, N, K, a, K, 1, 3, packedB.ptr, bias, mult, shift, 0, 0, -128, 127, 1, c, N));
 
   const af = lib.alloc(M * K * 4);
   lib.write(af, Float32Array.from({ length: M * K }, Math.random));
   const packedF = lib.packBF32(Float32Array.from({ length: K * N }, Math.random), K, N);
   const cf = lib.alloc(M * N * 4);
-  const f32 = bestTime(() => x.slimc_gemm_f32(M, N, K, af, K, packedF.ptr, 0, -Infinity, Infinity, cf, N));
+  const f32 = await bestTime(() => x.slimc_gemm_f32(M, N, K, af, K, packedF.ptr, 0, -Infinity, Infinity, cf, N));
   for (const p of [a, c, bias, mult, shift, af, cf]) lib.free(p);
   packedB.dispose();
   packedF.dispose();
@@ -122,7 +109,7 @@ const convLayers = [
   ['3x3 dw 56x56x128 s2', 56, 56, 128, 128, 3, 128, 2],
 ];
 
-function benchConv(lib, [, H, W, C, Cout, k, groups, stride]) {
+async function benchConv(lib, [, H, W, C, Cout, k, groups, stride]) {
   const x = lib.exports;
   const pad = (k - 1) >> 1;
   const geometry = Int32Array.of(1, H, W, C, Cout, k, k, groups, stride, stride, 1, 1, pad, pad, pad, pad);
@@ -138,7 +125,7 @@ function benchConv(lib, [, H, W, C, Cout, k, groups, stride]) {
   const shift = lib.alloc(4);
   lib.write(mult, Int32Array.of(2 ** 30));
   lib.write(shift, Int32Array.of(-12));
-  const seconds = bestTime(() => x.slimc_conv_q8(geo, input, 0, 128, weights.ptr, 0, mult, shift, 0, 0, -128, 127, 1, 0, output));
+  const seconds = await bestTime(() => x.slimc_conv_q8(geo, input, 0, 128, weights.ptr, 0, mult, shift, 0, 0, -128, 127, 1, 0, output));
   for (const p of [geo, input, output, mult, shift]) lib.free(p);
   weights.dispose();
   return { seconds, gops: ((2 * OH * OW * Cout * (C / groups) * k * k) / seconds) * 1e-9 };
@@ -149,13 +136,13 @@ const native = process.argv.includes('--no-native') ? undefined : benchNative();
 const fmt = (v) => (v === undefined ? '   n/a' : v.toFixed(1).padStart(6));
 console.log('shape (MxNxK)     int8 GOPS wasm  native   f32 GFLOPS wasm  native   onnxruntime-node f32');
 for (const [M, N, K] of shapes) {
-  const w = benchWasm(lib, [M, N, K]);
+  const w = await benchWasm(lib, [M, N, K]);
   const key = `${M}x${N}x${K}`;
   const ort = await benchOrtFloat([M, N, K]);
   console.log(`${key.padEnd(18)}${fmt(w.q8)}     ${fmt(native?.get(`q8 ${key}`))}   ${fmt(w.f32)}          ${fmt(native?.get(`f32 ${key}`))}   ${fmt(ort)}`);
 }
 console.log('\nint8 convolution (NHWC, uint8 in, int8 out)   ms      GOPS (wasm)');
 for (const layer of convLayers) {
-  const r = benchConv(lib, layer);
+  const r = await benchConv(lib, layer);
   console.log(`${layer[0].padEnd(44)}${(r.seconds * 1000).toFixed(2).padStart(6)}   ${r.gops.toFixed(1).padStart(6)}`);
 }
