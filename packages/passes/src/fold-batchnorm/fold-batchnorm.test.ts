@@ -65,6 +65,20 @@ describe('fold-batchnorm', () => {
     await expectFoldKeepsOutputs(m, { x: f32([1, 4, 3, 3], seededFloats(36, 2)) }, ['BatchNormalization']);
   });
 
+  test('grouped ConvTranspose -> Add(per-channel bias) -> Mul -> BatchNormalization folds into one ConvTranspose', async () => {
+    // PaddleOCR det's head: ConvTranspose without bias, its bias as an Add of [1, C, 1, 1], then BN
+    const m = buildModel(13, (g) => {
+      const x = g.addInput('x', f32Type(1, 4, 3, 3));
+      const w = g.addConstant('w', f32([4, 3, 2, 2], seededFloats(48, 18)));
+      const up = op(g, 'ConvTranspose', [x, w], { group: int(2), strides: ints(2, 2) });
+      const biased = op(g, 'Add', [up, g.addConstant('b', f32([1, 6, 1, 1], seededFloats(6, 19)))]);
+      const scaled = op(g, 'Mul', [g.addConstant('s', f32([6, 1, 1], seededFloats(6, 20, 0.5, 1.5))), biased]);
+      g.addOutput(batchNorm(g, scaled, 6, 90));
+    });
+    await expectFoldKeepsOutputs(m, { x: f32([1, 4, 3, 3], seededFloats(36, 6)) }, ['Add', 'Mul', 'BatchNormalization']);
+    expect([...m.graph.nodes()].map((n) => n.op)).toEqual(['ConvTranspose']);
+  });
+
   test.each([0, 1])('Gemm (transB=%i, alpha, beta, C) + BatchNormalization', async (transB) => {
     const m = buildModel(13, (g) => {
       const a = g.addInput('a', f32Type(3, 5));

@@ -16,6 +16,7 @@
  *   MatMul(x[M,K], W[K,N]) -> BN (2-D)   ==>  Add(MatMul(x, W'), t)
  *   Mul(Conv(x, W, b), c) / Mul(c, Conv(...))  ==>  Conv(x, W*c, b*c)
  *   Add(Conv(x, W, b), c) / Add(c, Conv(...))  ==>  Conv(x, W, b+c)
+ *       (and the same for ConvTranspose, scaling its output-channel slices as for BN)
  *       where c is a scalar or per-channel constant ([C,1,1], [1,C,1,1], [1], ...: every dim but the
  *       channel axis is 1, and c does not raise the rank), so broadcasting leaves the shape as is.
  *
@@ -111,8 +112,7 @@ function convProducer(x: Value | null, m: Matcher, ops: readonly string[], chann
   if (!weight) return m.fail('weight is not a float constant');
   const bias = linear.input(2) ? floatConstant(m, linear.input(2)) : undefined;
   if (linear.input(2) && !bias) return m.fail('bias is not a float constant');
-  const group = linear.getInt('group', 1);
-  const cout = linear.op === 'Conv' ? weight.shape[0]! : weight.shape[1]! * group;
+  const cout = outputChannels(linear, weight);
   if (cout !== channels) return m.fail(`weight has ${cout} output channels, the scale ${channels}`);
   return { linear, weight, bias };
 }
@@ -157,25 +157,32 @@ function perChannel(c: Tensor, rank: number, channels: number): Float64Array | u
   return new Float64Array(channels).fill(values[0]!);
 }
 
-/** Mul/Add(Conv(x), c) with c per-channel  ==>  Conv with c folded in. */
+/** Output channels of a Conv (W[Cout, ...]) or ConvTranspose (W[Cin, Cout/group, ...]). */
+function outputChannels(linear: Node, w: Tensor): number {
+  return linear.op === 'Conv' ? w.shape[0]! : w.shape[1]! * linear.getInt('group', 1);
+}
+
+/** Mul/Add(Conv | ConvTranspose (x), c) with c per-channel  ==>  Conv | ConvTranspose with c folded in. */
 export const foldScaleShiftIntoConv = definePattern<LinearCaptures>({
   name: 'fold-scale-shift-into-conv',
   root: ['Mul', 'Add'],
   benefit: 2,
   match(node, m) {
     if (node.domain !== '' && node.domain !== 'ai.onnx') return m.fail('op of another domain');
-    const swapped = !m.producer(node.input(0), 'Conv');
+    const ops = ['Conv', 'ConvTranspose'];
+    const swapped = !m.producer(node.input(0), ops);
     const convOut = node.input(swapped ? 1 : 0);
     const c = m.constant(node.input(swapped ? 0 : 1));
-    const conv = m.producer(convOut, 'Conv');
-    if (!conv || !c) return m.fail('not a Conv and a constant');
+    const conv = m.producer(convOut, ops);
+    if (!conv || !c) return m.fail('not a Conv/ConvTranspose and a constant');
     const w = floatConstant(m, conv.input(1));
     if (!w) return m.fail('weight is not a float constant');
-    const values = perChannel(c, w.shape.length, w.shape[0]!);
+    const channels = outputChannels(conv, w);
+    const values = perChannel(c, w.shape.length, channels);
     if (!values) return m.fail('constant is not per-channel');
     const s = node.op === 'Mul' ? values : new Float64Array(values.length).fill(1);
     const t = node.op === 'Mul' ? new Float64Array(values.length) : values;
-    const linear = convProducer(convOut, m, ['Conv'], w.shape[0]!);
+    const linear = convProducer(convOut, m, ops, channels);
     if ('failed' in linear) return linear;
     if (!m.canReplaceValue(node.output(0), conv.output(0))) return m.fail('output name cannot be kept');
     return { ...linear, affine: { s, t } };
