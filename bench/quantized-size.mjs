@@ -2,7 +2,8 @@
 // QOperator, per-channel int8 weights, calibrated with minmax on the committed OCR data; the method
 // does not change the size) and each ONNX file split by kind: initializer data by element type,
 // value names (each spelled where it is defined and at every use), node names, and the rest (op
-// types, attributes, tensor headers, protobuf framing). Figures are % of the float file.
+// types, attributes, tensor headers, protobuf framing). Figures are % of the float file; each model
+// also with the compact-names pass after quantize (short generated value names, no node names).
 // Usage (after `npm run build`): node bench/quantized-size.mjs
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -50,12 +51,15 @@ for (const m of MODELS) {
   const path = join(assets, m.file);
   const floatSize = readFileSync(path).length;
   for (const format of ['qdq', 'qoperator']) {
-    const pipeline = `quantize(format=${format},calibration=minmax,samples=${join(ocrData, m.samples)},preprocess=${m.preprocess})`;
-    const { model, compiler } = await compile(path, { pipeline });
-    const b = breakdown(await emitOnnx(compiler, model));
-    const dtypes = [...b.byDtype].sort((x, y) => y[1] - x[1]).map(([d, n]) => `${d} ${pct(n, floatSize).trim()}`);
-    console.log(
-      `${m.name} ${format.padEnd(9)} ${pct(b.total, floatSize)} of ${(floatSize / 1024).toFixed(0)} KiB:  data ${dtypes.join(', ')};  value names ${pct(b.names, floatSize).trim()}, node names ${pct(b.nodeNames, floatSize).trim()}, rest ${pct(b.rest, floatSize).trim()};  value_info entries ${b.valueInfo}`,
-    );
+    for (const names of ['', ',compact-names']) {
+      const pipeline = `quantize(format=${format},calibration=minmax,samples=${join(ocrData, m.samples)},preprocess=${m.preprocess})${names}`;
+      const { model, compiler } = await compile(path, { pipeline });
+      const b = breakdown(await emitOnnx(compiler, model));
+      const dtypes = [...b.byDtype].sort((x, y) => y[1] - x[1]).map(([d, n]) => `${d} ${pct(n, floatSize).trim()}`);
+      const label = `${m.name} ${format}${names ? ' +compact-names' : ''}`;
+      console.log(
+        `${label.padEnd(28)} ${pct(b.total, floatSize)} of ${(floatSize / 1024).toFixed(0)} KiB:  data ${dtypes.join(', ')};  value names ${pct(b.names, floatSize).trim()}, node names ${pct(b.nodeNames, floatSize).trim()}, rest ${pct(b.rest, floatSize).trim()};  value_info entries ${b.valueInfo}`,
+      );
+    }
   }
 }

@@ -14,6 +14,7 @@ import { cancelQdqPass } from './cancel-qdq/index.js';
 import { foldFakeQuantPass } from './fold-fake-quant/index.js';
 import { requantizePass } from './requantize/index.js';
 import { convertFloat16Pass } from './convert-float16/index.js';
+import { compactNamesPass } from './compact-names/index.js';
 
 /** The default pipeline of `compile` and the CLI. */
 export const DEFAULT_PIPELINE = 'canonicalize';
@@ -31,6 +32,7 @@ export const builtinPasses: readonly Pass<any>[] = Object.freeze([
   foldFakeQuantPass,
   requantizePass,
   convertFloat16Pass,
+  compactNamesPass,
 ]);
 
 export const builtinPlugin = definePlugin({

@@ -21,3 +21,4 @@ export * from './cancel-qdq/index.js';
 export * from './fold-fake-quant/index.js';
 export * from './requantize/index.js';
 export * from './convert-float16/index.js';
+export * from './compact-names/index.js';
