@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { interpret, makeTensor, toFloat64, type Model, type Tensor } from '@slimc/ir';
+import { cloneModel, interpret, makeTensor, toFloat64, type Model, type Tensor } from '@slimc/ir';
 import { compileForWasm, loadOnnx, readTensorProto, Runtime, saveOnnx, writeTensorProto } from '@slimc/backends';
 import {
   classifyImages,
@@ -177,6 +177,14 @@ async function quantizeCls(work: string): Promise<Quantized> {
   const floatSize = statSync(modelPath).size;
   console.log(`wrote ${path}`);
   figure('size', `float ${formatBytes(floatSize)} -> int8 ${formatBytes(bytes.length)} (${pct(bytes.length / floatSize)} of float)`);
+  // the file to ship: the same model with short value names and no node names (slimc compare,
+  // below, pairs tensors by name, so it reads the named file)
+  const compact = cloneModel(model);
+  await compiler.run(compact, 'compact-names');
+  const compactBytes = await emitOnnx(compiler, compact);
+  const compactPath = join(work, 'cls-int8.compact.onnx');
+  writeFileSync(compactPath, compactBytes);
+  figure('size with compact-names', `${formatBytes(compactBytes.length)} (${pct(compactBytes.length / floatSize)} of float): ${compactPath}`);
   const compiled = compileForWasm(model);
   const compiledPath = join(work, 'cls-int8.slimc');
   writeFileSync(compiledPath, compiled);
