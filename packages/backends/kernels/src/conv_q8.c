@@ -1,10 +1,12 @@
 /*
  * int8/uint8 convolution, NHWC activations, ONNX OIHW int8 weights.
  *
- * Three paths, chosen from the geometry alone (packing and running agree on it):
+ * Four paths, chosen from the geometry alone (packing and running agree on it):
  *  - depthwise (groups == C == Cout): direct kernel, 32 then 8 channels per pass over the taps,
  *    taps taken in pairs by i32x4.dot_i16x8_s (see conv_depthwise).
  *  - 1x1, stride 1, no padding: the input itself is the GEMM's A (rows = pixels, lda = C).
+ *  - Cg a multiple of 8: the GEMM's A panels packed straight from the input (see
+ *    conv_packed_from_input).
  *  - otherwise im2col per group into rows of K = KH*KW*Cg (k = (ky*KW + kx)*Cg + c, padding
  *    filled with the input zero point), a chunk of output pixels at a time, then GEMM.
  * GEMM weights: one packed B (K x Cout_g) per group, B(k, n) = W[g*Cout_g + n][c][ky][kx].
@@ -240,6 +242,66 @@ void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
   }
 }
 
+/* The GEMM path without an im2col buffer, for Cg a multiple of 8: the A panels are packed
+ * straight from the NHWC input, per 4 output pixels, per tap, 8 channels at a time (the same
+ * transpose the GEMM's packing does), a padded tap reading a row of the input zero point (its
+ * terms are 0 after the zero point is subtracted, as im2col's padding bytes are). K = taps * Cg
+ * is then a multiple of 8, so panels have no odd k. Pixels past the last of a panel read the
+ * zero-point row too; the GEMM stores only the rows that exist. Same panels as im2col + packing,
+ * so the same outputs; one pass over the data instead of two. */
+static void conv_packed_from_input(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
+                                   int32_t in_signed, int32_t in_zero_point,
+                                   const void *packed_weights, const int32_t *bias,
+                                   const requant_plan *plan, void *output) {
+  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
+  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW], taps = KH * KW;
+  int32_t cg = C / groups, cout_g = Cout / groups, K = taps * cg, kp = packed_k_pairs(K);
+  int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
+  int32_t block_rows = slimc_gemm_q8_block_rows(pixels, cout_g, K);
+  size_t panel_elems = slimc_packed_a_panel_elements(K);
+  int16_t *packed_a = slimc_scratch(SCRATCH_PACKED_A, panel_elems * (size_t)(block_rows / SLIMC_GEMM_MR) *
+                                                          sizeof(int16_t));
+  uint8_t *zero_row = slimc_scratch(SCRATCH_IM2COL, (size_t)cg);
+  for (int32_t c = 0; c < cg; c++) zero_row[c] = (uint8_t)in_zero_point; /* int8 or uint8 encoding */
+  int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
+  for (int32_t g = 0; g < groups; g++) {
+    const uint8_t *group_in = (const uint8_t *)input + g * cg;
+    for (int32_t p0 = 0; p0 < pixels; p0 += block_rows) {
+      int32_t rows = SLIMC_MIN(block_rows, pixels - p0);
+      for (int32_t row = 0; row < rows; row += SLIMC_GEMM_MR) {
+        /* per pixel of the panel: its window's top-left input position */
+        int32_t n[SLIMC_GEMM_MR], iy0[SLIMC_GEMM_MR], ix0[SLIMC_GEMM_MR];
+        for (int32_t r = 0; r < SLIMC_GEMM_MR; r++) {
+          int32_t pixel = p0 + row + r;
+          n[r] = row + r < rows ? pixel / (OW * OH) : -1;
+          iy0[r] = (pixel / OW) % OH * geo[SLIMC_CONV_STRIDE_H] - geo[SLIMC_CONV_PAD_TOP];
+          ix0[r] = pixel % OW * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT];
+        }
+        int16_t *panel = packed_a + (size_t)(row / SLIMC_GEMM_MR) * panel_elems;
+        for (int32_t ky = 0; ky < KH; ky++)
+          for (int32_t kx = 0; kx < KW; kx++) {
+            const uint8_t *src[SLIMC_GEMM_MR];
+            for (int32_t r = 0; r < SLIMC_GEMM_MR; r++) {
+              int32_t iy = iy0[r] + ky * geo[SLIMC_CONV_DIL_H], ix = ix0[r] + kx * geo[SLIMC_CONV_DIL_W];
+              src[r] = n[r] < 0 || iy < 0 || iy >= H || ix < 0 || ix >= W
+                           ? zero_row
+                           : group_in + (((size_t)n[r] * H + iy) * W + ix) * C;
+            }
+            int32_t k = (ky * KW + kx) * cg;
+            for (int32_t c = 0; c < cg; c += 8)
+              pack_a_rows8(src[0] + c, src[1] + c, src[2] + c, src[3] + c, in_signed,
+                           in_zero_point, k + c, kp, panel);
+          }
+      }
+      slimc_gemm_q8_packed(rows, cout_g, K, packed_a,
+                           (const int16_t *)((const uint8_t *)packed_weights + (size_t)g * packed_group_bytes),
+                           bias ? bias + g * cout_g : NULL, plan, g * cout_g,
+                           (uint8_t *)output + (size_t)p0 * Cout + g * cout_g, Cout);
+    }
+  }
+}
+
 void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
                    int32_t in_zero_point, const void *packed_weights, const int32_t *bias,
                    const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
@@ -261,6 +323,11 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
   int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
   int pointwise = geometry_is_pointwise(geo);
+  if (!pointwise && cg % 8 == 0) {
+    conv_packed_from_input(geo, OH, OW, input, in_signed, in_zero_point, packed_weights, bias,
+                           plan, output);
+    return;
+  }
   int32_t chunk = SLIMC_MAX(4, SLIMC_IM2COL_CHUNK_BYTES_Q8 / SLIMC_MAX(K, 1)) & ~3;
   uint8_t *rows = pointwise ? NULL : slimc_scratch(SCRATCH_IM2COL, (size_t)chunk * K);
   for (int32_t g = 0; g < groups; g++) {

@@ -21,23 +21,9 @@
 #include <string.h>
 #include "internal.h"
 
-#define MR 4
+#define MR SLIMC_GEMM_MR
 #define NR 8
 #define SMALL_B_BYTES (96 * 1024)
-
-/* Where element (row or column j, k) of a packed panel of `width` rows/columns lives.
- * SIMD build: per k pair, the pair of every row/column side by side (the operand order of
- * i32x4.dot_i16x8_s with a broadcast pair). Portable build: each row/column's k values contiguous
- * (k padded to even), so the kernel is 32 plain dot products, which compilers turn into
- * multiply-add-pairs instructions (pmaddwd) on their own. Packed sizes are the same. */
-static inline size_t packed_index(int32_t j, int32_t k, int32_t width, int32_t kp) {
-#ifdef SLIMC_SIMD
-  (void)kp;
-  return (size_t)(k / 2) * 2 * width + 2 * j + (k & 1);
-#else
-  return (size_t)j * 2 * kp + k;
-#endif
-}
 
 int32_t slimc_packed_b_size_q8(int32_t K, int32_t N) {
   /* rounded to a cache line so the groups packed back to back stay 64-byte aligned: loads of B
@@ -69,31 +55,14 @@ void slimc_pack_b_q8(int32_t K, int32_t N, const void *B, int32_t stride_k, int3
 /* Packs rows [0, rows) (rows <= MR) of A into one panel; missing rows are zero. */
 static void pack_a_panel(int32_t rows, int32_t K, const uint8_t *A, int32_t lda,
                          int32_t a_signed, int32_t a_zero_point, int16_t *panel) {
-  int32_t k = 0;
+  int32_t k = 0, kp = packed_k_pairs(K);
 #ifdef SLIMC_SIMD
   if (rows == MR) {
-    v128_t zp = wasm_i16x8_splat((int16_t)a_zero_point);
     const uint8_t *r0 = A, *r1 = A + lda, *r2 = A + 2 * (size_t)lda, *r3 = A + 3 * (size_t)lda;
-    for (; k + 8 <= K; k += 8) {
-      /* each row: 4 (k, k+1) pairs as 32-bit lanes; transpose the 4x4 lanes so one vector holds
-       * one k pair of all four rows */
-      v128_t v0 = load8_q8_minus_zp(r0 + k, a_signed, zp);
-      v128_t v1 = load8_q8_minus_zp(r1 + k, a_signed, zp);
-      v128_t v2 = load8_q8_minus_zp(r2 + k, a_signed, zp);
-      v128_t v3 = load8_q8_minus_zp(r3 + k, a_signed, zp);
-      v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
-      v128_t t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
-      v128_t t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
-      v128_t t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
-      int16_t *out = panel + (k / 2) * 2 * MR;
-      wasm_v128_store(out, wasm_i64x2_shuffle(t0, t1, 0, 2));
-      wasm_v128_store(out + 8, wasm_i64x2_shuffle(t0, t1, 1, 3));
-      wasm_v128_store(out + 16, wasm_i64x2_shuffle(t2, t3, 0, 2));
-      wasm_v128_store(out + 24, wasm_i64x2_shuffle(t2, t3, 1, 3));
-    }
+    for (; k + 8 <= K; k += 8)
+      pack_a_rows8(r0 + k, r1 + k, r2 + k, r3 + k, a_signed, a_zero_point, k, kp, panel);
   }
 #endif
-  int32_t kp = packed_k_pairs(K);
   for (int32_t r = 0; r < MR; r++) {
     for (int32_t kk = k; kk < 2 * kp; kk++) {
       int32_t value = 0;
@@ -204,42 +173,54 @@ static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int
 }
 #endif
 
-void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda,
-                        int32_t a_signed, int32_t a_zero_point, const int16_t *packed_b,
-                        const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
-                        void *C, int32_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  int32_t kp = packed_k_pairs(K);
-  size_t panel_elems = (size_t)kp * 2 * MR;
+int32_t slimc_gemm_q8_block_rows(int32_t M, int32_t N, int32_t K) {
+  size_t panel_elems = slimc_packed_a_panel_elements(K);
   int32_t block_rows = (int32_t)(SLIMC_A_BLOCK_BYTES / (SLIMC_MAX(panel_elems, 1) * sizeof(int16_t))) * MR;
   /* with a small B (few output channels), one panel at a time does better: the panel is reused
    * from L1 by every B tile while B streams from L2 (measured: +3% at 3136x64x576, -3% at 256^3
    * where B is 128 KB) */
   if ((size_t)slimc_packed_b_size_q8(K, N) <= SMALL_B_BYTES) block_rows = MR;
   block_rows = SLIMC_MAX(block_rows, MR);
-  block_rows = SLIMC_MIN(block_rows, (M + MR - 1) / MR * MR);
+  return SLIMC_MIN(block_rows, (M + MR - 1) / MR * MR);
+}
+
+void slimc_gemm_q8_packed(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
+                          const int16_t *packed_b, const int32_t *bias, const requant_plan *plan,
+                          int32_t plan_offset, void *C, int32_t ldc) {
+  int32_t kp = packed_k_pairs(K);
+  size_t panel_elems = slimc_packed_a_panel_elements(K);
+  size_t element_size = plan ? 1 : sizeof(int32_t);
+  int32_t panels = (rows + MR - 1) / MR;
+  for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
+    int32_t n0 = tile * NR;
+    int32_t cols = SLIMC_MIN(NR, N - n0);
+    const int16_t *b_tile = packed_b + (size_t)tile * kp * 2 * NR;
+    for (int32_t p = 0; p < panels; p++) {
+      int32_t row = p * MR;
+      uint8_t *c_tile = (uint8_t *)C + ((size_t)row * ldc + n0) * element_size;
+      kernel_4x8(kp, packed_a + p * panel_elems, b_tile, bias ? bias + n0 : NULL,
+                 SLIMC_MIN(MR, rows - row), cols, plan, plan_offset + n0, c_tile, ldc);
+    }
+  }
+}
+
+void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda,
+                        int32_t a_signed, int32_t a_zero_point, const int16_t *packed_b,
+                        const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
+                        void *C, int32_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  size_t panel_elems = slimc_packed_a_panel_elements(K);
+  int32_t block_rows = slimc_gemm_q8_block_rows(M, N, K);
   int16_t *packed_a = slimc_scratch(SCRATCH_PACKED_A, panel_elems * (size_t)(block_rows / MR) *
                                                           sizeof(int16_t));
   size_t element_size = plan ? 1 : sizeof(int32_t);
   for (int32_t m0 = 0; m0 < M; m0 += block_rows) {
     int32_t rows_in_block = SLIMC_MIN(block_rows, M - m0);
-    int32_t panels = (rows_in_block + MR - 1) / MR;
-    for (int32_t p = 0; p < panels; p++) {
-      int32_t row = m0 + p * MR;
-      pack_a_panel(SLIMC_MIN(MR, M - row), K, (const uint8_t *)A + (size_t)row * lda, lda,
-                   a_signed, a_zero_point, packed_a + p * panel_elems);
-    }
-    for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
-      int32_t n0 = tile * NR;
-      int32_t cols = SLIMC_MIN(NR, N - n0);
-      const int16_t *b_tile = packed_b + (size_t)tile * kp * 2 * NR;
-      for (int32_t p = 0; p < panels; p++) {
-        int32_t row = m0 + p * MR;
-        uint8_t *c_tile = (uint8_t *)C + ((size_t)row * ldc + n0) * element_size;
-        kernel_4x8(kp, packed_a + p * panel_elems, b_tile, bias ? bias + n0 : NULL,
-                   SLIMC_MIN(MR, M - row), cols, plan, plan_offset + n0, c_tile, ldc);
-      }
-    }
+    for (int32_t row = 0; row < rows_in_block; row += MR)
+      pack_a_panel(SLIMC_MIN(MR, rows_in_block - row), K, (const uint8_t *)A + (size_t)(m0 + row) * lda,
+                   lda, a_signed, a_zero_point, packed_a + (row / MR) * panel_elems);
+    slimc_gemm_q8_packed(rows_in_block, N, K, packed_a, packed_b, bias, plan, plan_offset,
+                         (uint8_t *)C + (size_t)m0 * ldc * element_size, ldc);
   }
 }
 

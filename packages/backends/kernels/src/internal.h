@@ -217,6 +217,71 @@ void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t 
                         const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
                         void *C, int32_t ldc);
 
+/* Packed B geometry: N padded to 8-column tiles, K padded to pairs. */
+static inline int32_t packed_k_pairs(int32_t K) { return (K + 1) / 2; }
+static inline int32_t packed_n_tiles(int32_t N) { return (N + 7) / 8; }
+
+/* A panel packs MR = 4 rows of A (see gemm_q8.c); its int16 elements for a given K. */
+#define SLIMC_GEMM_MR 4
+static inline size_t slimc_packed_a_panel_elements(int32_t K) {
+  return (size_t)packed_k_pairs(K) * 2 * SLIMC_GEMM_MR;
+}
+
+/* Where element (row or column j, k) of a packed panel of `width` rows/columns lives.
+ * SIMD build: per k pair, the pair of every row/column side by side (the operand order of
+ * i32x4.dot_i16x8_s with a broadcast pair). Portable build: each row/column's k values contiguous
+ * (k padded to even), so the kernel is 32 plain dot products, which compilers turn into
+ * multiply-add-pairs instructions (pmaddwd) on their own. Packed sizes are the same. */
+static inline size_t packed_index(int32_t j, int32_t k, int32_t width, int32_t kp) {
+#ifdef SLIMC_SIMD
+  (void)kp;
+  return (size_t)(k / 2) * 2 * width + 2 * j + (k & 1);
+#else
+  return (size_t)j * 2 * kp + k;
+#endif
+}
+
+/* Packs k values [k, k + 8) of four A rows (r0..r3 point at their k-th element; k even) into
+ * `panel` (a panel of kp k pairs), minus the zero point. */
+static inline void pack_a_rows8(const uint8_t *r0, const uint8_t *r1, const uint8_t *r2,
+                                const uint8_t *r3, int32_t a_signed, int32_t a_zero_point,
+                                int32_t k, int32_t kp, int16_t *panel) {
+#ifdef SLIMC_SIMD
+  (void)kp;
+  /* each row: 4 (k, k+1) pairs as 32-bit lanes; transpose the 4x4 lanes so one vector holds
+   * one k pair of all four rows */
+  v128_t zp = wasm_i16x8_splat((int16_t)a_zero_point);
+  v128_t v0 = load8_q8_minus_zp(r0, a_signed, zp);
+  v128_t v1 = load8_q8_minus_zp(r1, a_signed, zp);
+  v128_t v2 = load8_q8_minus_zp(r2, a_signed, zp);
+  v128_t v3 = load8_q8_minus_zp(r3, a_signed, zp);
+  v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5);
+  v128_t t1 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+  v128_t t2 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+  v128_t t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+  int16_t *out = panel + (size_t)k * SLIMC_GEMM_MR;
+  wasm_v128_store(out, wasm_i64x2_shuffle(t0, t1, 0, 2));
+  wasm_v128_store(out + 8, wasm_i64x2_shuffle(t0, t1, 1, 3));
+  wasm_v128_store(out + 16, wasm_i64x2_shuffle(t2, t3, 0, 2));
+  wasm_v128_store(out + 24, wasm_i64x2_shuffle(t2, t3, 1, 3));
+#else
+  const uint8_t *rows[SLIMC_GEMM_MR] = {r0, r1, r2, r3};
+  for (int32_t r = 0; r < SLIMC_GEMM_MR; r++)
+    for (int32_t i = 0; i < 8; i++)
+      panel[packed_index(r, k + i, SLIMC_GEMM_MR, kp)] = (int16_t)(load_q8(rows[r], i, a_signed) - a_zero_point);
+#endif
+}
+
+/* Rows of A packed per block by slimc_gemm_q8_core for an M x N x K product (a multiple of
+ * SLIMC_GEMM_MR, at most M rounded up to one). */
+int32_t slimc_gemm_q8_block_rows(int32_t M, int32_t N, int32_t K);
+
+/* C rows [0, rows) = packed A panels (rows rounded up to whole panels) x packed B, plus bias,
+ * requantized by plan (int32 C if NULL); the GEMM core after its packing of A. */
+void slimc_gemm_q8_packed(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
+                          const int16_t *packed_b, const int32_t *bias, const requant_plan *plan,
+                          int32_t plan_offset, void *C, int32_t ldc);
+
 /* Output extent of a window sweep: (in + pads - dilation*(kernel-1) - 1) / stride + 1. */
 static inline int32_t geometry_out_height(const int32_t *geo) {
   return (geo[SLIMC_CONV_H] + geo[SLIMC_CONV_PAD_TOP] + geo[SLIMC_CONV_PAD_BOTTOM] -
@@ -248,9 +313,5 @@ int32_t slimc_window_taps(const int32_t *geo, const uint8_t *input, size_t eleme
 void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
                   size_t element_size, uint8_t pad_byte, int32_t g, int32_t pixel0, int32_t count,
                   void *rows);
-
-/* Packed B geometry: N padded to 8-column tiles, K padded to pairs. */
-static inline int32_t packed_k_pairs(int32_t K) { return (K + 1) / 2; }
-static inline int32_t packed_n_tiles(int32_t N) { return (N + 7) / 8; }
 
 #endif

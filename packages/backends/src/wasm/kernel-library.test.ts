@@ -71,6 +71,9 @@ const arbGeometry = (opts: { depthwise?: boolean; maxChannels?: number; maxKerne
       dilations: g.dilations, pads: g.pads };
   });
 
+/** The same geometry with `factor` times the channels in every group. */
+const widenChannels = <G extends ConvGeometry & { groups: number }>(g: G, factor: number): G => ({ ...g, channels: g.channels * factor });
+
 /** The same geometry as a 1x1, stride-1, unpadded convolution (the kernels' pointwise path). */
 const pointwise = <G extends ConvGeometry>(g: G): G => ({ ...g, kernel: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] });
 
@@ -256,6 +259,9 @@ describe('int8 convolution', () => {
     'depthwise kernel with windows up to 5x5 equals direct convolution', check);
   test.prop([arbConvCase(arbGeometry().map(pointwise))], { numRuns: 60 })(
     'pointwise (1x1) path equals direct convolution', check);
+  // channels per group a multiple of 8: A panels packed straight from the input, no im2col
+  test.prop([arbConvCase(arbGeometry({ maxChannels: 3 }).map((g) => widenChannels(g, 8)))], { numRuns: 80 })(
+    'A packed from the input (channels per group a multiple of 8) equals direct convolution', check);
 });
 
 describe('large convolutions (several im2col chunks and GEMM row blocks)', () => {
@@ -265,16 +271,28 @@ describe('large convolutions (several im2col chunks and GEMM row blocks)', () =>
   const x = Uint8Array.from({ length: 48 * 48 * 16 }, () => Math.floor(rng() * 256));
   const w = Int8Array.from({ length: 24 * 16 * 9 }, () => Math.floor(rng() * 256) - 128);
 
-  test('int8 equals direct convolution', () => {
-    const requant: Requantization = { multipliers: Array.from({ length: 24 }, () => 2 ** 30 + Math.floor(rng() * 2 ** 30)),
-      shifts: Array.from({ length: 24 }, () => -12 - Math.floor(rng() * 3)), zeroPoint: -3, outputType: 'int8' };
-    const packed = lib.packConvWeightsS8(w, { outChannels: 24, channels: 16, kernel: [3, 3] });
-    const { output } = lib.convS8(x, g, packed, { inputZeroPoint: 120, requant });
+  const checkInt8 = (geometry: typeof g, rng: () => number, zeroPoint: number) => {
+    const { channels, outChannels } = geometry;
+    const input = Uint8Array.from({ length: geometry.height * geometry.width * channels }, () => Math.floor(rng() * 256));
+    const weights = Int8Array.from({ length: outChannels * channels * 9 }, () => Math.floor(rng() * 256) - 128);
+    const requant: Requantization = { multipliers: Array.from({ length: outChannels }, () => 2 ** 30 + Math.floor(rng() * 2 ** 30)),
+      shifts: Array.from({ length: outChannels }, () => -12 - Math.floor(rng() * 3)), zeroPoint: -3, outputType: 'int8' };
+    const packed = lib.packConvWeightsS8(weights, { outChannels, channels, kernel: [3, 3] });
+    const { output } = lib.convS8(input, geometry, packed, { inputZeroPoint: zeroPoint, requant });
     packed.dispose();
-    const acc = referenceConvAcc(x, g, w, 120, [0], undefined);
-    const want = Array.from(acc, (v, i) => referenceRequantize(v, i % 24, requant));
+    const acc = referenceConvAcc(input, geometry, weights, zeroPoint, [0], undefined);
+    const want = Array.from(acc, (v, i) => referenceRequantize(v, i % outChannels, requant));
     expect(Array.from(output).filter((v, i) => v !== want[i]).length).toBe(0);
-  });
+  };
+
+  test('int8 equals direct convolution', () => checkInt8(g, seededRandom(12), 120));
+  // 12 channels: im2col rows (K = 108) in several chunks
+  test('int8 through im2col chunks equals direct convolution', () => checkInt8({ ...g, channels: 12 }, seededRandom(14), 120));
+
+  // K = 576, N = 96: a packed B over 96 KB, so A is packed from the input in blocks of 20
+  // panels (80 pixels), the second block partial
+  test('int8 with A packed from the input in blocks of panels equals direct convolution', () =>
+    checkInt8({ ...g, height: 12, width: 12, channels: 64, outChannels: 96 }, seededRandom(13), 7));
 
   test('float32 within 1e-5 relative', () => {
     const xf = Float32Array.from(x, (v) => (v - 128) / 64);
