@@ -9,6 +9,8 @@
  * assembles its LSTM weights with Slice/Concat): the original model alone then differs from itself
  * by ~8e-5 between the two levels. Against the unoptimized run, the canonicalized model must be as
  * close as ORT's own spread (or 1e-5, whichever is larger).
+ *
+ * compact-names on every real model (subgraphs of If/Loop bodies included): identical outputs.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -58,6 +60,16 @@ describe.each(REAL_MODELS.map((m) => [m.id, m] as const))('%s', (id, fixture) =>
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     counts.push(`${id}: ${nodesBefore} -> ${nodesAfter} nodes, ${report.passes[0]!.ms.toFixed(0)} ms (${stats})`);
+  });
+
+  test('compact-names: the same onnxruntime outputs, bit for bit, from a smaller file', async () => {
+    const { model } = await compile(fixture.path, { pipeline: 'compact-names', verifyEach: true });
+    const inputs = fixture.inputs();
+    const original = readFileSync(fixture.path);
+    const compact = encodeOnnx(model);
+    expect(compact.length).toBeLessThan(original.length);
+    const [want, got] = [await runOrt(original, inputs, 'all'), await runOrt(compact, inputs, 'all')];
+    expect(worst(got, want)).toBe(0);
   });
 });
 
