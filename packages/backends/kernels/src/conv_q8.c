@@ -107,10 +107,11 @@ static inline v128_t depthwise_pair_dot(v128_t acc, const uint8_t *t0, const uin
 }
 
 /* One output pixel's channels [c, C) in blocks of 32 then 8; returns the first channel left. */
-static inline int32_t depthwise_pixel_simd(int32_t c, int32_t C, int32_t pairs, int32_t padded,
+__attribute__((always_inline)) static inline int32_t depthwise_pixel_simd(int32_t c, int32_t C, int32_t pairs, int32_t padded,
                                            const uint8_t **taps, int32_t is_signed,
                                            const int16_t *weights, const int32_t *bias,
-                                           const requant_plan *plan, uint8_t *out) {
+                                           const requant_plan *plan, uint8_t *out,
+                                           enum acc_range range) {
   for (; c + 32 <= C; c += 32) {
     v128_t acc[8];
     for (int32_t b = 0; b < 8; b++) acc[b] = wasm_v128_load(bias + c + 4 * b);
@@ -121,16 +122,29 @@ static inline int32_t depthwise_pixel_simd(int32_t c, int32_t C, int32_t pairs, 
         acc[2 * b] = depthwise_pair_dot(acc[2 * b], t0 + 8 * b, t1 + 8 * b, is_signed, w + 16 * b, &acc[2 * b + 1]);
     }
     for (int32_t b = 0; b < 4; b++)
-      requant_plan_store8(plan, out + c + 8 * b, requant_plan_apply8(plan, c + 8 * b, acc[2 * b], acc[2 * b + 1]));
+      requant_plan_store8(plan, out + c + 8 * b, requant_plan_apply8(plan, c + 8 * b, acc[2 * b], acc[2 * b + 1], range));
   }
   for (; c + 8 <= C; c += 8) {
     v128_t lo = wasm_v128_load(bias + c), hi = wasm_v128_load(bias + c + 4);
     for (int32_t p = 0; p < pairs; p++)
       lo = depthwise_pair_dot(lo, taps[2 * p] + c, taps[2 * p + 1] + c, is_signed,
                               weights + ((size_t)p * padded + c) * 2, &hi);
-    requant_plan_store8(plan, out + c, requant_plan_apply8(plan, c, lo, hi));
+    requant_plan_store8(plan, out + c, requant_plan_apply8(plan, c, lo, hi, range));
   }
   return c;
+}
+
+/* depthwise_pixel_simd compiled for each acc_range */
+__attribute__((noinline)) static int32_t depthwise_pixel_any(
+    int32_t c, int32_t C, int32_t pairs, int32_t padded, const uint8_t **taps, int32_t is_signed,
+    const int16_t *weights, const int32_t *bias, const requant_plan *plan, uint8_t *out) {
+  return depthwise_pixel_simd(c, C, pairs, padded, taps, is_signed, weights, bias, plan, out, ACC_ANY);
+}
+__attribute__((noinline)) static int32_t depthwise_pixel_within_2_24(
+    int32_t c, int32_t C, int32_t pairs, int32_t padded, const uint8_t **taps, int32_t is_signed,
+    const int16_t *weights, const int32_t *bias, const requant_plan *plan, uint8_t *out) {
+  return depthwise_pixel_simd(c, C, pairs, padded, taps, is_signed, weights, bias, plan, out,
+                              ACC_WITHIN_2_24);
 }
 #endif
 
@@ -181,8 +195,9 @@ static void conv_depthwise(const int32_t *geo, int32_t OH, int32_t OW, const voi
         previous_inside = inside;
         int32_t c = 0;
 #ifdef SLIMC_SIMD
-        c = in_signed ? depthwise_pixel_simd(c, C, pairs, padded, taps, 1, weights, folded_bias, plan, out)
-                      : depthwise_pixel_simd(c, C, pairs, padded, taps, 0, weights, folded_bias, plan, out);
+        c = plan->accumulators_within_2_24
+                ? depthwise_pixel_within_2_24(c, C, pairs, padded, taps, in_signed, weights, folded_bias, plan, out)
+                : depthwise_pixel_any(c, C, pairs, padded, taps, in_signed, weights, folded_bias, plan, out);
 #endif
         for (; c < C; c++) {
           int32_t acc = folded_bias[c];
@@ -314,6 +329,8 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
   requant_plan *plan = requant_plan_build(Cout, multipliers, shifts, per_channel, out_zero_point,
                                           out_min, out_max, out_signed);
   plan->table = output_table;
+  requant_plan_bound_accumulators(plan, is_depthwise(C, Cout, groups) ? KH * KW : KH * KW * (C / groups),
+                                  bias, Cout);
   if (is_depthwise(C, Cout, groups)) {
     conv_depthwise(geo, OH, OW, input, in_signed, in_zero_point, packed_weights, bias, plan,
                    output);

@@ -90,9 +90,10 @@ static void store_tile(const int32_t acc[MR][NR], int32_t rows, int32_t cols,
 }
 
 #ifdef SLIMC_SIMD
-static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias,
-                       int32_t rows, int32_t cols, const requant_plan *plan, int32_t plan_channel,
-                       void *C, int32_t ldc) {
+__attribute__((always_inline)) static inline void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b,
+                              const int32_t *bias, int32_t rows, int32_t cols,
+                              const requant_plan *plan, int32_t plan_channel, void *C,
+                              int32_t ldc, enum acc_range range) {
   v128_t c00 = wasm_i32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
   v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (int32_t p = 0; p < kp; p++) {
@@ -130,10 +131,10 @@ static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int
   }
   if (plan && rows == MR && cols == NR) {
     uint8_t *out = C;
-    requant_plan_store8(plan, out, requant_plan_apply8(plan, plan_channel, c00, c01));
-    requant_plan_store8(plan, out + ldc, requant_plan_apply8(plan, plan_channel, c10, c11));
-    requant_plan_store8(plan, out + 2 * ldc, requant_plan_apply8(plan, plan_channel, c20, c21));
-    requant_plan_store8(plan, out + 3 * ldc, requant_plan_apply8(plan, plan_channel, c30, c31));
+    requant_plan_store8(plan, out, requant_plan_apply8(plan, plan_channel, c00, c01, range));
+    requant_plan_store8(plan, out + ldc, requant_plan_apply8(plan, plan_channel, c10, c11, range));
+    requant_plan_store8(plan, out + 2 * ldc, requant_plan_apply8(plan, plan_channel, c20, c21, range));
+    requant_plan_store8(plan, out + 3 * ldc, requant_plan_apply8(plan, plan_channel, c30, c31, range));
     return;
   }
   int32_t acc[MR][NR];
@@ -143,10 +144,11 @@ static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int
   wasm_v128_store(acc[3], c30); wasm_v128_store(acc[3] + 4, c31);
   store_tile((const int32_t(*)[NR])acc, rows, cols, plan, plan_channel, C, ldc);
 }
+
 #else
 static void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias,
                        int32_t rows, int32_t cols, const requant_plan *plan, int32_t plan_channel,
-                       void *C, int32_t ldc) {
+                       void *C, int32_t ldc, enum acc_range range) {
   int32_t acc[MR][NR];
   int32_t k_padded = 2 * kp;
   for (int32_t r = 0; r < MR; r++) {
@@ -184,9 +186,11 @@ int32_t slimc_gemm_q8_block_rows(int32_t M, int32_t N, int32_t K) {
   return SLIMC_MIN(block_rows, (M + MR - 1) / MR * MR);
 }
 
-void slimc_gemm_q8_packed(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
-                          const int16_t *packed_b, const int32_t *bias, const requant_plan *plan,
-                          int32_t plan_offset, void *C, int32_t ldc) {
+/* slimc_gemm_q8_packed for one acc_range (a constant: each is compiled on its own) */
+__attribute__((always_inline)) static inline void gemm_packed_tiles(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
+                                     const int16_t *packed_b, const int32_t *bias,
+                                     const requant_plan *plan, int32_t plan_offset, void *C,
+                                     int32_t ldc, enum acc_range range) {
   int32_t kp = packed_k_pairs(K);
   size_t panel_elems = slimc_packed_a_panel_elements(K);
   size_t element_size = plan ? 1 : sizeof(int32_t);
@@ -199,9 +203,33 @@ void slimc_gemm_q8_packed(int32_t rows, int32_t N, int32_t K, const int16_t *pac
       int32_t row = p * MR;
       uint8_t *c_tile = (uint8_t *)C + ((size_t)row * ldc + n0) * element_size;
       kernel_4x8(kp, packed_a + p * panel_elems, b_tile, bias ? bias + n0 : NULL,
-                 SLIMC_MIN(MR, rows - row), cols, plan, plan_offset + n0, c_tile, ldc);
+                 SLIMC_MIN(MR, rows - row), cols, plan, plan_offset + n0, c_tile, ldc, range);
     }
   }
+}
+
+__attribute__((noinline)) static void gemm_packed_tiles_any(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
+                                  const int16_t *packed_b, const int32_t *bias,
+                                  const requant_plan *plan, int32_t plan_offset, void *C,
+                                  int32_t ldc) {
+  gemm_packed_tiles(rows, N, K, packed_a, packed_b, bias, plan, plan_offset, C, ldc, ACC_ANY);
+}
+
+__attribute__((noinline)) static void gemm_packed_tiles_within_2_24(int32_t rows, int32_t N, int32_t K,
+                                          const int16_t *packed_a, const int16_t *packed_b,
+                                          const int32_t *bias, const requant_plan *plan,
+                                          int32_t plan_offset, void *C, int32_t ldc) {
+  gemm_packed_tiles(rows, N, K, packed_a, packed_b, bias, plan, plan_offset, C, ldc,
+                    ACC_WITHIN_2_24);
+}
+
+void slimc_gemm_q8_packed(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
+                          const int16_t *packed_b, const int32_t *bias, const requant_plan *plan,
+                          int32_t plan_offset, void *C, int32_t ldc) {
+  if (plan && plan->accumulators_within_2_24)
+    gemm_packed_tiles_within_2_24(rows, N, K, packed_a, packed_b, bias, plan, plan_offset, C, ldc);
+  else
+    gemm_packed_tiles_any(rows, N, K, packed_a, packed_b, bias, plan, plan_offset, C, ldc);
 }
 
 void slimc_gemm_q8_core(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda,
@@ -235,7 +263,8 @@ void slimc_gemm_q8(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda, 
                    const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
                    int32_t out_zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
                    void *C, int32_t ldc) {
-  const requant_plan *plan = requant_plan_build(N, multipliers, shifts, per_channel,
-                                                out_zero_point, out_min, out_max, out_signed);
+  requant_plan *plan = requant_plan_build(N, multipliers, shifts, per_channel, out_zero_point,
+                                          out_min, out_max, out_signed);
+  requant_plan_bound_accumulators(plan, K, bias, N);
   slimc_gemm_q8_core(M, N, K, A, lda, a_signed, a_zero_point, packed_b, bias, plan, 0, C, ldc);
 }

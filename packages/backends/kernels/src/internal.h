@@ -74,6 +74,9 @@ typedef struct {
   /* SLIMC_REQUANT_ROUND_ONCE: y = round_half_even(float32(acc * scale[c])) instead, the fixed-point
    * arrays unused */
   int32_t round_once;
+  /* round-once only: no accumulator can exceed 2^24 in magnitude (requant_plan_bound_accumulators),
+   * so kernels may take the SIMD path without its range check (see acc_range) */
+  int32_t accumulators_within_2_24;
   float *scale;
   /* a 256-entry table applied to each output byte (a lookup-table activation fused into the
    * convolution), or NULL */
@@ -84,6 +87,18 @@ typedef struct {
 requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
                                  const int32_t *shifts, int32_t per_channel, int32_t zero_point,
                                  int32_t out_min, int32_t out_max, int32_t out_signed);
+
+/* Sets the plan's accumulators_within_2_24 for accumulators of at most `products` products of
+ * two zero-point-shifted 8-bit values (each of magnitude <= 255) plus one of `bias[0..channels)`
+ * (none if bias is NULL): when products * 255^2 + max |bias| <= 2^24. */
+void requant_plan_bound_accumulators(requant_plan *plan, int32_t products, const int32_t *bias,
+                                     int32_t channels);
+
+/* What a SIMD requantization may assume of its accumulators, a constant at each call site: with
+ * ACC_WITHIN_2_24 (only where the plan's accumulators_within_2_24 holds) the round-once path has
+ * no range check and no scalar fallback. Kernels are compiled once for each: the check's branch
+ * and fallback alone cost the 1x1 convolutions of few input channels up to 40% of their time. */
+enum acc_range { ACC_ANY, ACC_WITHIN_2_24 };
 
 /* Round-once requantization of one value: the product is formed in double and rounded to
  * float32 (as the interpreter does; for |acc| <= 2^24 that equals the float32 product), then
@@ -110,10 +125,11 @@ static inline int32_t requant_plan_apply(const requant_plan *plan, int32_t c, in
 
 #ifdef SLIMC_SIMD
 /* Four int32 accumulators of channels c..c+3 -> four clamped int32 results. */
-static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v128_t acc) {
+static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v128_t acc,
+                                         enum acc_range range) {
   if (plan->round_once) {
     /* float32 products are the double products rounded once while |acc| <= 2^24 */
-    if (wasm_v128_any_true(wasm_u32x4_gt(wasm_i32x4_abs(acc), wasm_i32x4_splat(1 << 24)))) {
+    if (range == ACC_ANY && wasm_v128_any_true(wasm_u32x4_gt(wasm_i32x4_abs(acc), wasm_i32x4_splat(1 << 24)))) {
       return wasm_i32x4_make(requant_round_once(plan, c, wasm_i32x4_extract_lane(acc, 0)),
                              requant_round_once(plan, c + 1, wasm_i32x4_extract_lane(acc, 1)),
                              requant_round_once(plan, c + 2, wasm_i32x4_extract_lane(acc, 2)),
@@ -174,9 +190,9 @@ static inline v128_t requant_plan_apply4(const requant_plan *plan, int32_t c, v1
 
 /* Eight accumulators (channels c..c+7) -> eight q8 bytes in the low half of the result. */
 static inline v128_t requant_plan_apply8(const requant_plan *plan, int32_t c, v128_t lo,
-                                         v128_t hi) {
-  v128_t w = wasm_i16x8_narrow_i32x4(requant_plan_apply4(plan, c, lo),
-                                     requant_plan_apply4(plan, c + 4, hi));
+                                         v128_t hi, enum acc_range range) {
+  v128_t w = wasm_i16x8_narrow_i32x4(requant_plan_apply4(plan, c, lo, range),
+                                     requant_plan_apply4(plan, c + 4, hi, range));
   /* values are already clamped to the output range, so the saturating narrow is exact */
   return plan->out_signed ? wasm_i8x16_narrow_i16x8(w, w) : wasm_u8x16_narrow_i16x8(w, w);
 }

@@ -89,6 +89,7 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
   plan->out_signed = out_signed;
   plan->round_once = (per_channel & SLIMC_REQUANT_ROUND_ONCE) != 0;
   plan->table = NULL;
+  plan->accumulators_within_2_24 = 0;
   per_channel &= SLIMC_REQUANT_PER_CHANNEL;
   if (plan->round_once) {
     const float *scales = (const float *)multipliers;
@@ -116,6 +117,17 @@ requant_plan *requant_plan_build(int32_t channels, const int32_t *multipliers,
   return plan;
 }
 
+void requant_plan_bound_accumulators(requant_plan *plan, int32_t products, const int32_t *bias,
+                                     int32_t channels) {
+  int64_t largest_bias = 0;
+  for (int32_t c = 0; bias && c < channels; c++) {
+    int64_t magnitude = bias[c] < 0 ? -(int64_t)bias[c] : bias[c];
+    largest_bias = magnitude > largest_bias ? magnitude : largest_bias;
+  }
+  plan->accumulators_within_2_24 =
+      plan->round_once && (int64_t)products * 255 * 255 + largest_bias <= (1 << 24);
+}
+
 void slimc_requantize(int32_t rows, int32_t cols, const int32_t *src, int32_t src_stride,
                       const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
                       int32_t zero_point, int32_t out_min, int32_t out_max, int32_t out_signed,
@@ -129,7 +141,7 @@ void slimc_requantize(int32_t rows, int32_t cols, const int32_t *src, int32_t sr
 #ifdef SLIMC_SIMD
     for (; c + 8 <= cols; c += 8) {
       v128_t bytes = requant_plan_apply8(plan, c, wasm_v128_load(row + c),
-                                         wasm_v128_load(row + c + 4));
+                                         wasm_v128_load(row + c + 4), ACC_ANY);
       wasm_v128_store64_lane(out + c, bytes, 0);
     }
 #endif
