@@ -228,9 +228,16 @@ void slimc_im2col(const int32_t *geo, int32_t OH, int32_t OW, const void *input,
   size_t run = (size_t)cg * element_size;
   /* one group, dilation 1: a window row's KW taps are adjacent pixels, one run of KW * C */
   int contiguous_rows = cg == C && geo[SLIMC_CONV_DIL_W] == 1;
-  for (int32_t i = 0; i < count; i++) {
-    int32_t pixel = pixel0 + i;
-    int32_t ox = pixel % OW, oy = (pixel / OW) % OH, n = pixel / (OW * OH);
+  /* the output position of pixel0, then stepped along with i (no divisions per pixel) */
+  int32_t ox = pixel0 % OW, oy = (pixel0 / OW) % OH, n = pixel0 / (OW * OH);
+  for (int32_t i = 0; i < count; i++, ox++) {
+    if (ox == OW) {
+      ox = 0;
+      if (++oy == OH) {
+        oy = 0;
+        n++;
+      }
+    }
     uint8_t *row = (uint8_t *)rows + (size_t)i * K * element_size;
     int32_t ix0 = ox * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT];
     for (int32_t ky = 0; ky < KH; ky++) {

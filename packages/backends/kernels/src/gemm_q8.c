@@ -90,10 +90,10 @@ static void store_tile(const int32_t acc[MR][NR], int32_t rows, int32_t cols,
 }
 
 #ifdef SLIMC_SIMD
-__attribute__((always_inline)) static inline void kernel_4x8(int32_t kp, const int16_t *a, const int16_t *b,
-                              const int32_t *bias, int32_t rows, int32_t cols,
-                              const requant_plan *plan, int32_t plan_channel, void *C,
-                              int32_t ldc, enum acc_range range) {
+__attribute__((always_inline)) static inline void kernel_4x8(
+    int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias, int32_t rows,
+    int32_t cols, const requant_plan *plan, int32_t plan_channel, void *C, int32_t ldc,
+    enum acc_range range) {
   v128_t c00 = wasm_i32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
   v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (int32_t p = 0; p < kp; p++) {
@@ -135,6 +135,17 @@ __attribute__((always_inline)) static inline void kernel_4x8(int32_t kp, const i
     requant_plan_store8(plan, out + ldc, requant_plan_apply8(plan, plan_channel, c10, c11, range));
     requant_plan_store8(plan, out + 2 * ldc, requant_plan_apply8(plan, plan_channel, c20, c21, range));
     requant_plan_store8(plan, out + 3 * ldc, requant_plan_apply8(plan, plan_channel, c30, c31, range));
+    return;
+  }
+  if (plan) {
+    /* a partial tile (N % 8 columns, M % 4 rows): all 8 lanes requantized (the plan is padded
+     * past its last channel), the valid bytes of each row copied out */
+    uint8_t bytes[MR][NR];
+    requant_plan_store8(plan, bytes[0], requant_plan_apply8(plan, plan_channel, c00, c01, range));
+    requant_plan_store8(plan, bytes[1], requant_plan_apply8(plan, plan_channel, c10, c11, range));
+    requant_plan_store8(plan, bytes[2], requant_plan_apply8(plan, plan_channel, c20, c21, range));
+    requant_plan_store8(plan, bytes[3], requant_plan_apply8(plan, plan_channel, c30, c31, range));
+    for (int32_t r = 0; r < rows; r++) memcpy((uint8_t *)C + (size_t)r * ldc, bytes[r], (size_t)cols);
     return;
   }
   int32_t acc[MR][NR];
@@ -187,10 +198,10 @@ int32_t slimc_gemm_q8_block_rows(int32_t M, int32_t N, int32_t K) {
 }
 
 /* slimc_gemm_q8_packed for one acc_range (a constant: each is compiled on its own) */
-__attribute__((always_inline)) static inline void gemm_packed_tiles(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
-                                     const int16_t *packed_b, const int32_t *bias,
-                                     const requant_plan *plan, int32_t plan_offset, void *C,
-                                     int32_t ldc, enum acc_range range) {
+__attribute__((always_inline)) static inline void gemm_packed_tiles(
+    int32_t rows, int32_t N, int32_t K, const int16_t *packed_a, const int16_t *packed_b,
+    const int32_t *bias, const requant_plan *plan, int32_t plan_offset, void *C, int32_t ldc,
+    enum acc_range range) {
   int32_t kp = packed_k_pairs(K);
   size_t panel_elems = slimc_packed_a_panel_elements(K);
   size_t element_size = plan ? 1 : sizeof(int32_t);
@@ -208,17 +219,15 @@ __attribute__((always_inline)) static inline void gemm_packed_tiles(int32_t rows
   }
 }
 
-__attribute__((noinline)) static void gemm_packed_tiles_any(int32_t rows, int32_t N, int32_t K, const int16_t *packed_a,
-                                  const int16_t *packed_b, const int32_t *bias,
-                                  const requant_plan *plan, int32_t plan_offset, void *C,
-                                  int32_t ldc) {
+__attribute__((noinline)) static void gemm_packed_tiles_any(
+    int32_t rows, int32_t N, int32_t K, const int16_t *packed_a, const int16_t *packed_b,
+    const int32_t *bias, const requant_plan *plan, int32_t plan_offset, void *C, int32_t ldc) {
   gemm_packed_tiles(rows, N, K, packed_a, packed_b, bias, plan, plan_offset, C, ldc, ACC_ANY);
 }
 
-__attribute__((noinline)) static void gemm_packed_tiles_within_2_24(int32_t rows, int32_t N, int32_t K,
-                                          const int16_t *packed_a, const int16_t *packed_b,
-                                          const int32_t *bias, const requant_plan *plan,
-                                          int32_t plan_offset, void *C, int32_t ldc) {
+__attribute__((noinline)) static void gemm_packed_tiles_within_2_24(
+    int32_t rows, int32_t N, int32_t K, const int16_t *packed_a, const int16_t *packed_b,
+    const int32_t *bias, const requant_plan *plan, int32_t plan_offset, void *C, int32_t ldc) {
   gemm_packed_tiles(rows, N, K, packed_a, packed_b, bias, plan, plan_offset, C, ldc,
                     ACC_WITHIN_2_24);
 }
