@@ -105,6 +105,60 @@ void slimc_avgpool_f32(const int32_t *geo, const float *input, int32_t count_inc
       }
 }
 
+/* The 256 dequantized codes as integer multiples of one power of two, `unit` (the spacing of
+ * float32 values at the smallest nonzero one): units[code] * unit == dequantized[code]. Their
+ * magnitudes span at most 255x, so the integers stay below 2^33. Returns 0 (use the double sums)
+ * when a code is not finite or `hw` sums of them could reach 2^53. Otherwise every partial sum of
+ * a plane in double is an integer multiple of `unit` below 2^53 in magnitude, so the double sums,
+ * in any order, are exact and equal unit * (the int64 sum of the units). */
+static int dequantized_units(const float dequantized[256], int32_t hw, int64_t units[256],
+                             double *unit) {
+  int smallest_exponent = INT32_MAX;
+  int64_t largest = 0;
+  for (int32_t code = 0; code < 256; code++) {
+    float v = dequantized[code];
+    if (v != v || v - v != 0.0f) return 0; /* NaN or infinite */
+    int exponent;
+    if (v != 0.0f) {
+      frexpf(v, &exponent); /* |v| = m 2^exponent, m in [0.5, 1): a float32 step 2^(exponent - 24) */
+      smallest_exponent = exponent - 24 < smallest_exponent ? exponent - 24 : smallest_exponent;
+    }
+  }
+  *unit = smallest_exponent == INT32_MAX ? 1.0 : ldexp(1.0, smallest_exponent);
+  for (int32_t code = 0; code < 256; code++) {
+    double scaled = (double)dequantized[code] / *unit; /* exact: a power of two */
+    if (scaled != (double)(int64_t)scaled || scaled > 0x1p40 || scaled < -0x1p40) return 0;
+    units[code] = (int64_t)scaled;
+    int64_t magnitude = units[code] < 0 ? -units[code] : units[code];
+    largest = magnitude > largest ? magnitude : largest;
+  }
+  return (double)largest * hw < 0x1p53;
+}
+
+/* Per channel of one [HW, C] plane, unit * the sum of units over its pixels, 8 channels at a
+ * time with the sums in registers. */
+static void sum_units_by_channel(const uint8_t *plane, int32_t HW, int32_t C,
+                                 const int64_t units[256], double unit, double *sum) {
+  int32_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    const uint8_t *pixel = plane + c;
+    for (int32_t p = 0; p < HW; p++, pixel += C) {
+      s0 += units[pixel[0]]; s1 += units[pixel[1]]; s2 += units[pixel[2]]; s3 += units[pixel[3]];
+      s4 += units[pixel[4]]; s5 += units[pixel[5]]; s6 += units[pixel[6]]; s7 += units[pixel[7]];
+    }
+    sum[c] = (double)s0 * unit; sum[c + 1] = (double)s1 * unit;
+    sum[c + 2] = (double)s2 * unit; sum[c + 3] = (double)s3 * unit;
+    sum[c + 4] = (double)s4 * unit; sum[c + 5] = (double)s5 * unit;
+    sum[c + 6] = (double)s6 * unit; sum[c + 7] = (double)s7 * unit;
+  }
+  for (; c < C; c++) {
+    int64_t s = 0;
+    for (int32_t p = 0; p < HW; p++) s += units[plane[(size_t)p * C + c]];
+    sum[c] = (double)s * unit;
+  }
+}
+
 void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input,
                              int32_t in_signed, int32_t in_zero_point, float in_scale,
                              float out_scale, int32_t out_zero_point, int32_t out_min,
@@ -119,12 +173,20 @@ void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input
     int32_t q = in_signed ? (int32_t)(int8_t)code : code;
     dequantized[code] = (float)(q - in_zero_point) * in_scale;
   }
+  int64_t units[256];
+  double unit;
+  int exact_in_units = dequantized_units(dequantized, HW, units, &unit);
   double *sum = slimc_scratch(SCRATCH_ROW, (size_t)C * sizeof(double));
   for (int32_t n = 0; n < N; n++) {
-    for (int32_t c = 0; c < C; c++) sum[c] = 0.0;
-    for (int32_t p = 0; p < HW; p++) {
-      const uint8_t *pixel = (const uint8_t *)input + ((size_t)n * HW + p) * C;
-      for (int32_t c = 0; c < C; c++) sum[c] += dequantized[pixel[c]];
+    const uint8_t *plane = (const uint8_t *)input + (size_t)n * HW * C;
+    if (exact_in_units)
+      sum_units_by_channel(plane, HW, C, units, unit, sum);
+    else {
+      for (int32_t c = 0; c < C; c++) sum[c] = 0.0;
+      for (int32_t p = 0; p < HW; p++) {
+        const uint8_t *pixel = plane + (size_t)p * C;
+        for (int32_t c = 0; c < C; c++) sum[c] += dequantized[pixel[c]];
+      }
     }
     for (int32_t c = 0; c < C; c++) {
       float mean = (float)(sum[c] / HW);
