@@ -324,6 +324,87 @@ static void conv_packed_from_input(const int32_t *geo, int32_t OH, int32_t OW, c
   }
 }
 
+#ifdef SLIMC_SIMD
+/* Input rows [iy0, iy0 + band_rows) of image n that a band of output rows reads, and how many
+ * output rows a band holds: as many as keep the widened band within the im2col scratch the
+ * runtime reserves (0 if even one output row's window rows do not fit). */
+static int32_t widened_band_output_rows(const int32_t *geo, int32_t OH) {
+  int32_t W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t window_rows = (geo[SLIMC_CONV_KH] - 1) * geo[SLIMC_CONV_DIL_H] + 1;
+  size_t row_bytes = (size_t)W * C * sizeof(int16_t);
+  size_t room = SLIMC_IM2COL_CHUNK_BYTES_Q8 - (size_t)C * sizeof(int16_t); /* less the zeros */
+  if ((size_t)window_rows * row_bytes > room) return 0;
+  int32_t band_rows = (int32_t)(room / row_bytes);
+  return SLIMC_MIN((band_rows - window_rows) / geo[SLIMC_CONV_STRIDE_H] + 1, OH);
+}
+
+/* Channels per group a multiple of 8, SIMD build: the input rows a band of output rows reads are
+ * widened to int16 (x - zx) once, then each output pixel's row of A is its window's taps, each
+ * one run of Cg int16 values in the band (or in a run of zeros for a padded tap): the GEMM reads
+ * them in place (slimc_gemm_q8_segments), so A is neither gathered per output pixel nor packed.
+ * An input value is widened once per band that reads it (about 1 + (KH - 1) / band rows times)
+ * instead of once per window it falls in (KH * KW times). */
+static void conv_from_widened_input(const int32_t *geo, int32_t OH, int32_t OW, int32_t band_oh,
+                                    const void *input, int32_t in_signed, int32_t in_zero_point,
+                                    const void *packed_weights, const int32_t *bias,
+                                    const requant_plan *plan, void *output) {
+  int32_t H = geo[SLIMC_CONV_H], W = geo[SLIMC_CONV_W], C = geo[SLIMC_CONV_C];
+  int32_t Cout = geo[SLIMC_CONV_COUT], groups = geo[SLIMC_CONV_GROUPS];
+  int32_t KH = geo[SLIMC_CONV_KH], KW = geo[SLIMC_CONV_KW], taps = KH * KW;
+  int32_t stride_h = geo[SLIMC_CONV_STRIDE_H], pad_top = geo[SLIMC_CONV_PAD_TOP];
+  int32_t cg = C / groups, cout_g = Cout / groups, K = taps * cg;
+  int32_t window_rows = (KH - 1) * geo[SLIMC_CONV_DIL_H] + 1;
+  int32_t max_band_rows = SLIMC_MIN((band_oh - 1) * stride_h + window_rows, H);
+  int16_t *band = slimc_scratch(SCRATCH_IM2COL, ((size_t)max_band_rows * W * C + (size_t)cg) * sizeof(int16_t));
+  int16_t *zeros = band + (size_t)max_band_rows * W * C;
+  for (int32_t c = 0; c < cg; c++) zeros[c] = 0;
+  v128_t zero_point = wasm_i16x8_splat((int16_t)in_zero_point);
+  int32_t block_rows = slimc_gemm_q8_block_rows(band_oh * OW, cout_g, K);
+  const int16_t **segments = slimc_scratch(
+      SCRATCH_PACKED_A, (size_t)(block_rows / SLIMC_GEMM_MR) * taps * SLIMC_GEMM_MR * sizeof(int16_t *));
+  int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
+  for (int32_t n = 0; n < geo[SLIMC_CONV_N]; n++)
+    for (int32_t oy0 = 0; oy0 < OH; oy0 += band_oh) {
+      int32_t band_out_rows = SLIMC_MIN(band_oh, OH - oy0);
+      int32_t iy_first = SLIMC_MAX(oy0 * stride_h - pad_top, 0);
+      int32_t iy_end = SLIMC_MIN((oy0 + band_out_rows - 1) * stride_h - pad_top + window_rows, H);
+      const uint8_t *src = (const uint8_t *)input + ((size_t)n * H + iy_first) * W * C;
+      size_t band_elements = iy_end > iy_first ? (size_t)(iy_end - iy_first) * W * C : 0;
+      for (size_t i = 0; i < band_elements; i += 8) /* C % 8 == 0: whole vectors */
+        wasm_v128_store(band + i, load8_q8_minus_zp(src + i, in_signed, zero_point));
+      int32_t band_pixels = band_out_rows * OW;
+      uint8_t *band_out = (uint8_t *)output + (((size_t)n * OH + oy0) * OW) * Cout;
+      for (int32_t g = 0; g < groups; g++)
+        for (int32_t p0 = 0; p0 < band_pixels; p0 += block_rows) {
+          int32_t rows = SLIMC_MIN(block_rows, band_pixels - p0);
+          const int16_t **segment = segments;
+          for (int32_t row = 0; row < rows; row += SLIMC_GEMM_MR) {
+            /* per pixel of the panel: its window's top-left input position (none past the band) */
+            int32_t present[SLIMC_GEMM_MR], iy0[SLIMC_GEMM_MR], ix0[SLIMC_GEMM_MR];
+            for (int32_t r = 0; r < SLIMC_GEMM_MR; r++) {
+              int32_t pixel = p0 + row + r;
+              present[r] = row + r < rows;
+              iy0[r] = (oy0 + pixel / OW) * stride_h - pad_top;
+              ix0[r] = pixel % OW * geo[SLIMC_CONV_STRIDE_W] - geo[SLIMC_CONV_PAD_LEFT];
+            }
+            for (int32_t ky = 0; ky < KH; ky++)
+              for (int32_t kx = 0; kx < KW; kx++)
+                for (int32_t r = 0; r < SLIMC_GEMM_MR; r++) {
+                  int32_t iy = iy0[r] + ky * geo[SLIMC_CONV_DIL_H], ix = ix0[r] + kx * geo[SLIMC_CONV_DIL_W];
+                  *segment++ = !present[r] || iy < 0 || iy >= H || ix < 0 || ix >= W
+                                   ? zeros
+                                   : band + ((size_t)(iy - iy_first) * W + ix) * C + g * cg;
+                }
+          }
+          slimc_gemm_q8_segments(rows, cout_g, taps, cg / 2, segments,
+                                 (const int16_t *)((const uint8_t *)packed_weights + (size_t)g * packed_group_bytes),
+                                 bias ? bias + g * cout_g : NULL, plan, g * cout_g,
+                                 band_out + (size_t)p0 * Cout + g * cout_g, Cout);
+        }
+    }
+}
+#endif
+
 void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
                    int32_t in_zero_point, const void *packed_weights, const int32_t *bias,
                    const int32_t *multipliers, const int32_t *shifts, int32_t per_channel,
@@ -347,6 +428,14 @@ void slimc_conv_q8(const int32_t *geo, const void *input, int32_t in_signed,
   int32_t pixels = geo[SLIMC_CONV_N] * OH * OW;
   int32_t packed_group_bytes = slimc_packed_b_size_q8(K, cout_g);
   int pointwise = geometry_is_pointwise(geo);
+#ifdef SLIMC_SIMD
+  int32_t band_oh = !pointwise && cg % 8 == 0 ? widened_band_output_rows(geo, OH) : 0;
+  if (band_oh > 0) {
+    conv_from_widened_input(geo, OH, OW, band_oh, input, in_signed, in_zero_point, packed_weights,
+                            bias, plan, output);
+    return;
+  }
+#endif
   if (!pointwise && cg % 8 == 0) {
     conv_packed_from_input(geo, OH, OW, input, in_signed, in_zero_point, packed_weights, bias,
                            plan, output);

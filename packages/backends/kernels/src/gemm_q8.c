@@ -90,29 +90,55 @@ static void store_tile(const int32_t acc[MR][NR], int32_t rows, int32_t cols,
 }
 
 #ifdef SLIMC_SIMD
-__attribute__((always_inline)) static inline void kernel_4x8(
-    int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias, int32_t rows,
-    int32_t cols, const requant_plan *plan, int32_t plan_channel, void *C, int32_t ldc,
-    enum acc_range range) {
-  v128_t c00 = wasm_i32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
-  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  for (int32_t p = 0; p < kp; p++) {
-    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 8);
-    v128_t a0 = wasm_v128_load32_splat(a);
-    v128_t a1 = wasm_v128_load32_splat(a + 2);
-    v128_t a2 = wasm_v128_load32_splat(a + 4);
-    v128_t a3 = wasm_v128_load32_splat(a + 6);
-    c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(a0, b0));
-    c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(a0, b1));
-    c10 = wasm_i32x4_add(c10, wasm_i32x4_dot_i16x8(a1, b0));
-    c11 = wasm_i32x4_add(c11, wasm_i32x4_dot_i16x8(a1, b1));
-    c20 = wasm_i32x4_add(c20, wasm_i32x4_dot_i16x8(a2, b0));
-    c21 = wasm_i32x4_add(c21, wasm_i32x4_dot_i16x8(a2, b1));
-    c30 = wasm_i32x4_add(c30, wasm_i32x4_dot_i16x8(a3, b0));
-    c31 = wasm_i32x4_add(c31, wasm_i32x4_dot_i16x8(a3, b1));
-    a += 2 * MR;
-    b += 2 * NR;
+/* The 4x8 tile's accumulators: row r's columns 0..3 in c[2r], 4..7 in c[2r + 1]. */
+typedef struct {
+  v128_t c[2 * MR];
+} tile_4x8;
+
+/* Adds `pairs` k pairs to the tile: row r's pair p at rows[r] + p * row_step (a broadcast 32-bit
+ * lane), the B tile's at b + 16p; returns b past them. A packed panel (row_step 8) advances one
+ * pointer; separate rows (a convolution's segments, row_step 2) are indexed from their starts:
+ * advancing four pointers there made V8's code for the loop a third slower. */
+__attribute__((always_inline)) static inline const int16_t *tile_4x8_accumulate(
+    tile_4x8 *t, int32_t pairs, const int16_t *r0, const int16_t *r1, const int16_t *r2,
+    const int16_t *r3, int32_t row_step, const int16_t *b) {
+  v128_t c00 = t->c[0], c01 = t->c[1], c10 = t->c[2], c11 = t->c[3];
+  v128_t c20 = t->c[4], c21 = t->c[5], c30 = t->c[6], c31 = t->c[7];
+#define TILE_4X8_STEP(a0, a1, a2, a3)                                                      \
+  do {                                                                                     \
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 8);                             \
+    c00 = wasm_i32x4_add(c00, wasm_i32x4_dot_i16x8(a0, b0));                               \
+    c01 = wasm_i32x4_add(c01, wasm_i32x4_dot_i16x8(a0, b1));                               \
+    c10 = wasm_i32x4_add(c10, wasm_i32x4_dot_i16x8(a1, b0));                               \
+    c11 = wasm_i32x4_add(c11, wasm_i32x4_dot_i16x8(a1, b1));                               \
+    c20 = wasm_i32x4_add(c20, wasm_i32x4_dot_i16x8(a2, b0));                               \
+    c21 = wasm_i32x4_add(c21, wasm_i32x4_dot_i16x8(a2, b1));                               \
+    c30 = wasm_i32x4_add(c30, wasm_i32x4_dot_i16x8(a3, b0));                               \
+    c31 = wasm_i32x4_add(c31, wasm_i32x4_dot_i16x8(a3, b1));                               \
+    b += 2 * NR;                                                                           \
+  } while (0)
+  if (row_step == 2 * MR) {
+    for (int32_t p = 0; p < pairs; p++, r0 += 2 * MR)
+      TILE_4X8_STEP(wasm_v128_load32_splat(r0), wasm_v128_load32_splat(r0 + 2),
+                    wasm_v128_load32_splat(r0 + 4), wasm_v128_load32_splat(r0 + 6));
+  } else {
+    for (int32_t p = 0; p < pairs; p++)
+      TILE_4X8_STEP(wasm_v128_load32_splat(r0 + p * row_step), wasm_v128_load32_splat(r1 + p * row_step),
+                    wasm_v128_load32_splat(r2 + p * row_step), wasm_v128_load32_splat(r3 + p * row_step));
   }
+#undef TILE_4X8_STEP
+  t->c[0] = c00; t->c[1] = c01; t->c[2] = c10; t->c[3] = c11;
+  t->c[4] = c20; t->c[5] = c21; t->c[6] = c30; t->c[7] = c31;
+  return b;
+}
+
+/* Adds the bias to a finished tile and stores its valid rows x cols (requantized by plan, or
+ * int32 if NULL). */
+__attribute__((always_inline)) static inline void tile_4x8_store(
+    const tile_4x8 *t, const int32_t *bias, int32_t rows, int32_t cols, const requant_plan *plan,
+    int32_t plan_channel, void *C, int32_t ldc, enum acc_range range) {
+  v128_t c00 = t->c[0], c01 = t->c[1], c10 = t->c[2], c11 = t->c[3];
+  v128_t c20 = t->c[4], c21 = t->c[5], c30 = t->c[6], c31 = t->c[7];
   if (bias) {
     v128_t bias0, bias1;
     if (cols == NR) {
@@ -154,6 +180,71 @@ __attribute__((always_inline)) static inline void kernel_4x8(
   wasm_v128_store(acc[2], c20); wasm_v128_store(acc[2] + 4, c21);
   wasm_v128_store(acc[3], c30); wasm_v128_store(acc[3] + 4, c31);
   store_tile((const int32_t(*)[NR])acc, rows, cols, plan, plan_channel, C, ldc);
+}
+
+/* One 4x8 tile of a packed A panel (k pairs of the four rows side by side) times a B tile. */
+__attribute__((always_inline)) static inline void kernel_4x8(
+    int32_t kp, const int16_t *a, const int16_t *b, const int32_t *bias, int32_t rows,
+    int32_t cols, const requant_plan *plan, int32_t plan_channel, void *C, int32_t ldc,
+    enum acc_range range) {
+  tile_4x8 t;
+  for (int32_t i = 0; i < 2 * MR; i++) t.c[i] = wasm_i32x4_splat(0);
+  tile_4x8_accumulate(&t, kp, a, a + 2, a + 4, a + 6, 2 * MR, b);
+  tile_4x8_store(&t, bias, rows, cols, plan, plan_channel, C, ldc, range);
+}
+
+/* slimc_gemm_q8_segments for one acc_range */
+__attribute__((always_inline)) static inline void gemm_segment_tiles(
+    int32_t rows, int32_t N, int32_t segments, int32_t segment_pairs,
+    const int16_t *const *row_segments, const int16_t *packed_b, const int32_t *bias,
+    const requant_plan *plan, int32_t plan_offset, void *C, int32_t ldc, enum acc_range range) {
+  int32_t kp = segments * segment_pairs;
+  int32_t panels = (rows + MR - 1) / MR;
+  for (int32_t tile = 0; tile < packed_n_tiles(N); tile++) {
+    int32_t n0 = tile * NR;
+    int32_t cols = SLIMC_MIN(NR, N - n0);
+    for (int32_t p = 0; p < panels; p++) {
+      const int16_t *b = packed_b + (size_t)tile * kp * 2 * NR;
+      const int16_t *const *segment = row_segments + (size_t)p * segments * MR;
+      tile_4x8 t;
+      for (int32_t i = 0; i < 2 * MR; i++) t.c[i] = wasm_i32x4_splat(0);
+      for (int32_t s = 0; s < segments; s++, segment += MR)
+        b = tile_4x8_accumulate(&t, segment_pairs, segment[0], segment[1], segment[2], segment[3],
+                                2, b);
+      int32_t row = p * MR;
+      tile_4x8_store(&t, bias ? bias + n0 : NULL, SLIMC_MIN(MR, rows - row), cols, plan,
+                     plan_offset + n0, (uint8_t *)C + ((size_t)row * ldc + n0) * (plan ? 1 : 4),
+                     ldc, range);
+    }
+  }
+}
+
+__attribute__((noinline)) static void gemm_segment_tiles_any(
+    int32_t rows, int32_t N, int32_t segments, int32_t segment_pairs,
+    const int16_t *const *row_segments, const int16_t *packed_b, const int32_t *bias,
+    const requant_plan *plan, int32_t plan_offset, void *C, int32_t ldc) {
+  gemm_segment_tiles(rows, N, segments, segment_pairs, row_segments, packed_b, bias, plan,
+                     plan_offset, C, ldc, ACC_ANY);
+}
+
+__attribute__((noinline)) static void gemm_segment_tiles_within_2_24(
+    int32_t rows, int32_t N, int32_t segments, int32_t segment_pairs,
+    const int16_t *const *row_segments, const int16_t *packed_b, const int32_t *bias,
+    const requant_plan *plan, int32_t plan_offset, void *C, int32_t ldc) {
+  gemm_segment_tiles(rows, N, segments, segment_pairs, row_segments, packed_b, bias, plan,
+                     plan_offset, C, ldc, ACC_WITHIN_2_24);
+}
+
+void slimc_gemm_q8_segments(int32_t rows, int32_t N, int32_t segments, int32_t segment_pairs,
+                            const int16_t *const *row_segments, const int16_t *packed_b,
+                            const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
+                            void *C, int32_t ldc) {
+  if (plan && plan->accumulators_within_2_24)
+    gemm_segment_tiles_within_2_24(rows, N, segments, segment_pairs, row_segments, packed_b, bias,
+                                   plan, plan_offset, C, ldc);
+  else
+    gemm_segment_tiles_any(rows, N, segments, segment_pairs, row_segments, packed_b, bias, plan,
+                           plan_offset, C, ldc);
 }
 
 #else

@@ -298,6 +298,17 @@ void slimc_gemm_q8_packed(int32_t rows, int32_t N, int32_t K, const int16_t *pac
                           const int16_t *packed_b, const int32_t *bias, const requant_plan *plan,
                           int32_t plan_offset, void *C, int32_t ldc);
 
+#ifdef SLIMC_SIMD
+/* C rows [0, rows) = A x packed B (K = segments * segment_pairs * 2), with A given per panel of
+ * 4 rows as segments: row r's k pairs [s * segment_pairs, (s + 1) * segment_pairs) are the int16
+ * values (a - za) at row_segments[(panel * segments + s) * 4 + r], pairs side by side. No packing
+ * of A: a convolution points the segments at its input, widened once (see conv_q8.c). */
+void slimc_gemm_q8_segments(int32_t rows, int32_t N, int32_t segments, int32_t segment_pairs,
+                            const int16_t *const *row_segments, const int16_t *packed_b,
+                            const int32_t *bias, const requant_plan *plan, int32_t plan_offset,
+                            void *C, int32_t ldc);
+#endif
+
 /* Output extent of a window sweep: (in + pads - dilation*(kernel-1) - 1) / stride + 1. */
 static inline int32_t geometry_out_height(const int32_t *geo) {
   return (geo[SLIMC_CONV_H] + geo[SLIMC_CONV_PAD_TOP] + geo[SLIMC_CONV_PAD_BOTTOM] -

@@ -3,6 +3,7 @@
  * average; and float32 max and average pooling, NHWC. Channels are innermost, so each window tap is a
  * contiguous run the compiler vectorizes.
  */
+#include <string.h>
 #include "internal.h"
 
 /* Pooling geometry with its output extent. */
@@ -105,34 +106,39 @@ void slimc_avgpool_f32(const int32_t *geo, const float *input, int32_t count_inc
       }
 }
 
-/* The 256 dequantized codes as integer multiples of one power of two, `unit` (the spacing of
- * float32 values at the smallest nonzero one): units[code] * unit == dequantized[code]. Their
- * magnitudes span at most 255x, so the integers stay below 2^33. Returns 0 (use the double sums)
- * when a code is not finite or `hw` sums of them could reach 2^53. Otherwise every partial sum of
+/* The 256 dequantized codes as integer multiples of one power of two, the returned unit (the
+ * spacing of float32 values at the smallest nonzero one): units[code] * unit == dequantized[code].
+ * Their magnitudes span at most 255x, so the integers stay below 2^33. Returns 0 (use the double
+ * sums) when a code is not finite or `hw` sums of them could reach 2^53. Otherwise every partial sum of
  * a plane in double is an integer multiple of `unit` below 2^53 in magnitude, so the double sums,
  * in any order, are exact and equal unit * (the int64 sum of the units). */
-static int dequantized_units(const float dequantized[256], int32_t hw, int64_t units[256],
-                             double *unit) {
+static double dequantized_units(const float dequantized[256], int32_t hw, int64_t units[256]) {
   int smallest_exponent = INT32_MAX;
   int64_t largest = 0;
   for (int32_t code = 0; code < 256; code++) {
     float v = dequantized[code];
     if (v != v || v - v != 0.0f) return 0; /* NaN or infinite */
-    int exponent;
     if (v != 0.0f) {
-      frexpf(v, &exponent); /* |v| = m 2^exponent, m in [0.5, 1): a float32 step 2^(exponent - 24) */
-      smallest_exponent = exponent - 24 < smallest_exponent ? exponent - 24 : smallest_exponent;
+      /* the float32 spacing at v: 2^(biased exponent - 150), 2^-149 for subnormals */
+      uint32_t bits;
+      memcpy(&bits, &v, sizeof bits);
+      int32_t biased = (int32_t)((bits >> 23) & 255);
+      int32_t spacing = biased == 0 ? -149 : biased - 150;
+      smallest_exponent = spacing < smallest_exponent ? spacing : smallest_exponent;
     }
   }
-  *unit = smallest_exponent == INT32_MAX ? 1.0 : ldexp(1.0, smallest_exponent);
+  /* 2^smallest_exponent (>= 2^-149: a normal double), built from its bits */
+  uint64_t unit_bits = (uint64_t)(1023 + (smallest_exponent == INT32_MAX ? 0 : smallest_exponent)) << 52;
+  double unit;
+  memcpy(&unit, &unit_bits, sizeof unit);
   for (int32_t code = 0; code < 256; code++) {
-    double scaled = (double)dequantized[code] / *unit; /* exact: a power of two */
+    double scaled = (double)dequantized[code] / unit; /* exact: a power of two */
     if (scaled != (double)(int64_t)scaled || scaled > 0x1p40 || scaled < -0x1p40) return 0;
     units[code] = (int64_t)scaled;
     int64_t magnitude = units[code] < 0 ? -units[code] : units[code];
     largest = magnitude > largest ? magnitude : largest;
   }
-  return (double)largest * hw < 0x1p53;
+  return (double)largest * hw < 0x1p53 ? unit : 0.0;
 }
 
 /* Per channel of one [HW, C] plane, unit * the sum of units over its pixels, 8 channels at a
@@ -173,13 +179,14 @@ void slimc_global_avgpool_q8(int32_t N, int32_t HW, int32_t C, const void *input
     int32_t q = in_signed ? (int32_t)(int8_t)code : code;
     dequantized[code] = (float)(q - in_zero_point) * in_scale;
   }
-  int64_t units[256];
-  double unit;
-  int exact_in_units = dequantized_units(dequantized, HW, units, &unit);
+  /* the codes in units in the packed-A scratch (no GEMM runs meanwhile; kept off the 16 KB C
+   * stack), the per-channel sums in the row scratch: both sized at load for int8 models */
+  int64_t *units = slimc_scratch(SCRATCH_PACKED_A, 256 * sizeof(int64_t));
   double *sum = slimc_scratch(SCRATCH_ROW, (size_t)C * sizeof(double));
+  double unit = dequantized_units(dequantized, HW, units); /* 0: sum in double */
   for (int32_t n = 0; n < N; n++) {
     const uint8_t *plane = (const uint8_t *)input + (size_t)n * HW * C;
-    if (exact_in_units)
+    if (unit != 0.0)
       sum_units_by_channel(plane, HW, C, units, unit, sum);
     else {
       for (int32_t c = 0; c < C; c++) sum[c] = 0.0;

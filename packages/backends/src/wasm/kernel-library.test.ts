@@ -286,6 +286,13 @@ describe('large convolutions (several im2col chunks and GEMM row blocks)', () =>
   };
 
   test('int8 equals direct convolution', () => checkInt8(g, seededRandom(12), 120));
+  // channels per group a multiple of 8: the input widened to int16 in bands of rows (here 3
+  // output rows, 7 input rows of 40 x 72, per band: 7 bands, stride 2)
+  test('int8 over several bands of widened input rows equals direct convolution', () =>
+    checkInt8({ ...g, height: 40, width: 40, channels: 72, outChannels: 8, strides: [2, 2] as const }, seededRandom(15), 131));
+  // 3 input rows of 64 x 136 do not fit the 48 KB band scratch once widened: A packed from the input
+  test('int8 with windows too wide to widen equals direct convolution', () =>
+    checkInt8({ ...g, height: 5, width: 64, channels: 136, outChannels: 8 }, seededRandom(16), 7));
   // 12 channels: im2col rows (K = 108) in several chunks
   test('int8 through im2col chunks equals direct convolution', () => checkInt8({ ...g, channels: 12 }, seededRandom(14), 120));
 
