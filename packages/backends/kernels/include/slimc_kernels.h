@@ -95,7 +95,8 @@ void slimc_gemm_q8(int32_t M, int32_t N, int32_t K, const void *A, int32_t lda, 
  * Output height = (H + pad_top + pad_bottom - dil_h * (KH - 1) - 1) / stride_h + 1 (same for W).
  * Padded input positions hold the input zero point. Depthwise (groups == C == Cout) runs a direct
  * kernel; 1x1 stride-1 unpadded convolutions read the input as the GEMM's A with no im2col;
- * with channels per group a multiple of 8 the GEMM's A panels are packed from the input directly;
+ * with channels per group a multiple of 8 the GEMM reads the input, widened to int16 in bands of
+ * rows, in place (or packs its A panels from the input directly);
  * everything else is im2col + GEMM per group. */
 
 int32_t slimc_conv_packed_weights_size_q8(int32_t C, int32_t Cout, int32_t KH, int32_t KW,

@@ -5,7 +5,9 @@
  *  - depthwise (groups == C == Cout): direct kernel, 32 then 8 channels per pass over the taps,
  *    taps taken in pairs by i32x4.dot_i16x8_s (see conv_depthwise).
  *  - 1x1, stride 1, no padding: the input itself is the GEMM's A (rows = pixels, lda = C).
- *  - Cg a multiple of 8: the GEMM's A panels packed straight from the input (see
+ *  - Cg a multiple of 8: SIMD build, the input widened to int16 in bands of rows that the GEMM
+ *    reads in place (see conv_from_widened_input); where a band would not fit its scratch, or
+ *    in the portable build, the GEMM's A panels packed straight from the input (see
  *    conv_packed_from_input).
  *  - otherwise im2col per group into rows of K = KH*KW*Cg (k = (ky*KW + kx)*Cg + c, padding
  *    filled with the input zero point), a chunk of output pixels at a time, then GEMM.
