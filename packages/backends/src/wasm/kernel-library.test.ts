@@ -271,7 +271,7 @@ describe('large convolutions (several im2col chunks and GEMM row blocks)', () =>
   const x = Uint8Array.from({ length: 48 * 48 * 16 }, () => Math.floor(rng() * 256));
   const w = Int8Array.from({ length: 24 * 16 * 9 }, () => Math.floor(rng() * 256) - 128);
 
-  const checkInt8 = (geometry: typeof g, rng: () => number, zeroPoint: number) => {
+  const checkInt8 = (geometry: ConvGeometry & { outChannels: number; groups: number }, rng: () => number, zeroPoint: number) => {
     const { channels, outChannels } = geometry;
     const input = Uint8Array.from({ length: geometry.height * geometry.width * channels }, () => Math.floor(rng() * 256));
     const weights = Int8Array.from({ length: outChannels * channels * 9 }, () => Math.floor(rng() * 256) - 128);
