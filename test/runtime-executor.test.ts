@@ -6,9 +6,9 @@
  * values in the layout it states, and the calibrated ranges equal the interpreter's.
  */
 import { expect, test } from 'vitest';
-import { loadOnnx, wasmExecutor } from '@slimc/backends';
+import { LIVE_RUNTIMES, loadOnnx, wasmExecutor } from '@slimc/backends';
 import { Compiler, builtinPlugin, referenceInterpreter, type Executor, type ObservedLayout } from '@slimc/passes';
-import { shapeSize, type Model, type Tensor, type Value } from '@slimc/ir';
+import { cloneModel, shapeSize, type Model, type Tensor, type Value } from '@slimc/ir';
 import { PADDLE_CLS } from './fixtures/models.js';
 import { worstRelativeError } from './interpreter-oracle.js';
 
@@ -131,4 +131,29 @@ test('calibration on the wasm executor gives the interpreter\'s activation range
     expect(Math.abs(got.scale - grid.scale) / grid.scale, name).toBeLessThanOrEqual(1e-4);
     expect(got.zeroPoint, name).toBe(grid.zeroPoint);
   }
+});
+
+test('the wasm executor keeps a bounded number of graphs loaded: running many graphs does not grow its memory without end, and an evicted graph reloads', async () => {
+  const executor = wasmExecutor();
+  const inputs = PADDLE_CLS.inputs();
+  const base = loadOnnx(PADDLE_CLS.path);
+  /** Runs a fresh copy of the classifier; returns its output and the size of the memory its observed view lives in. */
+  const runCopy = async (model = cloneModel(base)) => {
+    let memoryBytes = 0;
+    const watched = model.graph.outputs[0]!.producer!.input(0)!;
+    const out = await executor.run(model.graph, inputs, { opset: model.opset, observed: new Set([watched]), data: 'view', observe: (_v, t) => (memoryBytes = (t.data as Float32Array).buffer.byteLength) });
+    return { out: Object.values(out)[0]!, memoryBytes };
+  };
+  const first = cloneModel(base);
+  const firstRun = await runCopy(first);
+  let afterWarmUp = 0;
+  for (let i = 0; i < 6 * LIVE_RUNTIMES; i++) {
+    const r = await runCopy();
+    if (i === 2 * LIVE_RUNTIMES) afterWarmUp = r.memoryBytes;
+    expect(Array.from(r.out.data as Float32Array)).toEqual(Array.from(firstRun.out.data as Float32Array));
+  }
+  // each copy loads ~0.6 MB of weights: 24 copies kept loaded would need 14 MB more
+  expect((await runCopy()).memoryBytes).toBeLessThanOrEqual(afterWarmUp);
+  // the first copy was evicted long ago: it loads again and computes the same
+  expect(Array.from((await runCopy(first)).out.data as Float32Array)).toEqual(Array.from(firstRun.out.data as Float32Array));
 });

@@ -3,7 +3,8 @@
  * and checks run graphs on the WebAssembly kernels instead of the reference interpreter.
  *
  * A graph is lowered once per structure (its node and value identities) and observed set, and
- * kept while the graph object lives. Without an observer the lowering fuses activations. An
+ * kept while the graph object lives, up to LIVE_RUNTIMES graphs: loading one more disposes the
+ * least recently run (it loads again if run again). Without an observer the lowering fuses activations. An
  * observer of every value (no `observed` set) gets an unfused lowering, so every node output of
  * the graph is seen (Constant nodes' values included; outputs nothing reads are not computed). An
  * observer of named values keeps the fused lowering when it still computes every one of them (a
@@ -74,9 +75,28 @@ function planFor(model: Model, observe: boolean, observed: ReadonlySet<Value> | 
   return lowerModel(model, { fuseActivations: false });
 }
 
+/** Lowered graphs kept loaded at once; loading one more disposes the least recently run. */
+export const LIVE_RUNTIMES = 4;
+
 export function wasmExecutor(): WasmExecutor {
   let library: KernelLibrary | undefined;
-  const cache = new WeakMap<Graph, { key: string; runtime: Runtime; values: GraphValues }>();
+  type Entry = { key: string; runtime: Runtime; values: GraphValues };
+  const cache = new WeakMap<Graph, Entry>();
+  // The runtimes' weights and buffers live in the one WebAssembly memory, which a collected graph
+  // does not give back: a caller that runs many graphs (one quantized model per corrected layer,
+  // per target-sqnr step) would exhaust it. Least recently run first.
+  const live: { graph: WeakRef<Graph>; entry: Entry }[] = [];
+  const touch = (graph: Graph, entry: Entry) => {
+    const i = live.findIndex((l) => l.entry === entry);
+    if (i >= 0) live.splice(i, 1);
+    live.push({ graph: new WeakRef(graph), entry });
+    while (live.length > LIVE_RUNTIMES) {
+      const old = live.shift()!;
+      old.entry.runtime.dispose();
+      const g = old.graph.deref();
+      if (g && cache.get(g) === old.entry) cache.delete(g);
+    }
+  };
   return {
     name: 'wasm',
     async run(graph, inputs, opts) {
@@ -85,12 +105,17 @@ export function wasmExecutor(): WasmExecutor {
       const key = structureKey(graph, opts.opset, observe !== undefined, observed);
       let entry = cache.get(graph);
       if (!entry || entry.key !== key) {
-        entry?.runtime.dispose();
+        if (entry) {
+          entry.runtime.dispose();
+          const i = live.findIndex((l) => l.entry === entry);
+          if (i >= 0) live.splice(i, 1);
+        }
         const model = new Model(graph);
         model.opsetImports.set('', opts.opset);
         entry = { key, runtime: Runtime.fromPlan(planFor(model, observe !== undefined, observed), library), values: graphValues(graph) };
         cache.set(graph, entry);
       }
+      touch(graph, entry);
       if (!observe) return entry.runtime.run(inputs);
       const { byName, constants } = entry.values;
       const wanted = (v: Value) => !observed || observed.has(v);

@@ -4,5 +4,5 @@ export { lowerModel, stepLabel, stepInputs, stepOutputs, type Plan, type PlanSte
 export { compileForWasm, loadCompiled, serializePlan, SLIMC_MAGIC, SLIMC_FORMAT_VERSION } from './format.js';
 export { ArenaAllocator, planMemory, type LiveInterval, type MemoryPlan } from './arena.js';
 export { encodeMultiplier, encodeMultipliers } from './quantize-multiplier.js';
-export { wasmExecutor, type WasmExecutor } from './executor.js';
+export { LIVE_RUNTIMES, wasmExecutor, type WasmExecutor } from './executor.js';
 export { paintStack, stackSize, stackUsed } from './stack-use.js';
