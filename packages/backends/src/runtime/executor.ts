@@ -3,8 +3,8 @@
  * and checks run graphs on the WebAssembly kernels instead of the reference interpreter.
  *
  * A graph is lowered once per structure (its node and value identities) and observed set, and
- * kept while the graph object lives, up to LIVE_RUNTIMES graphs: loading one more disposes the
- * least recently run (it loads again if run again). Without an observer the lowering fuses activations. An
+ * stays loaded for up to LIVE_RUNTIMES graphs: loading one more disposes the least recently run
+ * (it loads again if run again). Without an observer the lowering fuses activations. An
  * observer of every value (no `observed` set) gets an unfused lowering, so every node output of
  * the graph is seen (Constant nodes' values included; outputs nothing reads are not computed). An
  * observer of named values keeps the fused lowering when it still computes every one of them (a
@@ -80,42 +80,26 @@ export const LIVE_RUNTIMES = 4;
 
 export function wasmExecutor(): WasmExecutor {
   let library: KernelLibrary | undefined;
-  type Entry = { key: string; runtime: Runtime; values: GraphValues };
-  const cache = new WeakMap<Graph, Entry>();
-  // The runtimes' weights and buffers live in the one WebAssembly memory, which a collected graph
-  // does not give back: a caller that runs many graphs (one quantized model per corrected layer,
-  // per target-sqnr step) would exhaust it. Least recently run first.
-  const live: { graph: WeakRef<Graph>; entry: Entry }[] = [];
-  const touch = (graph: Graph, entry: Entry) => {
-    const i = live.findIndex((l) => l.entry === entry);
-    if (i >= 0) live.splice(i, 1);
-    live.push({ graph: new WeakRef(graph), entry });
-    while (live.length > LIVE_RUNTIMES) {
-      const old = live.shift()!;
-      old.entry.runtime.dispose();
-      const g = old.graph.deref();
-      if (g && cache.get(g) === old.entry) cache.delete(g);
-    }
-  };
+  // Loaded graphs, least recently run first. Their weights and buffers live in the one WebAssembly
+  // memory, which a collected graph would not give back: a caller running many graphs (one per
+  // target-sqnr step, say) would exhaust it, so the list is bounded.
+  const loaded: { graph: WeakRef<Graph>; key: string; runtime: Runtime; values: GraphValues }[] = [];
   return {
     name: 'wasm',
     async run(graph, inputs, opts) {
       library ??= await KernelLibrary.load();
       const { observe, observed, data } = opts;
       const key = structureKey(graph, opts.opset, observe !== undefined, observed);
-      let entry = cache.get(graph);
+      const i = loaded.findIndex((l) => l.graph.deref() === graph);
+      let entry = i >= 0 ? loaded.splice(i, 1)[0]! : undefined;
       if (!entry || entry.key !== key) {
-        if (entry) {
-          entry.runtime.dispose();
-          const i = live.findIndex((l) => l.entry === entry);
-          if (i >= 0) live.splice(i, 1);
-        }
+        entry?.runtime.dispose();
         const model = new Model(graph);
         model.opsetImports.set('', opts.opset);
-        entry = { key, runtime: Runtime.fromPlan(planFor(model, observe !== undefined, observed), library), values: graphValues(graph) };
-        cache.set(graph, entry);
+        entry = { graph: new WeakRef(graph), key, runtime: Runtime.fromPlan(planFor(model, observe !== undefined, observed), library), values: graphValues(graph) };
       }
-      touch(graph, entry);
+      loaded.push(entry);
+      while (loaded.length > LIVE_RUNTIMES) loaded.shift()!.runtime.dispose();
       if (!observe) return entry.runtime.run(inputs);
       const { byName, constants } = entry.values;
       const wanted = (v: Value) => !observed || observed.has(v);
