@@ -11,10 +11,13 @@
 // then the mean and the range.
 //
 // A figure from one subset is one draw: on rec a method's line equality moves by several points
-// from one set of calibration lines to another, so methods are compared by their mean.
+// from one set of calibration lines to another, so methods are compared by their mean. With
+// --unpadded, rec and cls lines are calibrated and read at their own width (the preset with
+// pad-to:none) instead of padded to the model's 320 / 192 columns.
 //
 // Usage (after `npx tsc -b`): node bench/calibration-spread.mjs [--model rec|cls|det]
 //        [--methods minmax,entropy,mse,percentile] [--reduce-range auto|on|off] [--format qdq|qoperator]
+//        [--unpadded]
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +39,9 @@ const modelName = argString('--model', 'rec');
 const methods = argString('--methods', 'minmax,entropy,mse,percentile').split(',');
 const reduceRange = argString('--reduce-range', 'auto');
 const format = argString('--format', 'qdq');
+/** --unpadded: calibrate and read rec / cls lines at their own width (preset;pad-to:none). */
+const unpadded = process.argv.includes('--unpadded');
+const spec = (preset) => passes.parsePreprocessSpec(unpadded ? `${preset};pad-to:none` : preset, passes.PREPROCESS_PRESETS);
 
 /** A RunModel on onnxruntime-node for a model path or ONNX bytes. */
 async function ortRunner(model) {
@@ -55,10 +61,11 @@ const MODELS = {
   rec: () => {
     const charset = passes.readCtcCharset(join(assets, 'ppocr_keys_v1.txt'));
     const lines = images('eval');
-    const read = async (model) => (await passes.recognizeImages(await ortRunner(model), lines, charset)).map(passes.normalizeOcrText);
+    const preprocess = spec('paddle-rec');
+    const read = async (model) => (await passes.recognizeImages(await ortRunner(model), lines, charset, { spec: preprocess })).map(passes.normalizeOcrText);
     return {
       path: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
-      preprocess: passes.PADDLE_OCR_REC_PREPROCESS,
+      preprocess,
       header: `lines equal to float (characters) on ${lines.length} eval lines`,
       async measure(reference, int8) {
         const c = passes.compareTexts(await reference, await read(int8));
@@ -69,10 +76,11 @@ const MODELS = {
   },
   cls: () => {
     const lines = [...images('eval'), ...images('eval-rotated')];
-    const classes = async (model) => passes.classifyImages(await ortRunner(model), lines);
+    const preprocess = spec('paddle-cls');
+    const classes = async (model) => passes.classifyImages(await ortRunner(model), lines, { spec: preprocess });
     return {
       path: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
-      preprocess: passes.PADDLE_OCR_CLS_PREPROCESS,
+      preprocess,
       header: `same class as float on ${lines.length} eval and eval-rotated lines`,
       async measure(reference, int8) {
         const ref = await reference;
@@ -88,7 +96,7 @@ const MODELS = {
     const maps = async (model) => passes.detectImages(await ortRunner(model), pages);
     return {
       path: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
-      preprocess: passes.PADDLE_OCR_DET_PREPROCESS,
+      preprocess: spec('paddle-det'),
       calibration: 'det-calib',
       header: `IoU of the binarized (0.3) maps with float's on ${pages.length} det pages, mean / worst page (the range: worst pages)`,
       async measure(reference, int8) {
@@ -128,7 +136,7 @@ async function quantized(method, samples) {
 }
 
 const width = { rec: 17, cls: 10, det: 15 }[modelName];
-console.log(`${modelName} ${format}, reduce-range ${reduceRange}: ${m.header}, per calibration subset`);
+console.log(`${modelName} ${format}, reduce-range ${reduceRange}${unpadded ? ', unpadded (pad-to:none)' : ''}: ${m.header}, per calibration subset`);
 console.log(`${'method'.padEnd(11)}${Object.keys(SUBSETS).map((s) => s.padStart(width)).join('')}     mean   min - max`);
 for (const method of methods) {
   const cells = [];

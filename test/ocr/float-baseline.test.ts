@@ -4,6 +4,7 @@
  * means the preprocessing (size, normalization, channel order) is wrong, not the model.
  */
 import { describe, expect, test } from 'vitest';
+import { PREPROCESS_PRESETS } from '@slimc/passes';
 import {
   classifyImages,
   binarize,
@@ -13,6 +14,7 @@ import {
   maskCoverage,
   maskIoU,
   normalizeOcrText,
+  parsePreprocessSpec,
   rasterizeBoxes,
   readCtcCharset,
   recognizeImages,
@@ -42,6 +44,19 @@ describe('float PaddleOCR baseline on the committed OCR data', () => {
     for (const i of exact.differing.slice(0, 20)) console.log(`  ${evalLines[i]!.path.split('/').pop()}: "${labels[i]}" read "${decoded[i]}"`);
     expect(exact.lineEquality).toBeGreaterThanOrEqual(0.8);
     expect(exact.charAgreement).toBeGreaterThanOrEqual(0.95);
+  });
+
+  test('rec reads the eval lines at their own width (pad-to:none) at least as well as padded to 320', async () => {
+    const run = await ortRunner(PADDLE_REC.path);
+    const charset = readCtcCharset(PADDLE_KEYS);
+    const paths = evalLines.map((l) => l.path);
+    const labels = evalLines.map((l) => normalizeOcrText(l.text));
+    const unpadded = parsePreprocessSpec('paddle-rec;pad-to:none', PREPROCESS_PRESETS)!;
+    const padded = compareTexts(labels, (await recognizeImages(run, paths, charset)).map(normalizeOcrText));
+    const own = compareTexts(labels, (await recognizeImages(run, paths, charset, { spec: unpadded })).map(normalizeOcrText));
+    console.log(`rec float vs labels: padded to 320 ${pct(padded.lineEquality)} of lines, at their own width ${pct(own.lineEquality)} (chars ${pct(padded.charAgreement)}, ${pct(own.charAgreement)})`);
+    expect(own.lineEquality).toBeGreaterThanOrEqual(padded.lineEquality);
+    expect(own.charAgreement).toBeGreaterThanOrEqual(0.99);
   });
 
   test('cls tells upright from upside-down lines', async () => {

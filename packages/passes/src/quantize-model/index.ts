@@ -84,7 +84,7 @@ export const quantizeOptions = {
     syntax: PREPROCESS_SYNTAX,
     default: 'none',
     normalize: (value: unknown) => normalizePreprocessOption(value, PREPROCESS_PRESETS),
-    description: `preprocessing of image samples: a preset (${Object.keys(PREPROCESS_PRESETS).join(', ')}), and/or fields resize:HxW, height:H, width:W, keep-aspect:true|false, limit-side:N, multiple-of:M, pad-to:W, pad-value:V, scale:1/255, mean:M[:M:M], std:S[:S:S], channels:rgb|bgr, layout:nchw|nhwc, input:NAME (e.g. resize:32x100;mean:0.5;std:0.5 or paddle-cls;channels:rgb); API: also a PreprocessSpec object`,
+    description: `preprocessing of image samples: a preset (${Object.keys(PREPROCESS_PRESETS).join(', ')}), and/or fields resize:HxW, height:H, width:W, keep-aspect:true|false, limit-side:N, multiple-of:M, pad-to:W|none, pad-value:V, scale:1/255, mean:M[:M:M], std:S[:S:S], channels:rgb|bgr, layout:nchw|nhwc, input:NAME (e.g. resize:32x100;mean:0.5;std:0.5 or paddle-cls;channels:rgb); API: also a PreprocessSpec object`,
   },
   'weight-bits': { type: 'integer', default: 8, description: 'weight-only: 8 or 16' },
   'target-sqnr': { type: 'number', default: 0, description: 'static: keep the most sensitive layers float until the output SQNR reaches this many dB (0: off)' },

@@ -41,6 +41,11 @@ describe('parsePreprocessSpec', () => {
     expect(parse('paddle-cls;mean:0.4:0.45:0.5;channels:rgb')).toEqual({ ...PADDLE_OCR_CLS_PREPROCESS, mean: [0.4, 0.45, 0.5], channelOrder: 'rgb' });
     expect(parse('paddle-cls;resize:32x100')!.resize).toEqual({ height: 32, width: 100, keepAspect: false, padTo: 192 });
     expect(parse(PADDLE_CLS_FIELDS)).toEqual({ ...PADDLE_OCR_CLS_PREPROCESS, inputName: undefined });
+    // pad-to:none drops the preset's padding: lines keep their resized width
+    const { padTo, ...unpadded } = PADDLE_OCR_REC_PREPROCESS.resize;
+    expect(padTo).toBe(320);
+    expect(parse('paddle-rec;pad-to:none')).toEqual({ ...PADDLE_OCR_REC_PREPROCESS, resize: unpadded });
+    expect(parse('paddle-rec;pad-to:none')!.resize).not.toHaveProperty('padTo');
   });
 
   it.each([

@@ -13,7 +13,8 @@
  *   keep-aspect:B     true | false: width from the aspect ratio          (default false)
  *   limit-side:N      without height: shrink so the longer side is <= N
  *   multiple-of:M     round each side to a multiple of M
- *   pad-to:W          pad the tensor's width on the right up to W
+ *   pad-to:W          pad the tensor's width on the right up to W; pad-to:none: no padding
+ *                     (a preset's dropped: each image keeps its resized width)
  *   pad-value:V       value of the padded columns                        (default 0)
  *   scale:S           pixel multiplier, a number or a fraction like 1/255 (default 1/255)
  *   mean:M[:M:M]      per output channel, or one for all                 (default 0)
@@ -84,6 +85,10 @@ export function parsePreprocessSpec(text: string, presets: Readonly<Record<strin
     if (colon < 0 || value === '') fail(`expected key:value, got "${field}"`, field);
     if (seen.has(key)) fail(`field "${key}" given twice`, field);
     seen.add(key);
+    if (key === 'pad-to' && value === 'none') {
+      delete resize.padTo;
+      continue;
+    }
     if (Object.prototype.hasOwnProperty.call(RESIZE_FIELDS, key)) {
       resize[RESIZE_FIELDS[key as keyof typeof RESIZE_FIELDS]] = positiveInteger(key, value);
       continue;
