@@ -56,54 +56,52 @@ async function ortRunner(model) {
 const images = (split) => readdirSync(join(ocrData, split)).filter((f) => /\.(png|jpg)$/.test(f)).sort().map((f) => join(ocrData, split, f));
 const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
-/** Per model: the float file, its preprocessing, and how an int8 model's agreement with float is measured. */
+/**
+ * Per model: the float file, its preprocessing, `read` (a model's outputs as compared: texts,
+ * classes, maps) and `agreement` (of an int8 model's outputs with float's: the figure and its text).
+ */
 const MODELS = {
   rec: () => {
     const charset = passes.readCtcCharset(join(assets, 'ppocr_keys_v1.txt'));
     const lines = images('eval');
     const preprocess = spec('paddle-rec');
-    const read = async (model) => (await passes.recognizeImages(await ortRunner(model), lines, charset, { spec: preprocess })).map(passes.normalizeOcrText);
     return {
       path: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
       preprocess,
       header: `lines equal to float (characters) on ${lines.length} eval lines`,
-      async measure(reference, int8) {
-        const c = passes.compareTexts(await reference, await read(int8));
+      read: async (model) => (await passes.recognizeImages(await ortRunner(model), lines, charset, { spec: preprocess })).map(passes.normalizeOcrText),
+      agreement(reference, int8) {
+        const c = passes.compareTexts(reference, int8);
         return { value: c.lineEquality, text: `${pct(c.lineEquality)} (${pct(c.charAgreement)})` };
       },
-      reference: (path) => read(path),
     };
   },
   cls: () => {
     const lines = [...images('eval'), ...images('eval-rotated')];
     const preprocess = spec('paddle-cls');
-    const classes = async (model) => passes.classifyImages(await ortRunner(model), lines, { spec: preprocess });
     return {
       path: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
       preprocess,
       header: `same class as float on ${lines.length} eval and eval-rotated lines`,
-      async measure(reference, int8) {
-        const ref = await reference;
-        const got = await classes(int8);
-        const agree = got.filter((c, i) => c === ref[i]).length / ref.length;
+      read: async (model) => passes.classifyImages(await ortRunner(model), lines, { spec: preprocess }),
+      agreement(reference, int8) {
+        const agree = int8.filter((c, i) => c === reference[i]).length / reference.length;
         return { value: agree, text: pct(agree) };
       },
-      reference: (path) => classes(path),
     };
   },
   det: () => {
     const pages = images('det');
-    const maps = async (model) => passes.detectImages(await ortRunner(model), pages);
     return {
       path: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
       preprocess: spec('paddle-det'),
       calibration: 'det-calib',
       header: `IoU of the binarized (0.3) maps with float's on ${pages.length} det pages, mean / worst page (the range: worst pages)`,
-      async measure(reference, int8) {
-        const d = passes.compareDetections(await reference, await maps(int8));
+      read: async (model) => passes.detectImages(await ortRunner(model), pages),
+      agreement(reference, int8) {
+        const d = passes.compareDetections(reference, int8);
         return { value: d.minIoU, text: `${d.meanIoU.toFixed(3)} / ${d.minIoU.toFixed(3)}` };
       },
-      reference: (path) => maps(path),
     };
   },
 };
@@ -112,7 +110,7 @@ if (!MODELS[modelName]) {
   process.exit(2);
 }
 const m = MODELS[modelName]();
-const reference = m.reference(m.path);
+const reference = await m.read(m.path);
 
 const calib = await passes.collectSamples(join(ocrData, m.calibration ?? 'calib'), m.preprocess, { limit: 64 });
 const half = calib.length / 2;
@@ -136,17 +134,17 @@ async function quantized(method, samples) {
 }
 
 const width = { rec: 17, cls: 10, det: 15 }[modelName];
+const show = modelName === 'det' ? (x) => x.toFixed(3) : pct;
 console.log(`${modelName} ${format}, reduce-range ${reduceRange}${unpadded ? ', unpadded (pad-to:none)' : ''}: ${m.header}, per calibration subset`);
 console.log(`${'method'.padEnd(11)}${Object.keys(SUBSETS).map((s) => s.padStart(width)).join('')}     mean   min - max`);
 for (const method of methods) {
   const cells = [];
   const values = [];
   for (const samples of Object.values(SUBSETS)) {
-    const r = await m.measure(reference, await quantized(method, samples));
+    const r = m.agreement(reference, await m.read(await quantized(method, samples)));
     values.push(r.value);
     cells.push(r.text.padStart(width));
   }
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const show = modelName === 'det' ? (x) => x.toFixed(3) : pct;
   console.log(`${method.padEnd(11)}${cells.join('')}   ${show(mean).padStart(6)}   ${show(Math.min(...values))} - ${show(Math.max(...values))}`);
 }
